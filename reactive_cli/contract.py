@@ -1,0 +1,244 @@
+"""The event envelope: the one wire format master, clients and the CLI agree on.
+
+The master builds and encodes envelopes, clients decode and apply them, the CLI builds
+synthetic ones and decodes dead letters. Everything here is stdlib-only so that importing
+it pulls in neither Django nor boto3 nor typer.
+
+Wire format (JSON object, UTF-8), schema 1::
+
+    {"schema": 1, "event_id": "<uuid4>", "action": "created|updated|deleted",
+     "occurred_at": "<ISO 8601, UTC>", "user_id": <master pk>, "version": <per-user, >= 1>,
+     "changed": ["first_name", ...], "synthetic": false,
+     "user": {"username": "...", "email": "...", ...allow-listed fields only}}
+
+Decoding is strict: any defect raises ``ContractError`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from reactive_cli.errors import ContractError
+
+__all__ = [
+    "DEFAULT_USER_FIELDS",
+    "MAX_BODY_BYTES",
+    "SCHEMA_VERSION",
+    "Action",
+    "ContractError",
+    "Envelope",
+    "FieldValue",
+    "decode",
+    "decode_sqs_body",
+    "encode",
+    "new_event",
+]
+
+#: Version of the wire format; a decoder refuses any other.
+SCHEMA_VERSION = 1
+#: Largest encoded envelope we accept, in bytes (SNS allows 256 KiB; users are small).
+MAX_BODY_BYTES = 16 * 1024
+#: Largest text value of one user field, in characters.
+MAX_VALUE_CHARS = 1024
+#: Most fields a payload may carry.
+MAX_FIELDS = 32
+#: Fields that leave the master unless configured otherwise (an allow-list).
+DEFAULT_USER_FIELDS: tuple[str, ...] = ("username", "email", "first_name", "last_name", "is_active")
+
+FieldValue = str | int | bool | None
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_WIRE_KEYS = frozenset(
+    {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed", "synthetic",
+     "user"}
+)  # fmt: skip
+
+
+class Action(StrEnum):
+    """What happened to the user in the master."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """One user event, validated at construction."""
+
+    event_id: uuid.UUID
+    action: Action
+    occurred_at: datetime
+    user_id: int
+    version: int
+    changed: tuple[str, ...]
+    user: Mapping[str, FieldValue]
+    synthetic: bool = False
+    schema: int = field(default=SCHEMA_VERSION)
+
+    def __post_init__(self) -> None:
+        _check(self.schema == SCHEMA_VERSION, f"unknown schema version {self.schema!r}")
+        _check(isinstance(self.event_id, uuid.UUID), "event_id must be a UUID")
+        _check(isinstance(self.action, Action), f"unknown action {self.action!r}")
+        _check(
+            isinstance(self.occurred_at, datetime) and self.occurred_at.tzinfo is not None,
+            "occurred_at must be a timezone-aware datetime",
+        )
+        _check(_is_int(self.user_id) and self.user_id >= 1, "user_id must be an integer >= 1")
+        _check(_is_int(self.version) and self.version >= 1, "version must be an integer >= 1")
+        _check(isinstance(self.synthetic, bool), "synthetic must be a boolean")
+        _check(isinstance(self.changed, tuple), "changed must be a tuple of field names")
+        for name in self.changed:
+            _check_field_name(name)
+        _check(isinstance(self.user, Mapping), "user must be an object")
+        _check(len(self.user) <= MAX_FIELDS, f"user has more than {MAX_FIELDS} fields")
+        for name, value in self.user.items():
+            _check_field_name(name)
+            _check_value(name, value)
+        # Freeze the payload so that an envelope can be shared safely.
+        object.__setattr__(self, "user", MappingProxyType(dict(self.user)))
+
+    @property
+    def username(self) -> str:
+        """The username in the payload, or "" when the payload does not carry one."""
+        value = self.user.get("username")
+        return value if isinstance(value, str) else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as the JSON-ready dict that goes on the wire."""
+        return {
+            "schema": self.schema,
+            "event_id": str(self.event_id),
+            "action": self.action.value,
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "user_id": self.user_id,
+            "version": self.version,
+            "changed": list(self.changed),
+            "synthetic": self.synthetic,
+            "user": dict(self.user),
+        }
+
+
+def new_event(
+    *,
+    action: Action,
+    user_id: int,
+    version: int,
+    user: Mapping[str, FieldValue],
+    changed: tuple[str, ...] = (),
+    synthetic: bool = False,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Build an envelope with a fresh event id, stamped now unless told otherwise."""
+    return Envelope(
+        event_id=uuid.uuid4(),
+        action=action,
+        occurred_at=occurred_at or datetime.now(UTC),
+        user_id=user_id,
+        version=version,
+        changed=changed,
+        user=user,
+        synthetic=synthetic,
+    )
+
+
+def encode(envelope: Envelope) -> str:
+    """Serialise an envelope to its compact JSON wire form."""
+    text = json.dumps(envelope.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) > MAX_BODY_BYTES:
+        raise ContractError(f"event {envelope.event_id} is larger than {MAX_BODY_BYTES} bytes")
+    return text
+
+
+def decode(data: str | bytes) -> Envelope:
+    """Parse and validate one wire envelope; every defect becomes a ``ContractError``."""
+    try:
+        raw = data.encode() if isinstance(data, str) else data
+        if len(raw) > MAX_BODY_BYTES:
+            raise ContractError(f"body is {len(raw)} bytes, more than {MAX_BODY_BYTES}")
+        obj = json.loads(raw)
+        return _from_dict(obj)
+    except ContractError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+        raise ContractError(f"not an event: {type(e).__name__}: {e}") from e
+
+
+def decode_sqs_body(body: str) -> Envelope:
+    """Decode an SQS message body holding an envelope, raw or wrapped by SNS."""
+    if len(body) > 4 * MAX_BODY_BYTES:
+        raise ContractError(f"body is {len(body)} characters, far more than an event")
+    try:
+        obj = json.loads(body)
+    except ValueError as e:
+        raise ContractError(f"not an event: invalid JSON: {e}") from e
+    if isinstance(obj, dict) and obj.get("Type") == "Notification" and "Message" in obj:
+        message = obj["Message"]
+        if not isinstance(message, str):
+            raise ContractError("SNS notification whose Message is not a string")
+        return decode(message)
+    return decode(body)
+
+
+def _from_dict(obj: object) -> Envelope:
+    if not isinstance(obj, dict):
+        raise ContractError(f"not an event: expected a JSON object, got {type(obj).__name__}")
+    if "schema" not in obj:
+        raise ContractError("not an event: no 'schema' key")
+    if obj["schema"] != SCHEMA_VERSION:
+        raise ContractError(f"unknown schema version {obj['schema']!r} (this code reads 1)")
+    missing = sorted(_WIRE_KEYS - obj.keys())
+    unknown = sorted(obj.keys() - _WIRE_KEYS)
+    if missing:
+        raise ContractError(f"missing keys: {', '.join(missing)}")
+    if unknown:
+        raise ContractError(f"unknown keys: {', '.join(unknown)}")
+    _check(isinstance(obj["event_id"], str), "event_id must be a string")
+    _check(isinstance(obj["action"], str), "action must be a string")
+    _check(isinstance(obj["occurred_at"], str), "occurred_at must be a string")
+    _check(isinstance(obj["changed"], list), "changed must be a list")
+    _check(all(isinstance(n, str) for n in obj["changed"]), "changed must hold strings")
+    try:
+        action = Action(obj["action"])
+    except ValueError:
+        raise ContractError(f"unknown action {obj['action']!r}") from None
+    return Envelope(
+        schema=obj["schema"],
+        event_id=uuid.UUID(obj["event_id"]),
+        action=action,
+        occurred_at=datetime.fromisoformat(obj["occurred_at"]),
+        user_id=obj["user_id"],
+        version=obj["version"],
+        changed=tuple(obj["changed"]),
+        synthetic=obj["synthetic"],
+        user=obj["user"],
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value < 2**63
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ContractError(message)
+
+
+def _check_field_name(name: object) -> None:
+    _check(isinstance(name, str) and bool(_FIELD_NAME.match(name)), f"bad field name {name!r}")
+
+
+def _check_value(name: str, value: object) -> None:
+    if isinstance(value, str):
+        _check(len(value) <= MAX_VALUE_CHARS, f"{name} is longer than {MAX_VALUE_CHARS} chars")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        _check(_is_int(value), f"{name} is out of range")
+    else:
+        _check(value is None or isinstance(value, bool), f"{name} has an unsupported type")

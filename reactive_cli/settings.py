@@ -27,6 +27,14 @@ DEFAULT_REGION = "us-east-1"
 #: Where local state (SQLite files, the generated secret key, logs) lives by default.
 DEFAULT_STATE_DIR = ".reactive"
 
+#: Several processes (web, worker, listener) share one SQLite file: writers wait for locks,
+#: and a transaction takes the write lock at BEGIN (the master's relay relies on it).
+_SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL;",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -77,8 +85,16 @@ def parse_fields(text: str) -> tuple[str, ...]:
         return DEFAULT_USER_FIELDS
     if "username" not in fields:
         raise ConfigError("REACTIVE_USER_FIELDS must include 'username'")
-    forbidden = {"password", "last_login", "is_superuser", "is_staff", "groups",
-                 "user_permissions", "id", "pk"} & set(fields)  # fmt: skip
+    forbidden = {
+        "password",
+        "last_login",
+        "is_superuser",
+        "is_staff",
+        "groups",
+        "user_permissions",
+        "id",
+        "pk",
+    } & set(fields)
     if forbidden:
         raise ConfigError(
             f"REACTIVE_USER_FIELDS may not include {', '.join(sorted(forbidden))}: "
@@ -134,15 +150,12 @@ def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> di
             config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
         except ValueError as e:
             raise ConfigError(f"DATABASE_URL is not a database URL: {e}") from e
+        if config.get("ENGINE") == "django.db.backends.sqlite3":
+            config["OPTIONS"] = {**_SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return config
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(settings.state_dir / sqlite_name),
-        # Several processes (web, worker, listener) share the file: wait for locks.
-        "OPTIONS": {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL;",
-        },
+        "OPTIONS": dict(_SQLITE_OPTIONS),
     }

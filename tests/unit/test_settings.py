@@ -82,3 +82,11 @@ def test_database_is_sqlite_by_default_and_postgres_through_database_url(tmp_pat
         "db",
         "127.0.0.1",
     )
+
+
+def test_a_sqlite_database_url_gets_the_same_locking_options_as_the_default(tmp_path: Path):
+    s = Settings.from_env({"REACTIVE_STATE_DIR": str(tmp_path)})
+    default = database({}, s, "m.sqlite3")
+    from_url = database({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}, s, "m.sqlite3")
+    assert from_url["OPTIONS"] == default["OPTIONS"]
+    assert from_url["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

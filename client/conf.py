@@ -1,0 +1,48 @@
+"""Typed access to the client's own settings (``REACTIVE_*`` in client.settings).
+
+Reading them through here keeps type checking independent of which Django settings module
+the checker is pointed at, and checks each value's type once, at the point of use.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from reactive_cli.settings import Settings
+
+
+def _get(name: str, kind: type | tuple[type, ...]) -> object:
+    value = getattr(settings, name)
+    if not isinstance(value, kind):
+        raise TypeError(f"settings.{name} must be {kind}, not {type(value).__name__}")
+    return value
+
+
+def shared() -> Settings:
+    """The settings shared with the master and the CLI (prefix, Redis, AWS, user fields)."""
+    value = _get("REACTIVE_SETTINGS", Settings)
+    assert isinstance(value, Settings)
+    return value
+
+
+def client_name() -> str:
+    """This client's name ("shop", "blog", ...)."""
+    return str(_get("REACTIVE_CLIENT", str))
+
+
+def queue_url() -> str | None:
+    """REACTIVE_QUEUE_URL, or None to look the queue up by name."""
+    value = _get("REACTIVE_QUEUE_URL", (str, type(None)))
+    return None if value is None else str(value)
+
+
+def allowed_origins() -> list[str]:
+    """Websocket origins accepted (channels OriginValidator patterns)."""
+    value = _get("REACTIVE_ALLOWED_ORIGINS", list)
+    assert isinstance(value, list)
+    return [str(origin) for origin in value]
+
+
+def serve_static() -> bool:
+    """Whether the ASGI app serves /static/ itself."""
+    return bool(_get("REACTIVE_SERVE_STATIC", bool))

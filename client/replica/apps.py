@@ -1,0 +1,13 @@
+"""The replica app: the client's copy of the master's users, and its live streams."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ReplicaConfig(AppConfig):
+    """Replicated users: apply events from SQS, push them to the user's sockets."""
+
+    name = "client.replica"
+    label = "replica"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,75 @@
+"""The frames a user's socket receives, and the group messages that carry them: pure.
+
+Frames (JSON objects sent to the browser)::
+
+    {"type": "state", "version": N, "user": {...}}                      on (re)connect
+    {"type": "changed", "event_id", "action", "version", "changed": [...],
+     "user": {...}, "occurred_at"}                                       after an applied event
+    {"type": "gone", "reason": "deactivated"|"deleted", "version": N}   last frame, then close
+    {"type": "test", "event_id", "action", "version", "user_id", "occurred_at"}  synthetic
+
+Group messages (channel layer, group ``naming.user_group(master_id)``) are
+``{"type": "user.changed"|"user.gone"|"user.test", "frame": <frame>}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from reactive_cli.contract import Envelope, FieldValue
+
+Frame = dict[str, Any]
+
+#: Group message types; Channels maps "user.changed" to the consumer's ``user_changed``.
+USER_CHANGED = "user.changed"
+USER_GONE = "user.gone"
+USER_TEST = "user.test"
+
+
+class GoneReason(StrEnum):
+    """Why a user's sockets are closed for good."""
+
+    DEACTIVATED = "deactivated"
+    DELETED = "deleted"
+
+
+def state_frame(*, version: int, user: Mapping[str, FieldValue]) -> Frame:
+    """The current state, sent first on every (re)connect."""
+    return {"type": "state", "version": version, "user": dict(user)}
+
+
+def changed_frame(*, event: Envelope, user: Mapping[str, FieldValue]) -> Frame:
+    """An applied change, with the user's replicated fields as now held."""
+    return {
+        "type": "changed",
+        "event_id": str(event.event_id),
+        "action": event.action.value,
+        "version": event.version,
+        "changed": list(event.changed),
+        "user": dict(user),
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+
+
+def gone_frame(*, reason: GoneReason, version: int) -> Frame:
+    """The last frame a socket gets before it is closed."""
+    return {"type": "gone", "reason": reason.value, "version": version}
+
+
+def test_frame(*, event: Envelope) -> Frame:
+    """A synthetic event, shown by the page and never applied."""
+    return {
+        "type": "test",
+        "event_id": str(event.event_id),
+        "action": event.action.value,
+        "version": event.version,
+        "user_id": event.user_id,
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+
+
+def group_message(kind: str, frame: Frame) -> dict[str, Any]:
+    """The channel-layer message carrying ``frame`` to a user's sockets."""
+    return {"type": kind, "frame": frame}

@@ -1,0 +1,347 @@
+"""The SQS listener: long-poll the client's queue, apply each event, tell the sockets, delete.
+
+One batch is: ReceiveMessage (up to 10, long poll) -> per message decode and ``event_apply``
+-> group_send the resulting frames -> ONE DeleteMessageBatch for every message that was
+applied or ignored. A message that is malformed or refused is logged once per receive and
+left alone, so that SQS moves it to the dead-letter queue after maxReceiveCount receives.
+
+The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
+logged with its traceback and the loop goes on. On stop it finishes the message in hand,
+deletes what was applied and hands the rest of the batch back (visibility 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.db import close_old_connections, connections
+
+from client.replica.decide import Decision
+from client.replica.services import ApplyResult, event_apply
+from reactive_cli import aws, naming
+from reactive_cli.contract import decode_sqs_body
+from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
+from reactive_cli.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: SQS's longest long poll (ReceiveMessage WaitTimeSeconds), in seconds.
+MAX_WAIT_TIME_SECONDS = 20
+#: SQS's most messages per ReceiveMessage (and per DeleteMessageBatch).
+MAX_PREFETCH = 10
+#: First back-off after a failed AWS call, in seconds; doubles with each failure.
+BACKOFF_BASE_SECONDS = 0.5
+#: Longest back-off between attempts, in seconds.
+BACKOFF_CAP_SECONDS = 30.0
+#: Longest wait for the channel layer per batch, in seconds; pages catch up on reconnect.
+NOTIFY_TIMEOUT_SECONDS = 5.0
+
+SQSMessage = Mapping[str, Any]
+
+
+def compute_backoff(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1`` after ``attempt`` failures in a row."""
+    if attempt < 1:
+        return 0.0
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (1 << min(attempt - 1, 30)))
+
+
+def queue_url_for(*, settings: Settings, client: str, explicit: str | None = None) -> str:
+    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL) if given, else looked up by name."""
+    if explicit:
+        return explicit
+    return aws.queue_url(settings, naming.queue_name(settings.prefix, client))
+
+
+class Interrupted(BaseException):
+    """Raised by a signal handler to break off a long poll or back-off that holds no message."""
+
+
+@dataclass(frozen=True)
+class Handled:
+    """One received message and what applying it gave (None: failed, left for the DLQ)."""
+
+    message: SQSMessage
+    result: ApplyResult | None
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """Counts for one received batch."""
+
+    received: int = 0
+    applied: int = 0
+    ignored: int = 0
+    tested: int = 0
+    failed: int = 0
+    released: int = 0
+
+
+class Notifier:
+    """Sends group messages from sync code over ONE event loop, so one Redis pool per process."""
+
+    def __init__(self, layer: Any = None) -> None:
+        self._layer = layer if layer is not None else get_channel_layer()
+        self._loop = asyncio.new_event_loop()
+
+    def send(self, results: Sequence[ApplyResult]) -> bool:
+        """Send every result's messages to its user's group; False if the layer failed."""
+        pending = [(r.group, m) for r in results for m in r.messages]
+        if not pending or self._layer is None:
+            return True
+        sending = asyncio.wait_for(self._send_all(pending), NOTIFY_TIMEOUT_SECONDS)
+        try:
+            self._loop.run_until_complete(sending)
+        except Exception as exc:  # Redis down or slow: the database apply still counts.
+            events = ", ".join(str(r.event.event_id) for r in results if r.messages)
+            logger.error(
+                "channel layer failed, %d socket messages dropped (pages catch up on "
+                "reconnect); events %s: %s: %s",
+                len(pending), events, type(exc).__name__, exc,
+            )  # fmt: skip
+            return False
+        return True
+
+    async def _send_all(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
+        for group, message in pending:  # in order: one user's frames must not overtake
+            await self._layer.group_send(group, message)
+
+    def close(self) -> None:
+        """Close the loop (channels-redis closes its connections with it)."""
+        if not self._loop.is_closed():
+            self._loop.close()
+
+
+class Listener:
+    """One client's SQS consumer loop; ``run()`` returns when stopped."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: str,
+        queue_url: str,
+        stop: threading.Event | None = None,
+        max_messages: int = MAX_PREFETCH,
+        wait_seconds: int = MAX_WAIT_TIME_SECONDS,
+        notifier: Notifier | None = None,
+    ) -> None:
+        if not 1 <= max_messages <= MAX_PREFETCH:
+            raise ConfigError(f"max_messages must be within 1..{MAX_PREFETCH}")
+        if not 0 <= wait_seconds <= MAX_WAIT_TIME_SECONDS:
+            raise ConfigError(f"wait_seconds must be within 0..{MAX_WAIT_TIME_SECONDS}")
+        self.client = naming.check_client_name(client)
+        self.queue_url = queue_url
+        self._sqs = aws.client("sqs", settings)
+        self._stop = stop if stop is not None else threading.Event()
+        self._max_messages = max_messages
+        self._wait_seconds = wait_seconds
+        self._notifier = notifier if notifier is not None else Notifier()
+        self._stop_requested = False
+        self._waiting = False
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (stop event set, or ``request_stop``)."""
+        return self._stop_requested or self._stop.is_set()
+
+    def request_stop(self, *, interrupt: bool = False) -> None:
+        """Stop after the message in hand; signal-handler safe (takes no lock).
+
+        With ``interrupt`` (only from a signal handler in the loop's thread) a long poll or
+        back-off in progress is broken off at once: it holds no message.
+        """
+        self._stop_requested = True
+        if interrupt and self._waiting:
+            raise Interrupted
+
+    def run(self) -> None:
+        """Receive, apply, notify and delete until stopped; never raises for a bad message."""
+        logger.info("listener %s: listening on %s", self.client, self.queue_url)
+        failures = 0
+        try:
+            while not self.stopping:
+                failures = self._step(failures)
+        except Interrupted:
+            pass
+        finally:
+            self._notifier.close()
+            connections.close_all()
+        logger.info("listener %s: stopped", self.client)
+
+    def _step(self, failures: int) -> int:
+        try:
+            self.poll_once()
+            return 0
+        except AwsError as exc:
+            delay = compute_backoff(failures + 1)
+            logger.critical(
+                "listener %s: %s: %s; retrying in %.1f s",
+                self.client, type(exc).__name__, exc, delay,
+            )  # fmt: skip
+        except Exception:
+            delay = compute_backoff(failures + 1)
+            logger.exception(
+                "listener %s: unexpected error; retrying in %.1f s", self.client, delay
+            )
+        with self._interruptible():
+            self._stop.wait(delay)
+        return failures + 1
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        self._waiting = True
+        try:
+            if self._stop_requested:  # asked just before: don't start a long wait
+                raise Interrupted
+            yield
+        finally:
+            self._waiting = False
+
+    def poll_once(self) -> BatchStats:
+        """Handle one ReceiveMessage batch; returns what happened to it."""
+        close_old_connections()  # a long-lived process: drop connections the server closed
+        messages = self._receive()
+        if not messages:
+            return BatchStats()
+        handled, rest = self._handle_batch(messages)
+        results = [h.result for h in handled if h.result is not None]
+        self._notifier.send(results)
+        self._delete([h.message for h in handled if h.result is not None])
+        self._release(rest)
+        stats = _stats(messages, results, rest)
+        logger.info(
+            "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
+            "released=%d events=%s",
+            self.client, stats.received, stats.applied, stats.ignored, stats.tested,
+            stats.failed, stats.released, ",".join(str(r.event.event_id) for r in results),
+        )  # fmt: skip
+        return stats
+
+    def _receive(self) -> list[SQSMessage]:
+        with self._interruptible(), aws.map_aws_errors(f"ReceiveMessage {self.queue_url}"):
+            response = self._sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self._max_messages,
+                WaitTimeSeconds=self._wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        return list(response.get("Messages", []))
+
+    def _handle_batch(self, messages: list[SQSMessage]) -> tuple[list[Handled], list[SQSMessage]]:
+        handled: list[Handled] = []
+        for index, message in enumerate(messages):
+            if self.stopping:
+                return handled, messages[index:]
+            handled.append(self._handle(message))
+        return handled, []
+
+    def _handle(self, message: SQSMessage) -> Handled:
+        """Decode and apply one message; every failure is logged here, once per receive."""
+        message_id = message.get("MessageId", "?")
+        receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+        try:
+            event = decode_sqs_body(message.get("Body", ""))
+        except ContractError as exc:
+            logger.warning(
+                "event ? message %s (receive %s): malformed, left for the dead-letter queue: %s",
+                message_id, receives, exc,
+            )  # fmt: skip
+            return Handled(message, None)
+        try:
+            result = event_apply(event=event)
+        except ApplyError as exc:
+            logger.error(
+                "event %s message %s (receive %s): not applied, left for the dead-letter "
+                "queue: %s: %s",
+                event.event_id, message_id, receives, type(exc).__name__, exc,
+            )  # fmt: skip
+            return Handled(message, None)
+        except Exception:
+            logger.exception(
+                "event %s message %s (receive %s): unexpected error, it will be retried",
+                event.event_id, message_id, receives,
+            )  # fmt: skip
+            return Handled(message, None)
+        logger.debug(
+            "event %s message %s: %s master user %s v%s -> %s",
+            event.event_id, message_id, event.action.value, event.user_id, event.version,
+            result.decision.value,
+        )  # fmt: skip
+        return Handled(message, result)
+
+    def _delete(self, messages: list[SQSMessage]) -> None:
+        if not messages:  # SQS refuses an empty batch
+            return
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        with aws.map_aws_errors(f"DeleteMessageBatch {self.queue_url}"):
+            response = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        self._log_failures(messages, response, "not deleted; it will come back and be ignored")
+
+    def _release(self, messages: list[SQSMessage]) -> None:
+        """Hand unhandled messages back at once (visibility 0), for another listener."""
+        if not messages:
+            return
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+        ]
+        with aws.map_aws_errors(f"ChangeMessageVisibilityBatch {self.queue_url}"):
+            response = self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url, Entries=entries
+            )
+        self._log_failures(messages, response, "not handed back; visible after its timeout")
+
+    def _log_failures(self, messages: list[SQSMessage], response: Any, what: str) -> None:
+        for failure in response.get("Failed", []):
+            message = messages[int(failure["Id"])]
+            logger.warning(
+                "message %s %s: %s: %s",
+                message.get("MessageId", "?"), what, failure.get("Code"), failure.get("Message"),
+            )  # fmt: skip
+
+
+def _stats(
+    messages: list[SQSMessage], results: list[ApplyResult], rest: list[SQSMessage]
+) -> BatchStats:
+    decisions = [r.decision for r in results]
+    applied = sum(d.writes for d in decisions)
+    tested = decisions.count(Decision.NOTIFY_ONLY)
+    handled = len(messages) - len(rest)
+    return BatchStats(
+        received=len(messages),
+        applied=applied,
+        ignored=len(results) - applied - tested,
+        tested=tested,
+        failed=handled - len(results),
+        released=len(rest),
+    )
+
+
+def run(
+    *,
+    settings: Settings,
+    client: str,
+    queue_url: str,
+    stop: threading.Event | None = None,
+    max_messages: int = MAX_PREFETCH,
+    wait_seconds: int = MAX_WAIT_TIME_SECONDS,
+) -> None:
+    """Run a client's listener until ``stop`` is set (the CLI and ``listen`` call this)."""
+    Listener(
+        settings=settings,
+        client=client,
+        queue_url=queue_url,
+        stop=stop,
+        max_messages=max_messages,
+        wait_seconds=wait_seconds,
+    ).run()

@@ -1,0 +1,52 @@
+"""The client's record of each master user: its local User and version, or a tombstone."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class Replica(models.Model):
+    """One master user as this client holds it; matched by master id, never by username."""
+
+    #: The user's primary key in the master: the stable identity of a replicated user.
+    master_id = models.PositiveBigIntegerField(unique=True)
+    #: The local user; None once deleted (tombstone) or if removed locally.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replica",
+    )
+    #: The master's per-user version of the last event applied.
+    version = models.PositiveBigIntegerField()
+    #: True once the master deleted the user: late creates/updates are then ignored.
+    tombstone = models.BooleanField(default=False)
+    #: The event that produced this state (for logs and support).
+    last_event_id = models.UUIDField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(master_id__gte=1), name="replica_master_id_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="replica_version_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tombstone=False) | models.Q(user__isnull=True),
+                name="replica_tombstone_has_no_user",
+            ),
+        ]
+
+    #: Declared so that type checking works under any settings module.
+    objects: ClassVar[models.Manager[Replica]] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"master user {self.master_id} v{self.version}" + (
+            " (tombstone)" if self.tombstone else ""
+        )

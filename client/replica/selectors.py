@@ -1,0 +1,55 @@
+"""Reads of replicated users: which fields are replicated, and a user's current stream state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+
+from client import conf
+from client.replica import frames
+from client.replica.models import Replica
+from reactive_cli.contract import FieldValue
+
+
+def replicated_field_names() -> tuple[str, ...]:
+    """The allow-listed user fields (REACTIVE_USER_FIELDS) that exist on this client's User."""
+    model_fields = {f.name for f in User._meta.concrete_fields}
+    return tuple(name for name in conf.shared().user_fields if name in model_fields)
+
+
+def replicated_fields(user: User) -> dict[str, FieldValue]:
+    """The user's replicated field values, as this client holds them."""
+    return {name: _plain(getattr(user, name)) for name in replicated_field_names()}
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    """What a live replicated user's socket starts from."""
+
+    master_id: int
+    version: int
+    user: dict[str, FieldValue] = field(default_factory=dict)
+
+    def frame(self) -> frames.Frame:
+        """The ``state`` frame sent on (re)connect."""
+        return frames.state_frame(version=self.version, user=self.user)
+
+
+def replica_state_for_user(*, user: User) -> ReplicaState | None:
+    """The stream state of ``user``; None unless it is a live (non-tombstoned) replica."""
+    if not user.pk:
+        return None
+    # Read the user afresh: the one in a socket's scope may be older than the database.
+    replica = (
+        Replica.objects.select_related("user").filter(user_id=user.pk, tombstone=False).first()
+    )
+    if replica is None or replica.user is None:
+        return None
+    return ReplicaState(replica.master_id, replica.version, replicated_fields(replica.user))
+
+
+def _plain(value: object) -> FieldValue:
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)

@@ -1,0 +1,150 @@
+"""Settings of a client Django project: one module, run once per client with its own env.
+
+Every value comes from the environment with an explicit default; the parts every component
+shares (prefix, Redis, AWS endpoint, user fields, secret key, database) come from
+``reactive_cli.settings``. Local defaults are safe on loopback only; REACTIVE_PRODUCTION=1
+makes the unsafe ones mandatory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from reactive_cli import naming
+from reactive_cli.errors import ConfigError
+from reactive_cli.settings import Settings, database, env_bool, env_list, secret_key
+
+_env = os.environ
+
+#: The settings shared with the master and the CLI (prefix, Redis, AWS, user fields).
+REACTIVE_SETTINGS = Settings.from_env()
+#: This client's name ("shop", "blog", ...): names its queue, database and channel prefix.
+REACTIVE_CLIENT = naming.check_client_name(_env.get("REACTIVE_CLIENT", "shop"))
+#: The SQS queue the listener reads; None means "resolve it by name" when listening.
+REACTIVE_QUEUE_URL: str | None = _env.get("REACTIVE_QUEUE_URL") or None
+
+PRODUCTION = REACTIVE_SETTINGS.production
+DEBUG = env_bool(_env, "DJANGO_DEBUG", default=False) and not PRODUCTION
+SECRET_KEY = secret_key(_env, REACTIVE_SETTINGS, f"client-{REACTIVE_CLIENT}")
+
+
+def _allowed_hosts() -> list[str]:
+    hosts = env_list(_env, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+    if "*" in hosts:
+        raise ConfigError("DJANGO_ALLOWED_HOSTS may not contain '*': list the real host names")
+    return hosts
+
+
+def _allowed_origins() -> list[str]:
+    """Websocket origins (channels OriginValidator patterns); no scheme = any scheme and port."""
+    if PRODUCTION and "REACTIVE_ALLOWED_ORIGINS" not in _env:
+        raise ConfigError("REACTIVE_ALLOWED_ORIGINS must be set when REACTIVE_PRODUCTION=1")
+    origins = env_list(_env, "REACTIVE_ALLOWED_ORIGINS", ["localhost", "127.0.0.1"])
+    if "*" in origins:
+        raise ConfigError("REACTIVE_ALLOWED_ORIGINS may not contain '*': list the real origins")
+    return origins
+
+
+def _log_level() -> str:
+    level = _env.get("REACTIVE_LOG_LEVEL", "INFO").upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"REACTIVE_LOG_LEVEL={level!r} is not a logging level")
+    return level
+
+
+#: Our loggers log at REACTIVE_LOG_LEVEL; libraries (botocore, daphne...) at INFO or above.
+_LEVEL = _log_level()
+_LIBRARY_LEVEL = max(logging.getLevelNamesMapping()[_LEVEL], logging.INFO)
+
+
+ALLOWED_HOSTS = _allowed_hosts()
+REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
+CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "channels",
+    "client.replica",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "client.urls"
+ASGI_APPLICATION = "client.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database(_env, REACTIVE_SETTINGS, f"client-{REACTIVE_CLIENT}.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # A refused or silent Redis must not hang the listener: fail fast, it logs and goes on.
+            "hosts": [{"address": REACTIVE_SETTINGS.redis_url, "socket_connect_timeout": 2}],
+            "prefix": naming.channel_layer_prefix(REACTIVE_CLIENT),
+        },
+    },
+}
+
+# Clients on one host (localhost:8001, :8002) share cookies, which ignore ports: name them.
+SESSION_COOKIE_NAME = f"{REACTIVE_CLIENT}_sessionid"
+CSRF_COOKIE_NAME = f"{REACTIVE_CLIENT}_csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "me"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = REACTIVE_SETTINGS.state_dir / f"static-{REACTIVE_CLIENT}"
+#: Serve /static/ from the ASGI app itself (one small JS file); off when a proxy serves it.
+REACTIVE_SERVE_STATIC = env_bool(_env, "REACTIVE_SERVE_STATIC", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["stderr"], "level": _LIBRARY_LEVEL},
+    "loggers": {name: {"level": _LEVEL} for name in ("client", "reactive_cli")},
+}

@@ -1,0 +1,18 @@
+"""HTTP routes of a client: login, logout and the live "me" page."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from client.replica import views
+
+urlpatterns = [
+    path("", views.me, name="me"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="replica/login.html"),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,27 @@
+"""The master's Celery app: ``celery -A master.celery worker`` and ``celery -A master.celery beat``.
+
+Configured from Django settings (namespace ``CELERY``); tasks are found in each app's
+``tasks.py``. Celery is untyped, so its use stays here and in ``master/users/tasks.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import setup_logging
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "master.settings")
+
+app = Celery("master")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _keep_django_logging(**kwargs: Any) -> None:
+    """Leave logging as Django's LOGGING set it (stderr, REACTIVE_LOG_LEVEL)."""
+
+
+# A receiver on setup_logging stops Celery from replacing Django's logging configuration.
+setup_logging.connect(_keep_django_logging, weak=False)

@@ -1,0 +1,170 @@
+"""Settings of the master project: one module, read from the environment, explicit defaults.
+
+What master, clients and the CLI share (prefix, Redis, AWS endpoint and region, topic,
+user field allow-list, state dir, production flag) is read once into ``REACTIVE``, a
+``reactive_cli.settings.Settings``; the outbox services read it from there and nowhere else.
+
+Environment (besides the shared ``reactive_cli.settings`` variables):
+    DJANGO_DEBUG                       default: not REACTIVE_PRODUCTION
+    DJANGO_ALLOWED_HOSTS               default: localhost,127.0.0.1 (never "*")
+    DJANGO_CSRF_TRUSTED_ORIGINS        default: none
+    REACTIVE_PUBLISH_STAFF             publish staff and superusers too (default: no)
+    REACTIVE_OUTBOX_SWEEP_SECONDS      how often beat runs the outbox sweep (default: 5)
+    REACTIVE_OUTBOX_MIN_AGE_SECONDS    rows the sweep leaves to the relay (default: 2)
+    REACTIVE_LOG_LEVEL                 default: INFO
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from reactive_cli.errors import ConfigError
+from reactive_cli.settings import Settings, database, env_bool, env_list, secret_key
+
+ENV = os.environ
+
+
+def _env_seconds(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Read a number of seconds of at least ``minimum``, refusing anything else."""
+    raw = ENV.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value >= minimum:  # also refuses NaN
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g} seconds")
+    return value
+
+
+REACTIVE = Settings.from_env()
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = secret_key(ENV, REACTIVE, "master")
+DEBUG = env_bool(ENV, "DJANGO_DEBUG", default=not REACTIVE.production)
+ALLOWED_HOSTS = env_list(ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+if "*" in ALLOWED_HOSTS:
+    raise ConfigError("DJANGO_ALLOWED_HOSTS may not contain '*': list the host names")
+CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_SECURE = REACTIVE.production
+CSRF_COOKIE_SECURE = REACTIVE.production
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "master.users",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "master.urls"
+WSGI_APPLICATION = "master.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ATOMIC_REQUESTS: an admin save and the outbox row it writes commit (or roll back) together.
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": {**database(ENV, REACTIVE, "master.sqlite3"), "ATOMIC_REQUESTS": True},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = REACTIVE.state_dir / "master-static"
+
+# --- Publishing user changes (see master/users/changes.py for the rules) -------------------
+#: Staff and superusers are not published unless this is set (their deletes neither).
+REACTIVE_PUBLISH_STAFF = env_bool(ENV, "REACTIVE_PUBLISH_STAFF", default=False)
+#: Seconds between two runs of the outbox sweep (Celery beat).
+REACTIVE_OUTBOX_SWEEP_SECONDS = _env_seconds("REACTIVE_OUTBOX_SWEEP_SECONDS", 5.0, minimum=1.0)
+#: The sweep leaves rows younger than this to the relay that their commit enqueued.
+REACTIVE_OUTBOX_MIN_AGE_SECONDS = _env_seconds("REACTIVE_OUTBOX_MIN_AGE_SECONDS", 2.0)
+
+# --- Celery (read by master/celery.py with namespace CELERY) --------------------------------
+CELERY_BROKER_URL = REACTIVE.redis_url
+CELERY_RESULT_BACKEND = REACTIVE.redis_url
+CELERY_TASK_IGNORE_RESULT = True  # nobody waits for a relay's result
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # the worker waits for Redis at start
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # ... and after losing it, however long it takes
+# A relay cut off from Redis is redelivered (acks_late); rerunning it is harmless.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A down Redis must never hang a save: fail fast when enqueueing; the sweep publishes later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,  # enqueueing tries once; the worker reconnects by its own policy
+    "socket_connect_timeout": 1,
+    "socket_timeout": 10,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
+CELERY_REDIS_SOCKET_TIMEOUT = 10
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(REACTIVE.state_dir / "master-celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "master.users.tasks.outbox_sweep",
+        "schedule": REACTIVE_OUTBOX_SWEEP_SECONDS,
+        # A sweep nobody ran in time is dropped: the next one does the same work.
+        "options": {"expires": REACTIVE_OUTBOX_SWEEP_SECONDS},
+    },
+}
+
+# --- Logging: to stderr, one level for our code --------------------------------------------
+LOG_LEVEL = (ENV.get("REACTIVE_LOG_LEVEL") or "INFO").upper()
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+}

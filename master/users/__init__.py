@@ -1,0 +1,1 @@
+"""Master users: change detection, the transactional outbox and its relay to SNS."""

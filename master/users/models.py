@@ -1,0 +1,49 @@
+"""The transactional outbox and the per-user version counter.
+
+Neither refers to ``auth.User`` by foreign key: both must outlive the user they describe
+(a delete is itself an event, and its version must stay above every earlier one).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from reactive_cli.contract import Action
+
+
+class UserVersion(models.Model):
+    """The last version given to a master user's events; strictly increasing in commit order."""
+
+    user_id = models.BigIntegerField(primary_key=True, help_text="The master user's id.")
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} v{self.version}"
+
+
+class OutboxEvent(models.Model):
+    """One encoded event, written in the same transaction as the user change it describes."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, editable=False)
+    user_id = models.BigIntegerField(db_index=True)
+    action = models.CharField(max_length=16, choices=[(a.value, a.value) for a in Action])
+    version = models.PositiveBigIntegerField()
+    body = models.TextField(help_text="reactive_cli.contract.encode(envelope)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            # The relay's query: pending rows in id order.
+            models.Index(
+                fields=["id"], condition=Q(sent_at__isnull=True), name="users_outbox_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "sent" if self.sent_at else "pending"
+        return f"{self.action} user {self.user_id} v{self.version} ({self.event_id}, {state})"

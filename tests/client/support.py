@@ -1,0 +1,131 @@
+"""Helpers for the client suite: events, a provisioned moto queue, a listener in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from reactive_cli import aws
+from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
+from reactive_cli.provision import ClientSpec, ensure
+from reactive_cli.settings import Settings
+
+
+def user_event(
+    *,
+    user_id: int = 7,
+    version: int = 1,
+    action: Action = Action.CREATED,
+    username: str = "ana",
+    synthetic: bool = False,
+    **fields: FieldValue,
+) -> Envelope:
+    """An event for master user ``user_id`` with a full default payload."""
+    user: dict[str, FieldValue] = {
+        "username": username,
+        "email": f"{username}@example.com",
+        "first_name": "Ana",
+        "last_name": "Silva",
+        "is_active": True,
+        **fields,
+    }
+    return new_event(
+        action=action,
+        user_id=user_id,
+        version=version,
+        user=user,
+        changed=tuple(sorted(user)) if action is Action.CREATED else tuple(sorted(fields)),
+        synthetic=synthetic,
+    )
+
+
+@dataclass
+class Queue:
+    """A client's provisioned queue in moto, with the calls tests make on it."""
+
+    settings: Settings
+    url: str
+    dlq_url: str
+    topic_arn: str
+    sqs: Any = field(repr=False)
+    sns: Any = field(repr=False)
+
+    def send(self, body: str) -> str:
+        """Send one raw body straight to the queue; returns its MessageId."""
+        return str(self.sqs.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"])
+
+    def send_event(self, event: Envelope) -> str:
+        return self.send(encode(event))
+
+    def counts(self, url: str | None = None) -> tuple[int, int]:
+        """(visible, in flight) messages in the queue (or the queue at ``url``)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def empty(self) -> bool:
+        return self.counts() == (0, 0)
+
+
+def make_queue(*, prefix: str, endpoint: str, redis_url: str) -> Queue:
+    """Provision the "shop" client (2 receives before the DLQ, 1 s visibility) in moto."""
+    settings = Settings(prefix=prefix, aws_endpoint_url=endpoint, redis_url=redis_url)
+    done = ensure(settings, [ClientSpec(name="shop", max_receive_count=2, visibility_timeout=1)])
+    return Queue(
+        settings=settings,
+        url=done.queue_urls["shop"],
+        dlq_url=done.dlq_urls["shop"],
+        topic_arn=done.topic_arn,
+        sqs=aws.client("sqs", settings),  # the very client the listener uses (one per process)
+        sns=aws.client("sns", settings),
+    )
+
+
+@contextlib.contextmanager
+def listening(
+    queue: Queue, *, wait_seconds: int = 1
+) -> Iterator[tuple[threading.Event, threading.Thread]]:
+    """Run the listener function in a thread; stop it and require it to return on exit."""
+    from client.replica import listener
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=listener.run,
+        kwargs={"settings": queue.settings, "client": "shop", "queue_url": queue.url,
+                "stop": stop, "wait_seconds": wait_seconds},
+        name="listener",
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    try:
+        yield stop, thread
+    finally:
+        stop.set()
+        thread.join(wait_seconds + 10)
+        assert not thread.is_alive(), "listener did not return after stop"
+
+
+@contextlib.contextmanager
+def sqs_responses(client: Any, *operations: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Record the parsed response of every call to ``operations`` made on a boto3 SQS client."""
+    calls: dict[str, list[dict[str, Any]]] = {op: [] for op in operations}
+    hooks = [(f"after-call.sqs.{op}", f"record-{op}-{id(calls)}") for op in operations]
+    for (event, unique_id), op in zip(hooks, operations, strict=True):
+
+        def record(parsed: dict[str, Any], _op: str = op, **_: Any) -> None:
+            calls[_op].append(parsed)
+
+        client.meta.events.register(event, record, unique_id=unique_id)
+    try:
+        yield calls
+    finally:
+        for event, unique_id in hooks:
+            client.meta.events.unregister(event, unique_id=unique_id)

@@ -1,0 +1,199 @@
+"""The user stream websocket, in process, over the real Redis channel layer (consumers.py)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from client.asgi import application
+from client.replica.services import event_apply
+from reactive_cli import naming
+from reactive_cli.contract import Action
+from tests.client.support import user_event
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+GROUP = naming.user_group(7)
+
+
+@sync_to_async
+def replicate(username: str = "ana", *, user_id: int = 7, version: int = 3) -> User:
+    """A replicated user, made the real way: by applying an event."""
+    event_apply(event=user_event(user_id=user_id, version=version, username=username))
+    return User.objects.get(username=username)
+
+
+@sync_to_async
+def session_cookie(user: User) -> bytes:
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+async def open_stream(
+    username: str, *, user: User | None = None, origin: bytes | None = b"http://localhost:8000"
+) -> WebsocketCommunicator:
+    headers = [(b"host", b"localhost")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        headers.append((b"cookie", await session_cookie(user)))
+    return WebsocketCommunicator(application, f"/ws/users/{quote(username, safe='')}/", headers)
+
+
+async def connected(username: str, user: User) -> WebsocketCommunicator:
+    """An accepted stream whose state frame has been read."""
+    stream = await open_stream(username, user=user)
+    ok, _ = await stream.connect()
+    assert ok
+    assert (await stream.receive_json_from())["type"] == "state"
+    return stream
+
+
+async def test_the_own_stream_is_accepted_and_gets_the_state_frame_first(layer_prefix):
+    ana = await replicate("ana", version=3)
+    stream = await open_stream("ana", user=ana)
+
+    ok, _ = await stream.connect()
+
+    assert ok
+    assert await stream.receive_json_from() == {
+        "type": "state",
+        "version": 3,
+        "user": {"username": "ana", "email": "ana@example.com", "first_name": "Ana",
+                 "last_name": "Silva", "is_active": True},
+    }  # fmt: skip
+    await stream.disconnect()
+
+
+async def test_an_anonymous_socket_is_refused(layer_prefix):
+    await replicate("ana")
+    stream = await open_stream("ana")
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_a_user_asking_for_another_users_stream_is_refused(layer_prefix):
+    ana = await replicate("ana", user_id=7)
+    await replicate("bob", user_id=8)
+    stream = await open_stream("bob", user=ana)
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_a_foreign_origin_is_refused(layer_prefix):
+    ana = await replicate("ana")
+    stream = await open_stream("ana", user=ana, origin=b"http://evil.example")
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_a_socket_without_origin_is_refused(layer_prefix):
+    ana = await replicate("ana")
+    stream = await open_stream("ana", user=ana, origin=None)
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_a_client_local_user_without_replica_is_refused(layer_prefix):
+    local = await sync_to_async(User.objects.create_user)("carol", password="x")
+    stream = await open_stream("carol", user=local)
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_a_user_changed_group_send_reaches_the_socket(layer_prefix):
+    stream = await connected("ana", await replicate("ana"))
+    frame = {"type": "changed", "version": 4, "user": {"first_name": "Ann"}}
+
+    await get_channel_layer().group_send(GROUP, {"type": "user.changed", "frame": frame})
+
+    assert await stream.receive_json_from(timeout=3) == frame
+    await stream.disconnect()
+
+
+async def test_a_user_test_group_send_reaches_the_socket(layer_prefix):
+    stream = await connected("ana", await replicate("ana"))
+    frame = {"type": "test", "event_id": "e-1", "version": 1}
+
+    await get_channel_layer().group_send(GROUP, {"type": "user.test", "frame": frame})
+
+    assert await stream.receive_json_from(timeout=3) == frame
+    await stream.disconnect()
+
+
+async def test_user_gone_delivers_the_final_frame_and_closes(layer_prefix):
+    stream = await connected("ana", await replicate("ana"))
+    frame = {"type": "gone", "reason": "deleted", "version": 4}
+
+    await get_channel_layer().group_send(GROUP, {"type": "user.gone", "frame": frame})
+
+    assert await stream.receive_json_from(timeout=3) == frame
+    assert await stream.receive_output(timeout=3) == {"type": "websocket.close", "code": 4001}
+
+
+async def test_a_message_sent_by_the_browser_is_ignored_and_the_socket_stays_healthy(layer_prefix):
+    stream = await connected("ana", await replicate("ana"))
+
+    await stream.send_to(text_data="not json at all")
+    await stream.send_json_to({"type": "changed", "user": {"first_name": "Hacker"}})
+    await stream.send_to(bytes_data=b"\x00\x01")
+
+    assert await stream.receive_nothing(timeout=0.2)
+    frame = {"type": "changed", "version": 4, "user": {}}
+    await get_channel_layer().group_send(GROUP, {"type": "user.changed", "frame": frame})
+    assert await stream.receive_json_from(timeout=3) == frame
+    assert await sync_to_async(lambda: User.objects.get(username="ana").first_name)() == "Ana"
+    await stream.disconnect()
+
+
+async def test_a_username_django_allows_works_url_encoded(layer_prefix):
+    name = "ana.maria+test@example.com"
+    stream = await open_stream(name, user=await replicate(name))
+    assert stream.scope["path"] == f"/ws/users/{name}/"  # decoded, as daphne hands it over
+
+    ok, _ = await stream.connect()
+
+    assert ok
+    assert (await stream.receive_json_from())["user"]["username"] == name
+    await stream.disconnect()
+
+
+async def test_disconnect_leaves_the_group(layer_prefix, redis_url):
+    stream = await connected("ana", await replicate("ana"))
+    members = redis.Redis.from_url(redis_url)
+    key = f"{layer_prefix}:group:{GROUP}"
+    assert members.zcard(key) == 1
+
+    await stream.disconnect()
+
+    assert members.zcard(key) == 0
+    members.close()
+
+
+async def test_a_deleted_users_stream_is_refused_on_reconnect(layer_prefix):
+    stream = await open_stream("ana", user=await replicate("ana", version=1))  # logged in
+    await sync_to_async(event_apply)(event=user_event(version=2, action=Action.DELETED))
+
+    ok, _ = await stream.connect()
+
+    assert not ok

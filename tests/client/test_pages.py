@@ -1,0 +1,117 @@
+"""Pages, static files and settings of a client (views.py, asgi.py, settings.py)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from client.asgi import application
+from client.replica.services import event_apply
+from reactive_cli import naming
+from tests.client.support import user_event
+from tests.support.processes import python
+
+
+@pytest.mark.django_db
+def test_the_me_page_requires_login():
+    response = Client().get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_the_me_page_shows_the_replicated_fields_escaped_with_stable_ids():
+    event_apply(event=user_event(version=5, first_name="<b>Ana</b>", is_active=True))
+    client = Client()
+    client.force_login(User.objects.get(username="ana"))
+
+    html = client.get("/").content.decode()
+
+    assert '<dd id="field-first_name">&lt;b&gt;Ana&lt;/b&gt;</dd>' in html
+    assert '<dd id="field-is_active">true</dd>' in html
+    assert '<span id="version">5</span>' in html
+    assert 'data-username="ana"' in html and 'data-replicated="true"' in html
+    for element_id in ("ws-state", "field-username", "field-email", "field-last_name",
+                       "test-events", "gone"):  # fmt: skip
+        assert f'id="{element_id}"' in html
+    assert "/static/replica/me.js" in html
+
+
+@pytest.mark.django_db
+def test_a_user_logs_in_with_client_local_credentials_on_the_login_page():
+    event_apply(event=user_event())
+    user = User.objects.get(username="ana")
+    user.set_password("client-local")
+    user.save()
+    client = Client(enforce_csrf_checks=False)
+
+    response = client.post("/accounts/login/", {"username": "ana", "password": "client-local"})
+
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert client.get("/").status_code == 200
+
+
+async def asgi_get(path: str) -> tuple[int, str]:
+    """GET ``path`` from the ASGI application, as daphne would call it."""
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [
+        (b"host", b"localhost")]}  # fmt: skip
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(2)
+    body = b""
+    while True:
+        chunk = await app.receive_output(2)
+        body += chunk.get("body", b"")
+        if not chunk.get("more_body"):
+            await app.wait(2)  # let the handler close the file and the request
+            return start["status"], body.decode()
+
+
+@pytest.mark.asyncio
+async def test_the_page_script_is_served_by_the_asgi_app_itself():
+    status, script = await asgi_get("/static/replica/me.js")
+
+    assert status == 200
+    assert "textContent" in script and "innerHTML" not in script
+    assert "encodeURIComponent(username)" in script
+
+
+def test_clients_sharing_redis_and_cookies_never_mix():
+    assert get_channel_layer().prefix == naming.channel_layer_prefix("shop")
+    assert (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME) == (
+        "shop_sessionid",
+        "shop_csrftoken",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DJANGO_ALLOWED_HOSTS", "*", "may not contain '*'"),
+        ("REACTIVE_CLIENT", "Shop!", "invalid client name"),
+        ("REACTIVE_LOG_LEVEL", "LOUD", "not a logging level"),
+    ],
+)
+def test_settings_refuse_unsafe_or_invalid_values(variable, value, message, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path), variable: value}
+    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+
+    assert done.returncode != 0
+    assert "ConfigError" in done.stderr and message in done.stderr
+
+
+def test_production_requires_explicit_websocket_origins(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
+           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50}  # fmt: skip
+    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+
+    assert "REACTIVE_ALLOWED_ORIGINS must be set" in done.stderr

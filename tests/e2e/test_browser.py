@@ -1,0 +1,100 @@
+"""The page in a real Chromium: live updates without a reload, reconnect after a restart."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.conftest import unique
+from tests.support import master_ops
+from tests.support.stack import ClientApp, Stack, wait_for_replica
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PASSWORD = "browser-pass-1"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def other_thread() -> Iterator[Callable[..., Any]]:
+    """Runs master ORM calls off the thread where Playwright's event loop runs."""
+    with ThreadPoolExecutor(1) as pool:
+        yield lambda fn, *a, **kw: pool.submit(fn, *a, **kw).result()
+
+
+def log_in(page: Page, app: ClientApp, username: str) -> None:
+    page.goto(f"{app.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url(f"{app.url}/")
+
+
+def screenshot(page: Page, name: str) -> None:
+    folder = Path(os.environ.get("REACTIVE_ARTIFACTS", "/tmp/reactive-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_page_updates_live_escapes_text_and_recovers_after_daphne_restarts(
+    stack: Stack, browser: Browser, other_thread
+):
+    shop = stack.clients["shop"]
+    name = unique("grace")
+    uid = other_thread(master_ops.create_user, name, first_name="Grace")
+    other_thread(wait_for_replica, shop, uid, username=name)
+    other_thread(shop.set_password, name, PASSWORD)
+
+    # Given the user logged in to the shop, the page open and its socket connected
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
+    log_in(page, shop, name)
+    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
+    expect(page.locator("#field-first_name")).to_have_text("Grace")
+
+    # When the master saves a new first name, the page shows it without a reload, as text
+    hostile = "Hopper <img src=x onerror=alert(1)><script>window.pwned=1</script>"
+    page.evaluate("window.notReloaded = true")
+    other_thread(master_ops.update_user, uid, first_name=hostile)
+    expect(page.locator("#field-first_name")).to_have_text(hostile, timeout=10_000)
+    assert page.evaluate("window.notReloaded === true && window.pwned === undefined")
+    assert page.locator("#field-first_name img, #field-first_name script").count() == 0
+    screenshot(page, "live-update")
+
+    # When the client's daphne goes away, the page says so; a change lands meanwhile
+    assert shop.daphne is not None
+    shop.daphne.stop()
+    page.wait_for_selector("body:not([data-ws=open])", timeout=15_000)
+    other_thread(master_ops.update_user, uid, first_name="Grace Brewster")
+    other_thread(wait_for_replica, shop, uid, first_name="Grace Brewster")
+
+    # Then after daphne restarts the page reconnects by itself and shows the current state
+    shop.start_daphne()
+    page.wait_for_selector("body[data-ws=open]", timeout=20_000)
+    expect(page.locator("#field-first_name")).to_have_text("Grace Brewster", timeout=10_000)
+    assert page.evaluate("window.notReloaded === true")
+    screenshot(page, "after-reconnect")
+    context.close()

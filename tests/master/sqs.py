@@ -1,0 +1,58 @@
+"""Reading what reached a client's SQS queue, with boto3 over HTTP (independent of our code)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tests.support.processes import until
+
+#: Seconds one receive may long-poll; it returns as soon as a message is there.
+POLL_SECONDS = 1
+
+
+@dataclass
+class Queue:
+    """One SQS queue, and everything received from it so far."""
+
+    sqs: Any
+    url: str
+
+    def __post_init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+    def receive(self, count: int, *, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` messages in all were received; return them (raw SQS dicts)."""
+
+        def enough() -> bool:
+            response = self.sqs.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=POLL_SECONDS,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+            )
+            self.received.extend(response.get("Messages", []))
+            return len(self.received) >= count
+
+        until(enough, timeout=timeout, what=f"{count} message(s) in {self.url}")
+        return list(self.received)
+
+    def bodies(self, count: int) -> list[dict[str, Any]]:
+        """The decoded JSON bodies of the first ``count`` messages."""
+        return [json.loads(m["Body"]) for m in self.receive(count)]
+
+    def depth(self) -> int:
+        """Messages the queue holds, received or not (moto delivers during the Publish call)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)
+        return sum(int(attributes["Attributes"][name]) for name in names)
+
+
+@dataclass
+class Topic:
+    """The test's provisioned SNS topic and the "shop" client's queue subscribed to it."""
+
+    arn: str
+    queue: Queue

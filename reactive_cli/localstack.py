@@ -342,11 +342,22 @@ def _set_client_password(layout: Layout, client: str, password: str) -> None:
 
 
 def down(layout: Layout) -> None:
-    """Stop every program and supervisord itself; waits until its socket is gone."""
+    """Stop every program and supervisord itself; returns once supervisord has exited."""
     if not is_up(layout):
         raise StackError(f"the stack is not up (no supervisord on {layout.socket_path})")
-    rpc(layout).supervisor.shutdown()
-    _wait("shutdown", lambda: not is_up(layout), 60)
+    supervisor = rpc(layout).supervisor
+    pid = int(supervisor.getPID())
+    supervisor.shutdown()
+    # supervisord stops its programs (TERM, then KILL after stopwaitsecs) before it exits.
+    _wait("supervisord to stop every program and exit", lambda: not _alive(pid), 120)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def check_clients(names: list[str]) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ def run() -> None:
     try:
         app(standalone_mode=False)
     except ReactiveError as e:
-        _err.print(f"[red]{type(e).__name__}: {e}[/red]", highlight=False)
+        _err.print(f"[red]{type(e).__name__}: {e}[/red]", highlight=False, soft_wrap=True)
         raise SystemExit(_exit_code(e)) from None
     except typer.Abort:
         raise SystemExit(exitcodes.FAILED) from None

@@ -15,6 +15,13 @@ import urllib.request
 from typing import Any
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """Drops connection errors: at teardown, long polls in flight lose both ends."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 class CountingProxy:
     """Forwards each request to ``upstream`` and counts it by its AWS action."""
 
@@ -48,6 +55,9 @@ class CountingProxy:
                         )
                 except urllib.error.HTTPError as e:
                     status, payload, rheaders = e.code, e.read(), e.headers
+                except OSError:  # upstream went away (e.g. at teardown, mid long poll)
+                    self.send_error(502)
+                    return
                 self.send_response(status)
                 for k, v in rheaders.items():
                     if k.lower() not in {"content-length", "connection", "transfer-encoding"}:
@@ -59,7 +69,7 @@ class CountingProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -8,12 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_user(username: str, **fields: Any) -> int:
-    """Create a master user; return its (stable) master id."""
+def create_user(
+    username: str, *, password: str | None = "master-secret-password", **fields: Any
+) -> int:
+    """Create a master user (``password=None``: unusable, skips hashing); return its master id."""
     from django.contrib.auth.models import User
 
     user = User(username=username, **fields)
-    user.set_password("master-secret-password")
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.save()
     return int(user.pk)
 

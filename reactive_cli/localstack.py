@@ -346,7 +346,9 @@ def down(layout: Layout) -> None:
     if not is_up(layout):
         raise StackError(f"the stack is not up (no supervisord on {layout.socket_path})")
     supervisor = rpc(layout).supervisor
-    pid = int(supervisor.getPID())
+    pid = supervisor.getPID()
+    if not isinstance(pid, int):
+        raise StackError(f"supervisord answered getPID with {pid!r}, not a process id")
     supervisor.shutdown()
     # supervisord stops its programs (TERM, then KILL after stopwaitsecs) before it exits.
     _wait("supervisord to stop every program and exit", lambda: not _alive(pid), 120)

@@ -42,6 +42,9 @@ def test_the_me_page_shows_the_replicated_fields_escaped_with_stable_ids():
                        "test-events", "gone"):  # fmt: skip
         assert f'id="{element_id}"' in html
     assert "/static/replica/me.js" in html
+    # Labels are Django's human field names, and the page names the client it belongs to
+    assert "<dt>First name</dt>" in html and "<dt>Email address</dt>" in html
+    assert "<h1>Your account on shop</h1>" in html
 
 
 @pytest.mark.django_db

@@ -19,7 +19,16 @@ else:  # ModelAdmin is generic only in django-stubs
 class OutboxEventAdmin(_ModelAdmin):
     """Outbox rows, newest first; written only by the services, never by hand."""
 
-    list_display = ["id", "action", "user_id", "version", "created_at", "sent_at", "attempts"]
+    list_display = [
+        "id",
+        "action",
+        "user_id",
+        "version",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "claimed_until",
+    ]
     list_filter = [("sent_at", admin.EmptyFieldListFilter), "action"]
     search_fields = ["=event_id", "=user_id"]
     ordering = ["-id"]

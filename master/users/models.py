@@ -35,15 +35,19 @@ class OutboxEvent(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    #: The relay run publishing this row right now, and until when other runs leave it alone.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            # The relay's query: pending rows in id order.
+            # The relay's query: pending rows in id order (claimed ones are still pending; the
+            # few rows in flight are filtered out by claimed_until on this small index's rows).
             models.Index(
                 fields=["id"], condition=Q(sent_at__isnull=True), name="users_outbox_pending"
             ),
         ]
 
     def __str__(self) -> str:
-        state = "sent" if self.sent_at else "pending"
+        state = "sent" if self.sent_at else "claimed" if self.claim else "pending"
         return f"{self.action} user {self.user_id} v{self.version} ({self.event_id}, {state})"

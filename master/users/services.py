@@ -3,20 +3,23 @@
 Recording runs inside the transaction that changes the user, so the change and the record
 that it must be published commit together (transactional outbox). After commit a relay
 task is enqueued; if Redis is down that is only logged, and the periodic sweep publishes
-the row later. Publishing never raises for an AWS failure: rows stay pending and are
-retried by the next relay or sweep. Delivery is at-least-once (a crash between SNS
-accepting a batch and the commit marking it sent republishes it); clients dedupe by
-event id and version.
+the row later. Publishing claims rows in a short transaction and calls SNS with no
+transaction open, so a slow or unreachable SNS never holds a lock that a save waits for.
+It never raises for an AWS failure: rows stay pending and are retried by the next relay or
+sweep. Delivery is at-least-once (a relay that dies between SNS accepting a batch and
+recording it leaves the rows claimed; they are published again when the claim expires);
+clients dedupe by event id and version.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -25,7 +28,7 @@ from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from master.users import changes, selectors
+from master.users import changes, claims, selectors
 from master.users.models import OutboxEvent, UserVersion
 from reactive_cli import aws, naming
 from reactive_cli.contract import Action, FieldValue, encode, new_event
@@ -40,6 +43,11 @@ MAX_BATCH_ENTRIES = 10
 DEFAULT_LIMIT = 500
 #: Characters of an error message kept on an outbox row.
 MAX_ERROR_CHARS = 1000
+#: Longest one SNS call may take, in seconds: botocore's attempts, each a connect and a read
+#: timeout and up to a second of backoff. A relay starts a call only if it ends in its claim.
+MAX_CALL_SECONDS = aws.BOTOCORE_MAX_ATTEMPTS * (
+    aws.CONNECT_TIMEOUT_SECONDS + aws.READ_TIMEOUT_SECONDS + 1
+)
 #: Instance attribute holding the user's ``changes.Snapshot`` as loaded or last saved.
 SNAPSHOT_ATTR = "_reactive_snapshot"
 
@@ -51,6 +59,28 @@ class PublishReport:
     published: int = 0
     failed: int = 0
     error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """Rows one relay run took, under its own token, until the claim expires."""
+
+    token: uuid.UUID
+    until: datetime
+    rows: tuple[OutboxEvent, ...]
+
+
+@dataclass(kw_only=True)
+class Outcome:
+    """What SNS did with a claim's rows: ids it accepted, and the error of each it did not."""
+
+    sent: list[int] = field(default_factory=list)
+    failures: dict[int, str] = field(default_factory=dict)
+
+    def add(self, batch: list[OutboxEvent], failures: Mapping[int, str]) -> None:
+        """Count one batch: its rows without an error were accepted."""
+        self.sent.extend(row.id for row in batch if row.id not in failures)
+        self.failures.update(failures)
 
 
 def reactive_settings() -> Settings:
@@ -183,44 +213,107 @@ def outbox_publish_pending(
 ) -> PublishReport:
     """Publish pending rows in id order to SNS, 10 per call; failed rows stay pending.
 
-    ``min_age`` leaves younger rows alone (the sweep leaves them to their own relay).
-    Rows are locked while they are published, so concurrent relays never send one twice.
+    Claim rows in one short transaction, publish them with no transaction open, record the
+    outcome in another short one: no database lock is held while AWS is called, so saves
+    never wait for SNS. Two runs never publish a row while its claim is live. A run that
+    dies after publishing but before recording leaves its rows claimed until the claim
+    expires (``claims.CLAIM_SECONDS``); the next run then publishes them again. Delivery is
+    at-least-once; clients dedupe by event id and version. ``min_age`` leaves younger rows
+    alone (the sweep leaves them to their own relay).
     """
-    created_before = timezone.now() - min_age if min_age is not None else None
-    with transaction.atomic():
-        rows = list(selectors.outbox_pending(limit=limit, created_before=created_before, lock=True))
-        if not rows:
-            return PublishReport()
-        failures = _publish(reactive_settings(), rows)
-        _record_outcome(rows, failures)
+    now = timezone.now()
+    created_before = now - min_age if min_age is not None else None
+    claim = outbox_claim(limit=limit, now=now, created_before=created_before)
+    if not claim.rows:
+        return PublishReport()
+    outcome = outbox_publish_claim(claim=claim)
+    outbox_settle(claim=claim, outcome=outcome)
     report = PublishReport(
-        published=len(rows) - len(failures),
-        failed=len(failures),
-        error=next(iter(failures.values()), ""),
+        published=len(outcome.sent),
+        failed=len(outcome.failures),
+        error=next(iter(outcome.failures.values()), ""),
     )
     logger.info(
-        "Outbox relay: published %d event(s), %d left pending", report.published, report.failed
+        "Outbox relay: published %d event(s), %d failed, %d left for a later run",
+        report.published,
+        report.failed,
+        len(claim.rows) - report.published - report.failed,
     )
     return report
 
 
-def _publish(settings: Settings, rows: list[OutboxEvent]) -> dict[int, str]:
-    """Publish ``rows``; the error of each row that SNS did not accept, by row id."""
+def outbox_claim(*, limit: int, now: datetime, created_before: datetime | None = None) -> Claim:
+    """Claim up to ``limit`` pending rows that no live claim holds, in one short transaction.
+
+    Durable: inside a caller's transaction, the claim's locks would last through the publish.
+    """
+    token = uuid.uuid4()
+    until = claims.claim_until(now)
+    with transaction.atomic(durable=True):
+        rows = tuple(
+            selectors.outbox_claimable(limit=limit, now=now, created_before=created_before)
+        )
+        if rows:
+            OutboxEvent.objects.filter(id__in=[row.id for row in rows]).update(
+                claim=token, claimed_until=until
+            )
+    return Claim(token=token, until=until, rows=rows)
+
+
+def outbox_publish_claim(*, claim: Claim) -> Outcome:
+    """Publish the claimed rows, 10 per call, while the claim lasts; call with no transaction."""
+    settings = reactive_settings()
+    rows = list(claim.rows)
     try:
         topic_arn = _topic_arn(settings)
     except AwsError as exc:
         _log_failure(exc, rows)
-        return {row.id: str(exc) for row in rows}
+        return Outcome(failures={row.id: str(exc) for row in rows})
     sns = aws.client("sns", settings)
-    failures: dict[int, str] = {}
+    outcome = Outcome()
     for start in range(0, len(rows), MAX_BATCH_ENTRIES):
+        if not _may_call(claim):
+            break  # the claim could expire mid-call: leave the rest to the next run
+        batch = rows[start : start + MAX_BATCH_ENTRIES]
         try:
-            failures.update(_publish_batch(sns, topic_arn, rows[start : start + MAX_BATCH_ENTRIES]))
+            outcome.add(batch, _publish_batch(sns, topic_arn, batch))
         except AwsError as exc:  # the call failed as a whole: keep this and later rows pending
             _log_failure(exc, rows[start:])
-            failures.update({row.id: str(exc) for row in rows[start:]})
+            outcome.failures.update({row.id: str(exc) for row in rows[start:]})
             break
-    return failures
+    return outcome
+
+
+def outbox_settle(*, claim: Claim, outcome: Outcome) -> None:
+    """Record the outcome on the rows this claim still holds, and release them all.
+
+    Sent rows get ``sent_at``; failed ones the attempt and error; rows the claim ran out
+    before are released untouched. A row another run took over after this claim expired
+    is left to that run (it publishes it again: at-least-once).
+    """
+    mine = OutboxEvent.objects.filter(id__in=[row.id for row in claim.rows], claim=claim.token)
+    release = {"claim": None, "claimed_until": None}
+    with transaction.atomic(durable=True):
+        marked = mine.filter(id__in=outcome.sent).update(
+            sent_at=timezone.now(), attempts=F("attempts") + 1, **release
+        )
+        for error, ids in _by_error(outcome.failures).items():
+            mine.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=error, **release)
+        mine.update(**release)
+    if marked < len(outcome.sent):
+        logger.warning(
+            "Outbox relay: claim %s expired before it was recorded; %d published event(s) "
+            "will be published again",
+            claim.token,
+            len(outcome.sent) - marked,
+        )
+
+
+def _may_call(claim: Claim) -> bool:
+    """Whether an SNS call started now ends, even at its slowest, while the claim lasts."""
+    return claims.may_start_call(
+        now=timezone.now(), until=claim.until, worst_call_seconds=MAX_CALL_SECONDS
+    )
 
 
 def _publish_batch(sns: Any, topic_arn: str, batch: list[OutboxEvent]) -> dict[int, str]:
@@ -257,18 +350,12 @@ def _entry(row: OutboxEvent, *, fifo: bool) -> dict[str, Any]:
     return entry
 
 
-def _record_outcome(rows: list[OutboxEvent], failures: Mapping[int, str]) -> None:
-    """Mark published rows sent; count the attempt and keep the error on the others."""
-    sent = [row.id for row in rows if row.id not in failures]
-    if sent:
-        OutboxEvent.objects.filter(id__in=sent).update(
-            sent_at=timezone.now(), attempts=F("attempts") + 1
-        )
-    by_error: dict[str, list[int]] = defaultdict(list)
+def _by_error(failures: Mapping[int, str]) -> dict[str, list[int]]:
+    """Failed row ids grouped by their error, cut to what a row keeps."""
+    grouped: dict[str, list[int]] = defaultdict(list)
     for row_id, error in failures.items():
-        by_error[error[:MAX_ERROR_CHARS]].append(row_id)
-    for error, ids in by_error.items():
-        OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=error)
+        grouped[error[:MAX_ERROR_CHARS]].append(row_id)
+    return grouped
 
 
 def _log_failure(exc: AwsError, rows: list[OutboxEvent]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -11,15 +13,22 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from django.contrib.auth.models import Group, Permission, User
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from master.users.claims import CLAIM_SECONDS
 from master.users.models import OutboxEvent
-from master.users.services import outbox_publish_pending
+from master.users.services import (
+    PublishReport,
+    outbox_claim,
+    outbox_publish_claim,
+    outbox_publish_pending,
+    outbox_settle,
+)
 from reactive_cli import aws
 from reactive_cli.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
-from tests.master.forwarding import forwarding
-from tests.support.processes import free_port
+from tests.master.forwarding import black_hole, forwarding
+from tests.support.processes import free_port, until
 
 WIRE_KEYS = {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed",
              "synthetic", "user"}  # fmt: skip
@@ -31,6 +40,19 @@ def make_users(count: int) -> list[User]:
 
 def pending() -> list[OutboxEvent]:
     return list(OutboxEvent.objects.filter(sent_at__isnull=True).order_by("id"))
+
+
+def claimed() -> list[OutboxEvent]:
+    return list(OutboxEvent.objects.filter(claim__isnull=False).order_by("id"))
+
+
+def claim_by_another_relay(user: User, *, expires_in: timedelta) -> uuid.UUID:
+    """Mark the user's rows as another relay run's claim, expiring ``expires_in`` from now."""
+    token = uuid.uuid4()
+    OutboxEvent.objects.filter(user_id=user.pk).update(
+        claim=token, claimed_until=timezone.now() + expires_in
+    )
+    return token
 
 
 @pytest.mark.django_db
@@ -96,6 +118,7 @@ def test_an_unreachable_sns_endpoint_leaves_rows_pending_until_it_answers(
     rows = pending()
     assert [r.attempts for r in rows] == [1, 1]
     assert all("unreachable" in r.last_error for r in rows)
+    assert claimed() == []  # released: the next run retries them at once
     assert topic.queue.depth() == 0
 
     # When the endpoint answers on that port, Then the next run publishes each row once
@@ -119,6 +142,7 @@ def test_a_topic_that_was_never_provisioned_keeps_rows_pending_with_the_reason()
     [row] = pending()
     assert row.attempts == 1
     assert "run provisioning" in row.last_error
+    assert (row.claim, row.claimed_until) == (None, None)
 
 
 @pytest.mark.django_db
@@ -201,3 +225,124 @@ def test_two_relays_running_at_once_never_publish_a_row_twice(topic) -> None:
     bodies = [m["Body"] for m in topic.queue.receive(40)]
     assert len(bodies) == len(set(bodies)) == 40
     assert topic.queue.depth() == 40
+
+
+#: A topic ARN that needs no lookup, so the relay's first call is its PublishBatch.
+UNANSWERED_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:never-answers"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_save_completes_while_a_relay_waits_on_an_sns_that_never_answers(
+    settings, reactive
+) -> None:
+    # Given two pending rows, and SNS at an endpoint that accepts connections and never answers
+    make_users(2)
+    reports: list[PublishReport] = []
+
+    def relay() -> None:
+        try:
+            reports.append(outbox_publish_pending())
+        finally:
+            connection.close()
+
+    with black_hole() as sns:
+        endpoint = f"http://127.0.0.1:{sns.port}"
+        settings.REACTIVE = replace(
+            reactive, aws_endpoint_url=endpoint, topic_arn=UNANSWERED_TOPIC_ARN
+        )
+        thread = threading.Thread(target=relay)
+        thread.start()
+        # When the relay is inside its PublishBatch call, and a user is saved meanwhile
+        until(lambda: sns.connections, what="the relay's connection to SNS")
+        user = User.objects.create_user("saved-meanwhile")
+
+        # Then the save committed while the relay still waits on SNS, holding only its claim
+        assert thread.is_alive()
+        assert [r.user_id for r in claimed()] == [r.user_id for r in pending()[:2]]
+        new = OutboxEvent.objects.get(user_id=user.pk)
+        assert (new.sent_at, new.claim) == (None, None)
+    thread.join(15)
+
+    # And when SNS hangs up, the relay keeps the rows pending, unclaimed, with the error
+    assert not thread.is_alive()
+    assert [(r.published, r.failed) for r in reports] == [(0, 2)]
+    assert [r.attempts for r in pending()] == [1, 1, 0]
+    assert claimed() == []
+
+
+@pytest.mark.django_db
+def test_a_relay_takes_over_an_expired_claim_and_leaves_a_live_one_alone(topic) -> None:
+    # Given rows of a dead relay (claim expired), of a running relay (claim live), and free rows
+    dead, running, free = make_users(3)
+    claim_by_another_relay(dead, expires_in=timedelta(seconds=-1))
+    live = claim_by_another_relay(running, expires_in=timedelta(seconds=CLAIM_SECONDS))
+
+    # When a relay runs
+    report = outbox_publish_pending()
+
+    # Then it publishes the expired claim's row and the free one, and not the live claim's
+    assert (report.published, report.failed) == (2, 0)
+    [row] = pending()
+    assert (row.user_id, row.claim, row.attempts) == (running.pk, live, 0)
+    published = {decode_sqs_body(m["Body"]).user_id for m in topic.queue.receive(2)}
+    assert published == {dead.pk, free.pk}
+    assert topic.queue.depth() == 2
+
+
+@pytest.mark.django_db
+def test_a_relay_whose_claim_expired_before_recording_leaves_the_rows_to_the_next_relay(
+    topic, caplog
+) -> None:
+    # Given a relay that claimed a row and published it, but recorded nothing before its
+    # claim expired, and a second relay that took the row over after the expiry
+    [user] = make_users(1)
+    slow = outbox_claim(limit=10, now=timezone.now())
+    slow_outcome = outbox_publish_claim(claim=slow)
+    later = timezone.now() + timedelta(seconds=CLAIM_SECONDS + 1)
+    takeover = outbox_claim(limit=10, now=later)
+    assert [r.id for r in takeover.rows] == [r.id for r in slow.rows]
+
+    # When the first relay records its outcome
+    with caplog.at_level(logging.WARNING, logger="master.users.services"):
+        outbox_settle(claim=slow, outcome=slow_outcome)
+
+    # Then the row is still the second relay's, which publishes it again (at-least-once)
+    assert slow_outcome.sent == [slow.rows[0].id]
+    [row] = pending()
+    assert (row.claim, row.attempts) == (takeover.token, 0)
+    assert "will be published again" in caplog.text
+    outbox_settle(claim=takeover, outcome=outbox_publish_claim(claim=takeover))
+    assert pending() == [] and claimed() == []
+    bodies = [m["Body"] for m in topic.queue.receive(2)]
+    assert {decode_sqs_body(b).user_id for b in bodies} == {user.pk}
+    assert topic.queue.depth() == 2
+
+
+@pytest.mark.django_db
+def test_a_claim_too_close_to_expiry_makes_no_call_and_releases_its_rows_untouched(
+    topic,
+) -> None:
+    # Given a claim taken so long ago that an SNS call might outlast it
+    make_users(3)
+    claim = outbox_claim(limit=10, now=timezone.now() - timedelta(seconds=CLAIM_SECONDS - 1))
+
+    # When the relay publishes and records it
+    outcome = outbox_publish_claim(claim=claim)
+    outbox_settle(claim=claim, outcome=outcome)
+
+    # Then nothing was sent and nothing counted as an attempt; the next run takes the rows
+    assert (outcome.sent, outcome.failures) == ([], {})
+    assert [(r.attempts, r.last_error, r.claim) for r in pending()] == [(0, "", None)] * 3
+    assert outbox_publish_pending().published == 3
+    assert topic.queue.depth() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_refuses_to_run_inside_a_transaction_that_would_hold_its_locks() -> None:
+    make_users(1)
+
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        outbox_publish_pending()
+
+    assert claimed() == []

@@ -66,7 +66,7 @@ _lock = threading.Lock()
 
 
 def client(service: str, settings: Settings) -> Any:
-    """The process-wide boto3 client for ``service`` ("sns" or "sqs") under ``settings``."""
+    """The process-wide boto3 client for ``service`` ("sns", "sqs", "sts") under ``settings``."""
     return _client(service, settings.aws_region, settings.aws_endpoint_url)
 
 
@@ -114,8 +114,20 @@ def map_aws_errors(what: str = "AWS call") -> Iterator[None]:
 
 def queue_url(settings: Settings, name: str) -> str:
     """The URL of the queue called ``name``; ``QueueNotFound`` if it does not exist."""
-    with map_aws_errors(f"GetQueueUrl {name}"):
-        return str(client("sqs", settings).get_queue_url(QueueName=name)["QueueUrl"])
+    try:
+        with map_aws_errors(f"GetQueueUrl {name}"):
+            return str(client("sqs", settings).get_queue_url(QueueName=name)["QueueUrl"])
+    except errors.QueueNotFound as exc:
+        raise errors.QueueNotFound(
+            f"queue {name} does not exist: run `reactive provision`", code=exc.code
+        ) from exc
+
+
+def caller_account(settings: Settings) -> tuple[str, str]:
+    """The (partition, account id) of the credentials in use, from STS GetCallerIdentity."""
+    with map_aws_errors("GetCallerIdentity"):
+        identity = client("sts", settings).get_caller_identity()
+    return str(identity["Arn"]).split(":")[1], str(identity["Account"])
 
 
 def find_topic_arn(settings: Settings, name: str) -> str:

@@ -1,7 +1,8 @@
 """Exit codes of the ``reactive`` command, in one place (documented in the README)."""
 
 OK = 0  # Everything worked.
-FAILED = 1  # The command ran and reports a failure (e.g. a check that did not pass).
-USAGE = 2  # Bad flags, arguments or configuration.
-AWS = 3  # An AWS (or local SNS/SQS endpoint) call failed.
+FAILED = 1  # The command ran and reports a failure, or the operator declined a confirmation.
+USAGE = 2  # Bad flags, arguments or configuration (reactive.toml, an unknown client).
+AWS = 3  # An AWS (or local SNS/SQS endpoint) call failed: unreachable, denied, refused.
 STACK = 4  # The local stack or supervisord could not do what was asked.
+NOT_PROVISIONED = 5  # A queue or topic does not exist yet: run `reactive provision`.

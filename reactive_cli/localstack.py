@@ -297,12 +297,20 @@ def _http_ok(url: str) -> bool:
 
 def _bootstrap(layout: Layout) -> None:
     """Provision the embedded SNS/SQS, migrate every database, create the demo accounts."""
+    from reactive_cli import resources
     from reactive_cli.provision import ClientSpec, ensure
     from reactive_cli.settings import Settings
 
     os.environ.update({k: v for k, v in layout.common_env().items() if k.startswith("AWS_")})
     settings = Settings.from_env(layout.common_env())
-    ensure(settings, [ClientSpec(name=name) for name in layout.clients])
+    produced = ensure(settings, [ClientSpec(name=name) for name in layout.clients])
+    resources.record(
+        settings.state_dir,
+        settings.prefix,
+        produced.as_json(),
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+    )
     _manage(layout, layout.master_env(), "master", "migrate", "--verbosity", "0")
     for name in layout.clients:
         _manage(layout, layout.client_env(name), "client", "migrate", "--verbosity", "0")

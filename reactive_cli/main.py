@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import click
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from reactive_cli import exitcodes
-from reactive_cli.commands import stack
-from reactive_cli.errors import AwsError, ConfigError, ReactiveError
+from reactive_cli.commands import listen, provision, stack, teardown
+from reactive_cli.errors import (
+    AwsError,
+    ConfigError,
+    QueueNotFound,
+    ReactiveError,
+    TopicNotFound,
+)
 
 app = typer.Typer(
     name="reactive",
@@ -15,36 +25,43 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstring paragraphs reflow; blank lines separate them
 )
+app.command("provision")(provision.provision)
+app.command("teardown")(teardown.teardown)
+app.command("listen")(listen.listen)
 app.command("up")(stack.up)
 app.command("down")(stack.down)
 
 _err = Console(stderr=True)
 
 
-def _exit_code(error: ReactiveError) -> int:
+def exit_code(error: ReactiveError) -> int:
+    """The exit code for one of our errors (see ``reactive_cli.exitcodes``)."""
     if isinstance(error, ConfigError):
         return exitcodes.USAGE
+    if isinstance(error, QueueNotFound | TopicNotFound):
+        return exitcodes.NOT_PROVISIONED
     if isinstance(error, AwsError):
         return exitcodes.AWS
     return exitcodes.STACK
 
 
-def run() -> None:
-    """Entry point: our errors become one red line and a meaningful exit code."""
+def main(args: Sequence[str] | None = None) -> int:
+    """Run ``reactive ARGS``; our errors become one red line; returns the exit code."""
     try:
-        app(standalone_mode=False)
+        result = app(args=list(args) if args is not None else None, standalone_mode=False)
     except ReactiveError as e:
-        _err.print(f"[red]{type(e).__name__}: {e}[/red]", highlight=False, soft_wrap=True)
-        raise SystemExit(_exit_code(e)) from None
-    except typer.Abort:
-        raise SystemExit(exitcodes.FAILED) from None
-    except typer.Exit as e:
-        raise SystemExit(e.exit_code) from None
-    except Exception as e:
-        import click
+        _err.print(Text(f"{type(e).__name__}: {e}", style="red"), soft_wrap=True)
+        return exit_code(e)
+    except click.exceptions.Abort:
+        return exitcodes.FAILED
+    except click.ClickException as e:
+        e.show()
+        return exitcodes.USAGE
+    return result if isinstance(result, int) else exitcodes.OK
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(exitcodes.USAGE) from None
-        raise
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

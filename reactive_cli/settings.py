@@ -1,6 +1,9 @@
 """Settings shared by master, clients and the CLI, read from the environment.
 
 Precedence is: an explicit argument (a CLI flag) > the environment > the default here.
+The topic ARN alone has one more source between environment and default: the generated
+``<state dir>/resources.json`` that ``reactive provision`` writes (``reactive_cli.resources``);
+without either, components look the topic up by name.
 Reading is lazy (``get_settings()`` on first use), so importing stays cheap. Each Django
 project's own ``settings.py`` reads Django-only values and calls the helpers below for the
 parts both projects share (secret key, database, Redis).
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reactive_cli import resources
 from reactive_cli.contract import DEFAULT_USER_FIELDS
 from reactive_cli.errors import ConfigError
 from reactive_cli.naming import DEFAULT_PREFIX, check_prefix
@@ -69,6 +73,13 @@ class Settings:
             "production": env_bool(env, "REACTIVE_PRODUCTION", default=False),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if not values["topic_arn"]:  # not in the environment: what provisioning recorded
+            values["topic_arn"] = resources.topic_arn(
+                Path(values["state_dir"]),
+                values["prefix"],
+                endpoint_url=values["aws_endpoint_url"],
+                region=values["aws_region"],
+            )
         return cls(**values)
 
 

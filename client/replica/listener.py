@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -25,7 +27,7 @@ from django.db import close_old_connections, connections
 
 from client.replica.decide import Decision
 from client.replica.services import ApplyResult, event_apply
-from reactive_cli import aws, naming
+from reactive_cli import aws, naming, resources
 from reactive_cli.contract import decode_sqs_body
 from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
@@ -54,10 +56,18 @@ def compute_backoff(attempt: int) -> float:
 
 
 def queue_url_for(*, settings: Settings, client: str, explicit: str | None = None) -> str:
-    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL) if given, else looked up by name."""
+    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded
+    (``reactive_cli.resources``), else looked up by name (``QueueNotFound`` if absent)."""
     if explicit:
         return explicit
-    return aws.queue_url(settings, naming.queue_name(settings.prefix, client))
+    recorded = resources.queue_url(
+        settings.state_dir,
+        settings.prefix,
+        client,
+        endpoint_url=settings.aws_endpoint_url,
+        region=settings.aws_region,
+    )
+    return recorded or aws.queue_url(settings, naming.queue_name(settings.prefix, client))
 
 
 class Interrupted(BaseException):
@@ -145,21 +155,25 @@ class Listener:
         self._wait_seconds = wait_seconds
         self._notifier = notifier if notifier is not None else Notifier()
         self._stop_requested = False
-        self._waiting = False
+        #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
+        self._waiting: str | None = None
 
     @property
     def stopping(self) -> bool:
         """Whether a stop was asked for (stop event set, or ``request_stop``)."""
         return self._stop_requested or self._stop.is_set()
 
-    def request_stop(self, *, interrupt: bool = False) -> None:
+    def request_stop(self, *, interrupt: bool = False, force: bool = False) -> None:
         """Stop after the message in hand; signal-handler safe (takes no lock).
 
-        With ``interrupt`` (only from a signal handler in the loop's thread) a long poll or
-        back-off in progress is broken off at once: it holds no message.
+        With ``interrupt`` (only from a signal handler in the loop's thread) a back-off wait
+        is broken off at once: it holds no message. A long poll in progress is let finish,
+        so that what it receives is handed back (visibility 0) rather than stranded, unless
+        ``force`` is also given: then it is abandoned, and whatever SQS had already handed
+        it comes back only after the queue's visibility timeout.
         """
         self._stop_requested = True
-        if interrupt and self._waiting:
+        if interrupt and (self._waiting == "backoff" or (force and self._waiting == "poll")):
             raise Interrupted
 
     def run(self) -> None:
@@ -191,19 +205,19 @@ class Listener:
             logger.exception(
                 "listener %s: unexpected error; retrying in %.1f s", self.client, delay
             )
-        with self._interruptible():
+        with self._interruptible("backoff"):
             self._stop.wait(delay)
         return failures + 1
 
     @contextlib.contextmanager
-    def _interruptible(self) -> Iterator[None]:
-        self._waiting = True
+    def _interruptible(self, kind: str) -> Iterator[None]:
+        self._waiting = kind
         try:
             if self._stop_requested:  # asked just before: don't start a long wait
                 raise Interrupted
             yield
         finally:
-            self._waiting = False
+            self._waiting = None
 
     def poll_once(self) -> BatchStats:
         """Handle one ReceiveMessage batch; returns what happened to it."""
@@ -226,7 +240,7 @@ class Listener:
         return stats
 
     def _receive(self) -> list[SQSMessage]:
-        with self._interruptible(), aws.map_aws_errors(f"ReceiveMessage {self.queue_url}"):
+        with self._interruptible("poll"), aws.map_aws_errors(f"ReceiveMessage {self.queue_url}"):
             response = self._sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=self._max_messages,
@@ -345,3 +359,50 @@ def run(
         max_messages=max_messages,
         wait_seconds=wait_seconds,
     ).run()
+
+
+def serve(
+    *,
+    settings: Settings,
+    client: str,
+    explicit_queue_url: str | None = None,
+    max_messages: int = MAX_PREFETCH,
+    wait_seconds: int = MAX_WAIT_TIME_SECONDS,
+) -> None:
+    """Run a client's listener in the foreground until SIGTERM/SIGINT (``listen`` commands).
+
+    Resolves the queue first (``QueueNotFound`` if it was never provisioned). A first signal
+    lets the long poll in progress finish (up to ``wait_seconds``), finishes the message in
+    hand, hands the rest back (visibility 0) and returns; a second signal returns at once.
+    """
+    loop = Listener(
+        settings=settings,
+        client=client,
+        queue_url=queue_url_for(settings=settings, client=client, explicit=explicit_queue_url),
+        max_messages=max_messages,
+        wait_seconds=wait_seconds,
+    )
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if loop.stopping:  # a second signal: the operator does not want to wait
+            logger.warning(
+                "%s again: stopping now; messages of the abandoned long poll come back "
+                "after the queue's visibility timeout", name,
+            )  # fmt: skip
+            loop.request_stop(interrupt=True, force=True)
+            return
+        logger.info(
+            "%s: stopping after the long poll in progress (up to %d s) and the message in "
+            "hand; what is not applied is handed back. Send %s again to stop at once.",
+            name, wait_seconds, name,
+        )  # fmt: skip
+        loop.request_stop(interrupt=True)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    loop.run()
+    # Stopped cleanly: a late signal must not kill the exiting process (SIG_IGN, unlike a
+    # Python handler, survives interpreter shutdown), so the exit status stays 0.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,4 +1,4 @@
-"""Provisioning against moto's SNS/SQS server over HTTP: create, repeat, repair drift."""
+"""Provisioning against moto's SNS/SQS server over HTTP: create, repeat, repair, tear down."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ import boto3
 import pytest
 
 from reactive_cli import aws, errors
-from reactive_cli.provision import ClientSpec, ensure
+from reactive_cli.provision import (
+    ClientSpec,
+    Desired,
+    apply_plan,
+    ensure,
+    plan_provision,
+    read_existing,
+)
 from reactive_cli.settings import Settings
+from reactive_cli.teardown import apply_teardown, plan_teardown
+from tests.support.processes import until
 
 
 @pytest.fixture
@@ -25,9 +34,13 @@ def test_provision_from_empty_creates_topic_queues_policy_redrive_and_raw_subscr
     p = settings.prefix
     result = ensure(settings, [ClientSpec(name="shop", max_receive_count=3)])
 
-    assert ("create", "dlq", f"{p}-shop-dlq") in actions(result)
-    assert ("create", "queue", f"{p}-shop") in actions(result)
-    assert ("create", "subscription", f"{p}-shop") in actions(result)
+    assert actions(result) == [
+        ("create", "topic", f"{p}-users"),
+        ("create", "dlq", f"{p}-shop-dlq"),
+        ("create", "queue", f"{p}-shop"),
+        ("create", "subscription", f"{p}-shop"),
+    ]
+    assert result.topic_arn == f"arn:aws:sns:us-east-1:123456789012:{p}-users"
     sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
     attrs = sqs.get_queue_attributes(QueueUrl=result.queue_urls["shop"], AttributeNames=["All"])[
         "Attributes"
@@ -109,3 +122,93 @@ def test_an_endpoint_that_does_not_answer_is_endpoint_unreachable():
 def test_invalid_client_specs_name_the_bound():
     with pytest.raises(errors.ConfigError, match=r"within 1\.\.1000"):
         ClientSpec(name="shop", max_receive_count=0)
+
+
+def test_a_second_plan_reports_no_changes_and_the_ids_match_what_apply_produced(settings):
+    desired = Desired(prefix=settings.prefix, clients=(ClientSpec(name="shop"),))
+    first = apply_plan(settings, plan_provision(desired, read_existing(settings, desired)))
+    again = plan_provision(desired, read_existing(settings, desired))
+    assert again.changes == ()
+    assert again.topic_arn == first.topic_arn
+    assert [s.arn for s in again.steps if s.resource == "queue"] == [
+        sqs_attribute(settings, first.queue_urls["shop"], "QueueArn")
+    ]
+
+
+def test_a_drifted_filter_policy_is_set_back_without_resubscribing(settings):
+    policy = '{"action":["created","updated"]}'
+    first = ensure(settings, [ClientSpec(name="shop", filter_policy=policy)])
+    sns = boto3.client("sns", endpoint_url=settings.aws_endpoint_url)
+    (sub,) = sns.list_subscriptions_by_topic(TopicArn=first.topic_arn)["Subscriptions"]
+    sns.set_subscription_attributes(
+        SubscriptionArn=sub["SubscriptionArn"],
+        AttributeName="FilterPolicy",
+        AttributeValue='{"action":["deleted"]}',
+    )
+
+    second = ensure(settings, [ClientSpec(name="shop", filter_policy=policy)])
+
+    (change,) = [c for c in second.changes if c.action != "unchanged"]
+    assert (change.resource, dict(change.attributes)) == ("subscription", {"FilterPolicy": policy})
+    (after,) = sns.list_subscriptions_by_topic(TopicArn=first.topic_arn)["Subscriptions"]
+    assert after["SubscriptionArn"] == sub["SubscriptionArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
+    assert json.loads(attributes["Attributes"]["FilterPolicy"]) == json.loads(policy)
+
+
+def test_fifo_provisioning_keeps_one_users_events_in_order(settings):
+    result = ensure(settings, [ClientSpec(name="shop")], fifo=True)
+    assert result.topic_arn.endswith(f"{settings.prefix}-users.fifo")
+    assert result.queue_urls["shop"].endswith(f"{settings.prefix}-shop.fifo")
+    sns = boto3.client("sns", endpoint_url=settings.aws_endpoint_url)
+    bodies = [f"user-7-v{v}" for v in range(1, 9)]
+    for body in bodies:  # what the master sends: group = user id, dedup id = event id
+        sns.publish(
+            TopicArn=result.topic_arn,
+            Message=body,
+            MessageGroupId="7",
+            MessageDeduplicationId=f"event-{body}",
+        )
+
+    received = receive_all(settings, result.queue_urls["shop"], len(bodies))
+
+    assert received == bodies
+    assert (
+        sqs_attribute(settings, result.queue_urls["shop"], "ContentBasedDeduplication") == "false"
+    )
+
+
+def test_teardown_removes_every_resource_subscriptions_first(settings):
+    desired = Desired(
+        prefix=settings.prefix, clients=(ClientSpec(name="shop"), ClientSpec(name="blog"))
+    )
+    ensure(settings, desired.clients)
+    steps = plan_teardown(desired, read_existing(settings, desired))
+    assert [s.resource for s in steps][:2] == ["subscription", "subscription"]
+
+    apply_teardown(settings, steps)
+
+    assert plan_teardown(desired, read_existing(settings, desired)) == ()
+    assert {s.action for s in plan_provision(desired, read_existing(settings, desired)).steps} == {
+        "create"
+    }
+
+
+def sqs_attribute(settings, url: str, name: str) -> str:
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[name])["Attributes"][name])
+
+
+def receive_all(settings, url: str, count: int) -> list[str]:
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
+    received: list[str] = []
+
+    def more() -> bool:
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in response.get("Messages", []):
+            received.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(received) >= count
+
+    until(more, what=f"{count} messages in {url}")
+    return received

@@ -83,17 +83,20 @@ class Proc:
         if self.alive():
             os.kill(self.popen.pid, sig)
 
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, wait, then SIGKILL the process group; returns the exit code."""
-        if self.alive():
+    def stop(self, timeout: float = 15.0, grace: float = 2.0) -> int | None:
+        """SIGTERM; after ``grace`` s a second SIGTERM (a listener then stops at once, not
+        after its long poll); SIGKILL the process group after ``timeout``; the exit code."""
+        for wait in (grace, timeout):
+            if not self.alive():
+                break
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(wait)
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
         self._log.close()
         return self.popen.returncode
 

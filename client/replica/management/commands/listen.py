@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import signal
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -12,8 +9,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from client import conf
 from client.replica import listener
 from reactive_cli.errors import ReactiveError
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -33,24 +28,14 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Resolve the queue, install the signal handlers and run until stopped."""
+        """Run the listener (the same function ``reactive listen`` runs) until stopped."""
         try:
-            loop = listener.Listener(
+            listener.serve(
                 settings=conf.shared(),
                 client=conf.client_name(),
-                queue_url=listener.queue_url_for(
-                    settings=conf.shared(), client=conf.client_name(), explicit=conf.queue_url()
-                ),
+                explicit_queue_url=conf.queue_url(),
                 max_messages=options["max_messages"],
                 wait_seconds=options["wait_seconds"],
             )
         except ReactiveError as exc:
             raise CommandError(f"{type(exc).__name__}: {exc}") from exc
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            logger.info("%s: stopping after the message in hand", signal.Signals(signum).name)
-            loop.request_stop(interrupt=True)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        loop.run()

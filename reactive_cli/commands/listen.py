@@ -1,0 +1,45 @@
+"""``reactive listen``: run one client's SQS listener in the foreground."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from reactive_cli.commands.options import ConfigPath, load_config
+
+
+def listen(
+    client: Annotated[
+        str,
+        typer.Option("--client", "-c", help="The client whose queue to read.", show_default=False),
+    ],
+    config_path: ConfigPath = None,
+) -> None:
+    """Run one client's SQS listener in the foreground (what supervisord runs).
+
+    The same listener as `python -m client listen`, with DJANGO_SETTINGS_MODULE=client.settings
+    and REACTIVE_CLIENT=NAME. The queue URL comes from $REACTIVE_QUEUE_URL, else the
+    resources `reactive provision` recorded, else a lookup by name.
+    SIGTERM/SIGINT: let the long poll in progress end (up to 20 s), finish the message in
+    hand, delete what was applied, hand the rest back, exit 0; a second signal stops at
+    once. Without a
+    reactive.toml the local defaults apply (clients shop and blog).
+
+    Example: reactive listen --client shop
+    """
+    cfg = load_config(config_path, required=False)
+    cfg.client(client)  # an unknown client fails here, naming the known ones
+    os.environ["DJANGO_SETTINGS_MODULE"] = "client.settings"
+    os.environ["REACTIVE_CLIENT"] = client
+    os.environ["REACTIVE_PREFIX"] = cfg.prefix
+    import django
+
+    django.setup()
+    from client import conf
+    from client.replica import listener
+
+    listener.serve(
+        settings=conf.shared(), client=conf.client_name(), explicit_queue_url=conf.queue_url()
+    )

@@ -1,0 +1,87 @@
+"""``reactive provision``: plan, then apply, the topic, queues, DLQs and subscriptions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reactive_cli import config, resources
+from reactive_cli.commands.options import ConfigPath, Json, settings_for
+from reactive_cli.provision import Desired, Plan, apply_plan, plan_provision, read_existing
+
+_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "delete": "red"}
+
+
+def provision(
+    config_path: ConfigPath = None,
+    client: Annotated[
+        list[str] | None,
+        typer.Option("--client", "-c", help="Only this client (repeatable).", show_default=False),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """Create or update the SNS topic and per client a queue, dead-letter queue, subscription.
+
+    Shows the plan (create / update / unchanged per resource), then applies it and records
+    the ARNs and URLs in `STATE_DIR/resources.json`, where master and clients find them.
+    Needs a reactive.toml (--config, $REACTIVE_CONFIG or ./reactive.toml); without one,
+    --client NAME provisions that client with default options. Running it twice changes
+    nothing the second time.
+
+    Example: reactive provision --dry-run
+    """
+    cfg = config.load_or_names(config_path, os.environ, Path.cwd(), client or ())
+    desired = Desired.from_config(cfg, client or ())
+    settings = settings_for(cfg)
+    console = Console(quiet=json_output)
+    with console.status(f"Reading what exists for prefix {cfg.prefix!r}..."):
+        plan = plan_provision(desired, read_existing(settings, desired))
+    render_plan(console, plan)
+    produced = None
+    if not dry_run:
+        with console.status(f"Applying {len(plan.changes)} change(s)..."):
+            result = apply_plan(settings, plan)
+        produced = result.as_json()
+        where = resources.record(
+            settings.state_dir, cfg.prefix, produced,
+            endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
+        )  # fmt: skip
+        counts = plan.counts()
+        console.print(
+            f"Applied: {counts['create']} created, {counts['update']} updated, "
+            f"{counts['unchanged']} unchanged. Recorded in {where}",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    if json_output:
+        data = {
+            "plan": [s.as_json() for s in plan.steps],
+            "applied": not dry_run,
+            "resources": produced,
+        }
+        typer.echo(json.dumps(data, indent=2))
+
+
+def render_plan(console: Console, plan: Plan) -> None:
+    """The plan as a table and one summary line."""
+    table = Table("action", "resource", "name", "detail")
+    for step in plan.steps:
+        style = _STYLE[step.action]
+        table.add_row(f"[{style}]{step.action}[/{style}]", step.resource, step.name, step.detail)
+    console.print(table)
+    counts = plan.counts()
+    if not plan.changes:
+        console.print(f"No changes: {counts['unchanged']} resources are up to date.")
+        return
+    console.print(
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged."
+    )

@@ -1,0 +1,198 @@
+"""``reactive.toml``: the topic prefix, FIFO or not, and the clients with their options.
+
+Found at ``--config``, else ``$REACTIVE_CONFIG``, else ``./reactive.toml``. Parsed with
+stdlib ``tomllib`` into frozen dataclasses; every error is a ``ConfigError`` naming the file,
+the key and the fix. Unknown keys are errors, so a typo is never silently ignored.
+Stdlib-only (no boto3, typer or Django), so loading it stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from reactive_cli import naming
+from reactive_cli.errors import ConfigError
+
+#: The file looked for in the working directory when neither flag nor variable names one.
+DEFAULT_FILE = "reactive.toml"
+#: The environment variable naming the file (after ``--config``).
+CONFIG_ENV = "REACTIVE_CONFIG"
+#: Clients the local defaults have when there is no config file (as ``reactive up``).
+LOCAL_CLIENTS = ("shop", "blog")
+#: Receives of one message before SQS moves it to the dead-letter queue.
+DEFAULT_MAX_RECEIVE_COUNT = 5
+#: Seconds a received message stays invisible to other listeners.
+DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+#: Listener processes per client (supervisord ``numprocs``).
+DEFAULT_LISTENERS = 1
+#: SQS bounds on the dead-letter threshold; visibility timeout in seconds; our process cap.
+MAX_RECEIVE_COUNT_RANGE = (1, 1000)
+VISIBILITY_TIMEOUT_RANGE = (0, 12 * 3600)
+LISTENERS_RANGE = (1, 64)
+
+_TOP_KEYS = {"prefix", "fifo", "clients"}
+_CLIENT_KEYS = {"max_receive_count", "visibility_timeout", "listeners", "filter_policy"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """One client: its name and the options of its queue, subscription and listeners."""
+
+    name: str
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+    listeners: int = DEFAULT_LISTENERS
+    #: An SNS filter policy (on message attributes); None delivers every event.
+    filter_policy: Mapping[str, Any] | None = None
+
+    def filter_policy_json(self) -> str | None:
+        """The filter policy as canonical JSON (sorted keys), as SNS stores it."""
+        if self.filter_policy is None:
+            return None
+        return json.dumps(self.filter_policy, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole configuration; ``path`` is None for the local defaults."""
+
+    path: Path | None
+    prefix: str
+    fifo: bool = False
+    clients: tuple[ClientConfig, ...] = field(default_factory=tuple)
+
+    @property
+    def source(self) -> str:
+        """Where this configuration came from, for messages."""
+        return self.path.name if self.path else "the local defaults (no reactive.toml)"
+
+    def client(self, name: str) -> ClientConfig:
+        """The client called ``name``; ``ConfigError`` naming the known clients if absent."""
+        for client in self.clients:
+            if client.name == name:
+                return client
+        known = ", ".join(c.name for c in self.clients) or "none"
+        raise ConfigError(f"unknown client {name!r} in {self.source}: known clients: {known}")
+
+
+def locate(flag: Path | None, env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
+    """The config file to read and how it was chosen (flag > environment > working directory)."""
+    if flag is not None:
+        return flag, "--config"
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]), CONFIG_ENV
+    return cwd / DEFAULT_FILE, "the working directory"
+
+
+def load(flag: Path | None, env: Mapping[str, str], cwd: Path, *, required: bool) -> Config:
+    """Load the config; with ``required=False`` a missing ``./reactive.toml`` means defaults.
+
+    A file named by ``--config`` or ``$REACTIVE_CONFIG`` must always exist.
+    """
+    path, how = locate(flag, env, cwd)
+    if not path.is_file():
+        if not required and how == "the working directory":
+            return local_defaults(env)
+        raise ConfigError(
+            f"no config file at {path} (from {how}): copy reactive.toml.example to "
+            f"{DEFAULT_FILE} and edit it, or pass --config PATH"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return parse(data, path=path, env=env)
+
+
+def load_or_names(
+    flag: Path | None, env: Mapping[str, str], cwd: Path, names: Iterable[str]
+) -> Config:
+    """The config file; with no ``./reactive.toml`` and ``names`` given, those clients with
+    default options (what ``reactive provision --client NAME`` does without a file)."""
+    names = list(names)
+    path, how = locate(flag, env, cwd)
+    if names and how == "the working directory" and not path.is_file():
+        clients = tuple(ClientConfig(name=naming.check_client_name(n)) for n in names)
+        return replace(local_defaults(env), clients=clients)
+    return load(flag, env, cwd, required=True)
+
+
+def local_defaults(env: Mapping[str, str]) -> Config:
+    """The local stack's configuration: clients shop and blog with default options."""
+    prefix = naming.check_prefix(env.get("REACTIVE_PREFIX") or naming.DEFAULT_PREFIX)
+    return Config(
+        path=None, prefix=prefix, clients=tuple(ClientConfig(name=n) for n in LOCAL_CLIENTS)
+    )
+
+
+def parse(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str]) -> Config:
+    """Validate parsed TOML into a ``Config``; every error names ``path`` and the key."""
+    where = path.name
+    _no_unknown(data, _TOP_KEYS, where, "")
+    prefix = data.get("prefix", env.get("REACTIVE_PREFIX") or naming.DEFAULT_PREFIX)
+    if not isinstance(prefix, str):
+        raise ConfigError(f'{where}: prefix = {prefix!r}: must be a string such as "reactive"')
+    try:
+        naming.check_prefix(prefix)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: prefix: {e}") from None
+    fifo = data.get("fifo", False)
+    if not isinstance(fifo, bool):
+        raise ConfigError(f"{where}: fifo = {fifo!r}: must be true or false")
+    clients = data.get("clients")
+    if not isinstance(clients, dict) or not clients:
+        raise ConfigError(f"{where}: clients: add at least one client table, e.g. [clients.shop]")
+    parsed = tuple(_client(name, table, where) for name, table in clients.items())
+    return Config(path=path, prefix=prefix, fifo=fifo, clients=parsed)
+
+
+def _client(name: str, table: Any, where: str) -> ClientConfig:
+    key = f"clients.{name}"
+    try:
+        naming.check_client_name(name)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {key}: {e}") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {key} must be a table: write [clients.{name}]")
+    _no_unknown(table, _CLIENT_KEYS, where, f"{key}.")
+    values: dict[str, Any] = {"name": name}
+    for option, bounds, unit in (
+        ("max_receive_count", MAX_RECEIVE_COUNT_RANGE, ""),
+        ("visibility_timeout", VISIBILITY_TIMEOUT_RANGE, " (seconds)"),
+        ("listeners", LISTENERS_RANGE, ""),
+    ):
+        if option in table:
+            values[option] = _int_within(table[option], bounds, f"{where}: {key}.{option}", unit)
+    if "filter_policy" in table:
+        values["filter_policy"] = _filter_policy(table["filter_policy"], f"{where}: {key}")
+    return ClientConfig(**values)
+
+
+def _int_within(value: Any, bounds: tuple[int, int], what: str, unit: str) -> int:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{what} = {value!r}: must be within {low}..{high}{unit}")
+    return value
+
+
+def _filter_policy(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"{what}.filter_policy = {value!r}: must be a non-empty SNS filter policy table, "
+            'e.g. filter_policy = { action = ["created", "updated"] }'
+        )
+    return value
+
+
+def _no_unknown(table: Mapping[str, Any], allowed: set[str], where: str, scope: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {scope}{unknown[0]}: allowed keys are "
+            f"{', '.join(sorted(allowed))}"
+        )

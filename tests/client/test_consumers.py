@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -138,6 +141,42 @@ async def test_a_user_test_group_send_reaches_the_socket(layer_prefix):
     await get_channel_layer().group_send(GROUP, {"type": "user.test", "frame": frame})
 
     assert await stream.receive_json_from(timeout=3) == frame
+    await stream.disconnect()
+
+
+async def test_a_test_frame_is_acknowledged_to_the_emitters_reply_group(layer_prefix):
+    stream = await connected("ana", await replicate("ana"))
+    layer = get_channel_layer()
+    event_id = str(uuid.uuid4())
+    emitter = await layer.new_channel()
+    await layer.group_add(naming.emit_reply_group(event_id), emitter)
+    frame = {"type": "test", "event_id": event_id, "version": 1}
+    before = time.time()
+
+    await layer.group_send(GROUP, {"type": "user.test", "frame": frame})
+
+    assert await stream.receive_json_from(timeout=3) == frame
+    ack = await asyncio.wait_for(layer.receive(emitter), 3)
+    assert {k: ack[k] for k in ("type", "hop", "event_id", "client")} == {
+        "type": "emit.ack", "hop": "socket", "event_id": event_id, "client": "shop",
+    }  # fmt: skip
+    assert isinstance(ack["channel"], str) and ack["channel"]  # the socket's own channel
+    assert before <= ack["at"] <= time.time()
+    await stream.disconnect()
+
+
+async def test_a_test_frame_whose_ack_cannot_be_addressed_still_reaches_the_socket(
+    layer_prefix, caplog
+):
+    stream = await connected("ana", await replicate("ana"))
+    frame = {"type": "test", "event_id": "not-a-uuid", "version": 1}
+
+    await get_channel_layer().group_send(GROUP, {"type": "user.test", "frame": frame})
+
+    assert await stream.receive_json_from(timeout=3) == frame
+    await get_channel_layer().group_send(GROUP, {"type": "user.test", "frame": frame})
+    assert await stream.receive_json_from(timeout=3) == frame  # the socket carries on
+    assert "test event not-a-uuid: ack not sent" in caplog.text
     await stream.disconnect()
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -187,6 +188,36 @@ def test_applied_and_synthetic_events_reach_the_users_group(
         "user_id": 7,
         "occurred_at": synthetic.occurred_at.isoformat(),
     }
+    assert replica_versions() == {7: 1}  # the synthetic event wrote nothing
+
+
+@db
+def test_a_synthetic_event_is_acknowledged_to_its_reply_group_and_a_real_one_is_not(
+    queue: Queue, layer_prefix: str, redis_url: str
+):
+    layer = RedisChannelLayer(hosts=[redis_url], prefix=layer_prefix)  # the listener's Redis
+    real = user_event(user_id=7)
+    synthetic = user_event(user_id=7, version=99, synthetic=True)
+    before = time.time()
+
+    async def acks() -> list[dict[str, Any]]:
+        emitter = await layer.new_channel()
+        for event in (real, synthetic):  # listening for both: only one may answer
+            await layer.group_add(naming.emit_reply_group(event.event_id), emitter)
+        await asyncio.to_thread(queue.send_event, real)
+        await asyncio.to_thread(until, queue.empty, what="the real event handled and deleted")
+        await asyncio.to_thread(queue.send_event, synthetic)
+        return [await asyncio.wait_for(layer.receive(emitter), 10)]
+
+    with listening(queue):
+        (ack,) = asyncio.run(acks())
+
+    assert {k: ack[k] for k in ("type", "hop", "event_id", "client")} == {
+        "type": "emit.ack", "hop": "listener", "event_id": str(synthetic.event_id),
+        "client": "shop",
+    }  # fmt: skip
+    assert ack["listener"] == listener.listener_identity()
+    assert before <= ack["at"] <= time.time()
     assert replica_versions() == {7: 1}  # the synthetic event wrote nothing
 
 

@@ -49,3 +49,23 @@ def test_every_error_class_has_a_one_line_docstring():
     for cls in vars(errors).values():
         if isinstance(cls, type) and issubclass(cls, errors.ReactiveError):
             assert cls.__doc__ and "\n" not in cls.__doc__.strip(), cls
+
+
+def test_every_error_maps_to_its_documented_exit_code():
+    from reactive_cli import exitcodes
+    from reactive_cli.main import exit_code
+
+    cases = {
+        errors.ConfigError("x"): exitcodes.USAGE,
+        errors.UnknownProcess("x"): exitcodes.USAGE,
+        errors.UnknownUser("x"): exitcodes.USAGE,
+        errors.QueueNotFound("x"): exitcodes.NOT_PROVISIONED,
+        errors.TopicNotFound("x"): exitcodes.NOT_PROVISIONED,
+        errors.EndpointUnreachable("x"): exitcodes.AWS,
+        errors.SupervisorNotRunning("x"): exitcodes.STACK,
+        errors.PortInUse("x"): exitcodes.STACK,
+        errors.ChannelLayerError("x"): exitcodes.STACK,
+    }
+    assert {type(e).__name__: exit_code(e) for e in cases} == {
+        type(e).__name__: code for e, code in cases.items()
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,61 @@ def test_supervisord_accepts_the_generated_config(tmp_path: Path):
     listener = groups["shop-listener"].process_configs[0]
     assert listener.stopsignal == 15 and listener.stopwaitsecs == 30
     assert listener.environment["REACTIVE_CLIENT"] == "shop"
-    assert listener.command.endswith("-m client listen")
+    assert listener.command.endswith("-m client listen --wait-seconds 20")
+
+
+def test_listeners_per_client_become_numprocs_named_client_listener_nn(tmp_path: Path):
+    layout = localstack.Layout(state_dir=tmp_path, clients=("shop", "blog"), listeners={"shop": 3})
+    programs = localstack.programs(layout, "/bin/redis-server")
+    layout.config_path.write_text(localstack.render_config(layout, programs))
+    (tmp_path / "logs").mkdir()
+
+    options = ServerOptions()
+    options.realize(["-c", str(layout.config_path)])
+
+    groups = {g.name: [p.name for p in g.process_configs] for g in options.process_group_configs}
+    assert groups["shop-listener"] == ["shop-listener-00", "shop-listener-01", "shop-listener-02"]
+    assert groups["blog-listener"] == ["blog-listener"]
+
+
+def test_ports_and_an_operators_redis_url_replace_the_defaults(tmp_path: Path):
+    layout = localstack.Layout(
+        state_dir=tmp_path,
+        clients=("shop",),
+        bind=localstack.Ports(moto=20001, master=20002, clients=(20003,)),
+        redis_url="redis://127.0.0.1:7777/1",
+    )
+    names = [p.name for p in localstack.programs(layout, "/bin/redis-server")]
+    assert "redis" not in names  # the operator's Redis: none started
+    assert layout.ports() == {"moto": 20001, "master": 20002, "shop": 20003}
+    assert layout.common_env()["REDIS_URL"] == "redis://127.0.0.1:7777/1"
+    assert layout.common_env()["AWS_ENDPOINT_URL"] == "http://127.0.0.1:20001"
+
+
+def test_the_layout_up_records_is_the_layout_later_commands_read(tmp_path: Path):
+    layout = localstack.Layout(
+        state_dir=tmp_path, clients=("shop",), bind=localstack.Ports(moto=20001, clients=(20003,)),
+        listeners={"shop": 2}, listener_wait_seconds=3,
+    )  # fmt: skip
+    layout.record_path.write_text(json.dumps(layout.as_json()))
+    assert localstack.Layout.recorded(tmp_path) == layout
+    assert localstack.Layout.recorded(tmp_path / "elsewhere") is None
+
+
+def test_a_busy_port_is_named_with_the_option_that_moves_it():
+    message = localstack.port_in_use_message([("moto", 15000), ("shop", 8001)])
+    assert message == (
+        "ports already in use: 15000 (moto; --moto-port / REACTIVE_MOTO_PORT), 8001 (shop; "
+        "--client-port / REACTIVE_CLIENT_PORTS): stop what listens there, or choose free ports "
+        "with the options named"
+    )
+
+
+def test_one_port_per_client_or_none():
+    with pytest.raises(ConfigError, match="give one --client-port / REACTIVE_CLIENT_PORTS per"):
+        localstack.Layout(
+            state_dir=Path("/x"), clients=("shop", "blog"), bind=localstack.Ports(clients=(1,))
+        )
 
 
 def test_client_names_on_the_command_line_are_checked():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -41,3 +42,15 @@ def test_invalid_prefixes_are_refused(prefix):
 def test_user_groups_are_valid_channels_group_names_for_any_id(user_id):
     assert CHANNELS_GROUP.match(naming.user_group(user_id))
     assert CHANNELS_GROUP.match(naming.channel_layer_prefix("a" * 40))
+
+
+def test_the_emit_reply_group_derives_from_the_event_id_and_is_a_channels_group_name():
+    event_id = uuid.uuid4()
+    group = naming.emit_reply_group(event_id)
+    assert group == naming.emit_reply_group(str(event_id)) == f"emit.{event_id}"
+    assert CHANNELS_GROUP.match(group)
+
+
+def test_an_emit_reply_group_needs_a_uuid():
+    with pytest.raises(ValueError):
+        naming.emit_reply_group("e-1")

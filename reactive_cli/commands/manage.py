@@ -1,0 +1,59 @@
+"""``reactive manage master|CLIENT -- ARGS``: a component's manage.py with the stack's settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reactive_cli import localstack
+from reactive_cli.commands.options import ConfigPath, load_config
+from reactive_cli.commands.supervise import DEFAULT, StateDir
+from reactive_cli.errors import ConfigError
+
+MASTER = "master"
+
+
+def manage(
+    component: Annotated[
+        str, typer.Argument(help="master, or a client's name.", show_default=False)
+    ],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="The management command and its arguments, after --."),
+    ] = None,
+    state_dir: StateDir = DEFAULT,
+    config_path: ConfigPath = None,
+) -> None:
+    """Run the master's or a client's manage.py with the settings and environment it runs with.
+
+    For the local stack (STATE_DIR/stack.json, written by `reactive up`) that is exactly the
+    environment supervisord gives it; otherwise the current environment, with
+    DJANGO_SETTINGS_MODULE (and REACTIVE_CLIENT) set. The exit code is the command's.
+
+    Example: reactive manage master -- createsuperuser
+    """
+    env = component_env(component, state_dir.absolute(), config_path)
+    module = MASTER if component == MASTER else "client"
+    done = subprocess.run([sys.executable, "-m", module, *(args or [])], env={**os.environ, **env})
+    raise typer.Exit(code=done.returncode)
+
+
+def component_env(component: str, state_dir: Path, config_path: Path | None) -> dict[str, str]:
+    """The variables ``component`` runs with: the local stack's, else the settings module."""
+    layout = localstack.Layout.recorded(state_dir)
+    if layout is not None:
+        if component == MASTER:
+            return layout.master_env()
+        if component not in layout.clients:
+            known = ", ".join((MASTER, *layout.clients))
+            raise ConfigError(f"unknown component {component!r} in the local stack: {known}")
+        return layout.client_env(component)
+    if component == MASTER:
+        return {"DJANGO_SETTINGS_MODULE": "master.settings"}
+    load_config(config_path, required=False).client(component)
+    return {"DJANGO_SETTINGS_MODULE": "client.settings", "REACTIVE_CLIENT": component}

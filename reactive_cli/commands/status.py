@@ -1,0 +1,128 @@
+"""``reactive status``: listeners, queues, dead letters and the master's outbox in one table."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from reactive_cli import localstack
+from reactive_cli import status as model
+from reactive_cli.commands.options import ConfigPath, Json, load_config, settings_for
+from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
+from reactive_cli.settings import Settings
+
+#: Seconds between two refreshes with --watch.
+WATCH_INTERVAL_SECONDS = 2.0
+
+
+def status(
+    state_dir: StateDir = DEFAULT,
+    config_path: ConfigPath = None,
+    json_output: Json = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh every 2 s until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Show per client its listener processes, queue depths and dead letters, and the outbox.
+
+    Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; queue depths
+    (visible, in flight, dead letters) from SQS; the outbox backlog from the master's
+    database. A part that cannot be read shows why instead. The oldest message's age is
+    "n/a": SQS gives it only as a CloudWatch metric, and peeking would count as a receive.
+    For the local stack, clients, ports and endpoint are those `reactive up` recorded.
+
+    Example: reactive status --json
+    """
+    read = _reader(state_dir.absolute(), config_path)
+    if json_output:
+        typer.echo(json.dumps(read().as_json(), indent=2, default=str))
+        return
+    console = Console()
+    if not watch:
+        console.print(render(read()))
+        return
+    try:
+        with Live(render(read()), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(WATCH_INTERVAL_SECONDS)
+                live.update(render(read()), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.StackStatus]:
+    layout = localstack.Layout.recorded(state_dir)
+    if layout is not None:  # the local stack: its own endpoint, credentials and databases
+        os.environ.update({k: v for k, v in layout.common_env().items() if k.startswith("AWS_")})
+        settings = Settings.from_env(layout.common_env())
+        clients, fifo, master_env = layout.clients, False, layout.master_env()
+    else:
+        cfg = load_config(config_path, required=False)
+        settings = settings_for(cfg)
+        clients = tuple(c.name for c in cfg.clients)
+        fifo, master_env = cfg.fifo, {}
+    sup = connect(state_dir)
+
+    def read() -> model.StackStatus:
+        queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
+        return model.build_status(
+            clients=clients,
+            processes=model.read_processes(sup),
+            queues=queues,
+            dead_letter_queues=dlqs,
+            outbox=model.read_outbox(master_env),
+            now=datetime.now(UTC),
+        )
+
+    return read
+
+
+def render(found: model.StackStatus) -> Group:
+    """The status as one table and an outbox line."""
+    table = Table("client", "listener", "state", "pid", "uptime", "visible", "in flight",
+                  "dead letters", "oldest msg")  # fmt: skip
+    for client in found.clients:
+        queue = [_n(client.visible), _n(client.in_flight), _n(client.dead_letters), "n/a"]
+        rows: list[list[str | Text]] = [
+            [p.name, _state(p.state), _n(p.pid), _uptime(p.uptime_seconds)]
+            for p in client.listeners
+        ] or [[client.listeners_error or "none", "", "", ""]]
+        for i, row in enumerate(rows):
+            table.add_row(client.name if i == 0 else "", *row, *(queue if i == 0 else [""] * 4))
+        if client.queue_error:
+            table.add_row("", Text(client.queue_error, style="red"), *[""] * 7)
+    outbox = found.outbox
+    if outbox.error:
+        line = Text(f"master outbox: {outbox.error}", style="yellow")
+    else:
+        age = outbox.oldest_pending_age_seconds
+        oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
+        line = Text(f"master outbox: {outbox.backlog} pending{oldest}")
+    return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _state(state: str) -> Text:
+    style = {"RUNNING": "green", "STARTING": "yellow", "STOPPING": "yellow"}.get(state, "red")
+    return Text(state, style=style)
+
+
+def _uptime(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"

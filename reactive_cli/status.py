@@ -1,0 +1,203 @@
+"""``reactive status``: one model of the stack, built by a pure function from raw readings.
+
+``build_status`` takes what supervisord, SQS and the master's database said (or why each
+could not be read) and returns the model; ``read_*`` do the I/O and never raise for a part
+that is down: an unreadable part is shown with its reason, not a traceback.
+
+The age of a queue's oldest message is not shown: SQS publishes it only as the CloudWatch
+metric ApproximateAgeOfOldestMessage (not a GetQueueAttributes attribute, and moto has no
+CloudWatch for it), and peeking by ReceiveMessage would raise each message's receive count
+and push it toward the dead-letter queue. The model says "n/a" and why, rather than guess.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from reactive_cli import aws, naming, resources
+from reactive_cli.errors import ReactiveError
+from reactive_cli.settings import Settings
+from reactive_cli.supervisor import Process, Supervisor
+
+#: Why the oldest message's age is not shown (see the module docstring).
+OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would count a receive"
+VISIBLE = "ApproximateNumberOfMessages"
+IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
+
+#: A reading is its value, or the reason it could not be taken.
+Reading = Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListenerStatus:
+    """One listener process as supervisord reports it."""
+
+    name: str
+    state: str
+    pid: int | None
+    uptime_seconds: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientStatus:
+    """One client: its listener processes and its queue's depths."""
+
+    name: str
+    listeners: list[ListenerStatus]
+    #: Why the listeners are unknown (supervisord not running), else "".
+    listeners_error: str
+    visible: int | None
+    in_flight: int | None
+    dead_letters: int | None
+    #: Why the queue or DLQ could not be read, else "".
+    queue_error: str
+    oldest_message_age_seconds: None = None
+    oldest_message_age_note: str = OLDEST_AGE_NOTE
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxStatus:
+    """The master's outbox: events committed but not yet accepted by SNS."""
+
+    backlog: int | None
+    oldest_pending_age_seconds: float | None
+    #: Why the master's database could not be read ("unknown: ..."), else "".
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackStatus:
+    """Everything ``reactive status`` shows."""
+
+    clients: list[ClientStatus]
+    outbox: OutboxStatus
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_status(
+    *,
+    clients: Sequence[str],
+    processes: Sequence[Process] | str,
+    queues: Mapping[str, Mapping[str, str] | str],
+    dead_letter_queues: Mapping[str, Mapping[str, str] | str],
+    outbox: tuple[int, datetime | None] | str,
+    now: datetime,
+) -> StackStatus:
+    """The status model from raw readings; a ``str`` reading is why it could not be taken."""
+    return StackStatus(
+        clients=[
+            _client(
+                name,
+                processes,
+                queues.get(name, "not read"),
+                dead_letter_queues.get(name, "not read"),
+            )
+            for name in clients
+        ],  # fmt: skip
+        outbox=_outbox(outbox, now),
+    )
+
+
+def _client(
+    name: str,
+    processes: Sequence[Process] | str,
+    queue: Mapping[str, str] | str,
+    dlq: Mapping[str, str] | str,
+) -> ClientStatus:
+    listeners = [] if isinstance(processes, str) else [
+        ListenerStatus(name=p.name, state=p.state, pid=p.pid or None,
+                       uptime_seconds=p.uptime_seconds)
+        for p in processes if p.client == name
+    ]  # fmt: skip
+    errors = [f"queue: {queue}" if isinstance(queue, str) else "",
+              f"dead-letter queue: {dlq}" if isinstance(dlq, str) else ""]  # fmt: skip
+    return ClientStatus(
+        name=name,
+        listeners=listeners,
+        listeners_error=processes if isinstance(processes, str) else "",
+        visible=None if isinstance(queue, str) else int(queue[VISIBLE]),
+        in_flight=None if isinstance(queue, str) else int(queue[IN_FLIGHT]),
+        dead_letters=None if isinstance(dlq, str) else int(dlq[VISIBLE]) + int(dlq[IN_FLIGHT]),
+        queue_error="; ".join(e for e in errors if e),
+    )
+
+
+def _outbox(outbox: tuple[int, datetime | None] | str, now: datetime) -> OutboxStatus:
+    if isinstance(outbox, str):
+        return OutboxStatus(backlog=None, oldest_pending_age_seconds=None, error=outbox)
+    backlog, oldest = outbox
+    age = round((now - oldest).total_seconds(), 1) if oldest is not None else None
+    return OutboxStatus(backlog=backlog, oldest_pending_age_seconds=age, error="")
+
+
+# --- reading the parts (I/O); each returns its value or the reason it could not ---
+
+
+def read_processes(sup: Supervisor) -> Sequence[Process] | str:
+    """supervisord's processes, or why they could not be read."""
+    try:
+        return sup.processes()
+    except ReactiveError as e:
+        return str(e)
+
+
+def read_queues(
+    settings: Settings, clients: Sequence[str], *, fifo: bool = False
+) -> tuple[dict[str, Mapping[str, str] | str], dict[str, Mapping[str, str] | str]]:
+    """Each client's queue and dead-letter queue depth attributes, or why not."""
+    recorded = resources.stack(
+        settings.state_dir, settings.prefix,
+        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
+    ) or {}  # fmt: skip
+    known = recorded.get("clients", {})
+    queues: dict[str, Mapping[str, str] | str] = {}
+    dlqs: dict[str, Mapping[str, str] | str] = {}
+    for name in clients:
+        urls = known.get(name, {})
+        queues[name] = _depths(
+            settings, urls.get("queue_url"), naming.queue_name(settings.prefix, name, fifo=fifo)
+        )
+        dlqs[name] = _depths(settings, urls.get("dlq_url"),
+                             naming.dlq_name(settings.prefix, name, fifo=fifo))  # fmt: skip
+    return queues, dlqs
+
+
+def _depths(settings: Settings, url: str | None, name: str) -> Mapping[str, str] | str:
+    try:
+        url = url or aws.queue_url(settings, name)
+        with aws.map_aws_errors(f"GetQueueAttributes {name}"):
+            answer = aws.client("sqs", settings).get_queue_attributes(
+                QueueUrl=url, AttributeNames=[VISIBLE, IN_FLIGHT]
+            )
+        return dict(answer["Attributes"])
+    except ReactiveError as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def read_outbox(env: Mapping[str, str]) -> tuple[int, datetime | None] | str:
+    """The master's pending outbox rows and the oldest one's creation time, or why not.
+
+    Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
+    """
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "master.settings"
+    try:
+        import django
+        from django.db.models import Count, Min
+
+        django.setup()
+        from master.users.models import OutboxEvent
+
+        found = OutboxEvent.objects.filter(sent_at__isnull=True).aggregate(
+            count=Count("id"), oldest=Min("created_at")
+        )
+        return int(found["count"]), found["oldest"]
+    except Exception as e:  # any failure is shown as "unknown", not a traceback
+        reason = (str(e).strip().splitlines() or [""])[0]
+        return f"unknown: {type(e).__name__}: {reason}"

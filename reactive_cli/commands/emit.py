@@ -9,9 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import emit, exitcodes
-from reactive_cli.commands.options import ConfigPath, Json, load_config, settings_for
+from reactive_cli import emit, exitcodes, localstack
+from reactive_cli.commands.options import (
+    DEFAULT_STATE,
+    ConfigPath,
+    Json,
+    StateDir,
+    load_config,
+    settings_for,
+)
 from reactive_cli.delivery import ClientDelivery, failed_clients, percentile, summary_line
+from reactive_cli.errors import UsageError
 
 
 def emit_test(
@@ -40,6 +48,7 @@ def emit_test(
     ] = False,
     json_output: Json = False,
     config_path: ConfigPath = None,
+    state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Publish synthetic events for USER through SNS and report how each client delivered them.
 
@@ -51,8 +60,18 @@ def emit_test(
 
     Example: reactive emit-test demo --count 3
     """
+    layout = localstack.enter_recorded(state_dir)  # a local stack: talk to it, not to AWS
     cfg = load_config(config_path, required=False)
-    clients = [cfg.client(client).name] if client else [c.name for c in cfg.clients]
+    if layout is not None:
+        names = layout.clients
+        if client and client not in names:
+            known = ", ".join(names)
+            raise UsageError(f"unknown client {client!r} in the local stack: known: {known}")
+    else:
+        names = tuple(c.name for c in cfg.clients)
+        if client:
+            cfg.client(client)  # ConfigError naming the config's clients
+    clients = [client] if client else list(names)
     settings = settings_for(cfg)
     target = emit.resolve_user(user)
     events = emit.synthetic_events(target, count)

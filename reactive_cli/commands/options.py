@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from reactive_cli import config
-from reactive_cli.settings import Settings
+from reactive_cli.settings import DEFAULT_STATE_DIR, Settings
 
 ConfigPath = Annotated[
     Path | None,
@@ -20,6 +20,16 @@ ConfigPath = Annotated[
         dir_okay=False,
     ),
 ]
+StateDir = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        envvar="REACTIVE_STATE_DIR",
+        help="The stack's state directory (supervisord's socket, stack.json, resources.json).",
+    ),
+]
+#: The default of ``--state-dir``.
+DEFAULT_STATE = Path(DEFAULT_STATE_DIR)
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
 

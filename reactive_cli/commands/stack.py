@@ -11,15 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import localstack
-from reactive_cli.commands.options import ConfigPath, load_config
+from reactive_cli.commands.options import ConfigPath, StateDir, load_config
 from reactive_cli.settings import DEFAULT_STATE_DIR
-
-StateDir = Annotated[
-    Path,
-    typer.Option(
-        "--state-dir", envvar="REACTIVE_STATE_DIR", help="Where the stack keeps its files."
-    ),
-]
 
 
 def _port(flag: str, envvar: str, default: int, what: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -62,9 +61,8 @@ def status(
 
 
 def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.StackStatus]:
-    layout = localstack.Layout.recorded(state_dir)
+    layout = localstack.enter_recorded(state_dir)
     if layout is not None:  # the local stack: its own endpoint, credentials and databases
-        os.environ.update({k: v for k, v in layout.common_env().items() if k.startswith("AWS_")})
         settings = Settings.from_env(layout.common_env())
         clients, fifo, master_env = layout.clients, False, layout.master_env()
     else:

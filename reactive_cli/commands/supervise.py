@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from reactive_cli import supervisor
-from reactive_cli.settings import DEFAULT_STATE_DIR
+from reactive_cli.commands.options import DEFAULT_STATE as DEFAULT
+from reactive_cli.commands.options import StateDir
 
-StateDir = Annotated[
-    Path,
-    typer.Option(
-        "--state-dir",
-        envvar="REACTIVE_STATE_DIR",
-        help="The stack's state directory; supervisord's socket is STATE_DIR/supervisor.sock.",
-    ),
-]
-DEFAULT = Path(DEFAULT_STATE_DIR)
+__all__ = ["DEFAULT", "StateDir", "connect"]
 
 
 def connect(state_dir: Path) -> supervisor.Supervisor:

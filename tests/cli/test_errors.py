@@ -110,3 +110,31 @@ def test_listen_on_a_queue_never_provisioned_suggests_provisioning(
         f"QueueNotFound: queue {prefix}-shop does not exist: run `reactive provision`"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_without_aws_credentials_it_says_how_to_configure_them(tmp_path, moto_endpoint):
+    # Given an operator whose credential chain is empty (no variables, files or role)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "REACTIVE_STATE_DIR": str(tmp_path / "state"),
+    }
+    # When it provisions
+    done = subprocess.run(
+        [sys.executable, "-m", "reactive_cli", "provision", "--client", "shop"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Then one line says so and how to fix it, with the AWS exit code and no traceback
+    assert done.returncode == exitcodes.AWS
+    assert done.stderr.splitlines() == [
+        "NoCredentials: ListTopics (reactive-users) failed: no AWS credentials found: configure "
+        "them (environment, ~/.aws/credentials or an instance role)"
+    ]

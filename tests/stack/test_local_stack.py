@@ -110,6 +110,32 @@ def test_manage_runs_a_clients_manage_py_with_the_stacks_settings_and_passes_its
     assert stack("manage", "master", "--", "no-such-command").code == 1
 
 
+def replicas(stack: Cli, client_name: str) -> list[str]:
+    code = (
+        "from client.replica.models import Replica; "
+        "print(sorted(Replica.objects.values_list('master_id', 'version', 'tombstone')))"
+    )
+    ran = stack("manage", client_name, "--", "shell", "-c", code)
+    assert ran.code == exitcodes.OK, ran.err
+    return ran.out.splitlines()
+
+
+def test_emit_test_reaches_every_clients_listener_and_writes_no_database(stack: Cli):
+    # Given the demo user `up` created, replicated to both clients
+    before = {name: replicas(stack, name) for name in ("shop", "blog")}
+    assert all(before.values())
+
+    # When emit-test runs against the stack (its endpoint and Redis come from stack.json)
+    ran = stack("emit-test", "demo", "--count", "2", "--json", "--timeout", "30")
+
+    # Then both listeners delivered both events, and neither database changed
+    assert ran.code == exitcodes.OK, ran.err + ran.out
+    report = json.loads(ran.out)
+    delivered = {c["client"]: (c["delivered"], c["events_delivered"]) for c in report["clients"]}
+    assert report["ok"] and delivered == {"shop": (True, 2), "blog": (True, 2)}
+    assert {name: replicas(stack, name) for name in ("shop", "blog")} == before
+
+
 def test_down_leaves_no_process_and_no_socket_behind(stack: Cli):
     pids = [stack.supervisor.pid()] + [p.pid for p in stack.supervisor.processes() if p.pid]
     assert len(pids) == 10  # supervisord, moto, redis, master x3, two clients x (web, listener)

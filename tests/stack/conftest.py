@@ -84,8 +84,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     # Nothing answers on the stack's Redis port, and REDIS_URL is unset: `up` must start its own.
     assert not port_open(ports["redis"])
     try:
-        up = run("up")
+        up = run("up", "--clients", "2")
         assert up.code == 0, up.err + up.out
+        assert f"Try the whole path: reactive emit-test demo --state-dir {state_dir}" in up.out
         yield run
     finally:
         with contextlib.suppress(Exception):

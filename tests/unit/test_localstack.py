@@ -102,3 +102,11 @@ def test_one_port_per_client_or_none():
 def test_client_names_on_the_command_line_are_checked():
     with pytest.raises(ConfigError, match="invalid client name 'Bad_Name'"):
         localstack.check_clients(["shop", "Bad_Name"])
+
+
+def test_up_clients_n_names_the_first_two_shop_and_blog_then_more():
+    assert localstack.client_names(1) == ("shop",)
+    assert localstack.client_names(2) == localstack.DEFAULT_CLIENTS
+    assert localstack.client_names(8)[-3:] == ("docs", "client7", "client8")
+    with pytest.raises(ConfigError, match=r"--clients 0: must be within 1\.\.20"):
+        localstack.client_names(0)

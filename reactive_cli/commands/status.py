@@ -52,6 +52,10 @@ def status(
         console.print(render(read()))
         return
     try:
+        if not console.is_terminal:  # a pipe or a file: print every refresh, one after another
+            while True:
+                console.print(render(read()))
+                time.sleep(WATCH_INTERVAL_SECONDS)
         with Live(render(read()), console=console, auto_refresh=False) as live:
             while True:
                 time.sleep(WATCH_INTERVAL_SECONDS)

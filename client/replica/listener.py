@@ -381,26 +381,6 @@ def _stats(
     )
 
 
-def run(
-    *,
-    settings: Settings,
-    client: str,
-    queue_url: str,
-    stop: threading.Event | None = None,
-    max_messages: int = MAX_PREFETCH,
-    wait_seconds: int = MAX_WAIT_TIME_SECONDS,
-) -> None:
-    """Run a client's listener until ``stop`` is set (the CLI and ``listen`` call this)."""
-    Listener(
-        settings=settings,
-        client=client,
-        queue_url=queue_url,
-        stop=stop,
-        max_messages=max_messages,
-        wait_seconds=wait_seconds,
-    ).run()
-
-
 def serve(
     *,
     settings: Settings,

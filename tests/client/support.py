@@ -93,17 +93,18 @@ def make_queue(*, prefix: str, endpoint: str, redis_url: str) -> Queue:
 def listening(
     queue: Queue, *, wait_seconds: int = 1
 ) -> Iterator[tuple[threading.Event, threading.Thread]]:
-    """Run the listener function in a thread; stop it and require it to return on exit."""
+    """Run a listener loop in a thread; stop it and require it to return on exit."""
     from client.replica import listener
 
     stop = threading.Event()
-    thread = threading.Thread(
-        target=listener.run,
-        kwargs={"settings": queue.settings, "client": "shop", "queue_url": queue.url,
-                "stop": stop, "wait_seconds": wait_seconds},
-        name="listener",
-        daemon=True,
-    )  # fmt: skip
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        stop=stop,
+        wait_seconds=wait_seconds,
+    )
+    thread = threading.Thread(target=loop.run, name="listener", daemon=True)
     thread.start()
     try:
         yield stop, thread

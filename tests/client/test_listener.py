@@ -304,17 +304,10 @@ def test_a_second_sigterm_stops_the_listen_command_at_once(queue: Queue, redis_u
 def test_an_unreachable_endpoint_is_logged_and_retried_and_never_kills_the_loop(caplog):
     down = Settings(prefix="down", aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     stop = threading.Event()
-    thread = threading.Thread(
-        target=listener.run,
-        kwargs={
-            "settings": down,
-            "client": "shop",
-            "queue_url": "http://127.0.0.1/1/q",
-            "stop": stop,
-            "wait_seconds": 1,
-        },
-        daemon=True,
+    loop = listener.Listener(
+        settings=down, client="shop", queue_url="http://127.0.0.1/1/q", stop=stop, wait_seconds=1
     )
+    thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
         until(lambda: _critical_count(caplog) >= 2, what="two failed attempts, logged")

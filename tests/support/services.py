@@ -27,29 +27,15 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, Proc]]:
     """A private redis-server on a free loopback port; yields its URL and process."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        redis_binary(),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
-    ]
+    argv = _redis_argv(port, workdir)
     with running(
         "redis", argv, env=os.environ, log_dir=workdir, ready=lambda: port_open(port), timeout=15
     ) as proc:
         yield f"redis://127.0.0.1:{port}/0", proc
 
 
-@contextlib.contextmanager
-def restartable_redis(workdir: Path, port: int) -> Iterator[Proc]:
-    """A redis-server on a given port, for tests that stop and start it."""
-    argv = [
+def _redis_argv(port: int, workdir: Path) -> list[str]:
+    return [
         redis_binary(),
         "--port",
         str(port),
@@ -62,15 +48,48 @@ def restartable_redis(workdir: Path, port: int) -> Iterator[Proc]:
         "--dir",
         str(workdir),
     ]
-    with running(
-        f"redis-{port}",
-        argv,
-        env=os.environ,
-        log_dir=workdir,
-        ready=lambda: port_open(port),
-        timeout=15,
-    ) as proc:
-        yield proc
+
+
+class RestartableRedis:
+    """A private redis-server on a fixed free port that a test can stop and start again.
+
+    Its data does not survive a stop (no persistence): like a Redis that crashed.
+    Use it as a context manager; it is stopped on exit whatever happened.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: Proc | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.alive():
+            return
+        argv = _redis_argv(self.port, self.workdir)
+        self.proc = Proc(f"redis-{self.port}", argv, os.environ, self.workdir)
+        self.proc.wait_ready(lambda: port_open(self.port), timeout=15)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None
+
+    def __enter__(self) -> RestartableRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def restartable_redis(workdir: Path, port: int) -> Iterator[Proc]:
+    """A redis-server on a given port, for tests that stop and start it."""
+    with RestartableRedis(workdir, port) as redis:
+        assert redis.proc is not None
+        yield redis.proc
 
 
 def _moto_ready(url: str) -> bool:

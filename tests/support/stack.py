@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reactive_cli.provision import ClientSpec, Provisioned, ensure
+from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
 from reactive_cli.settings import Settings
+from reactive_cli.teardown import apply_teardown, plan_teardown
 from tests.support.processes import Proc, free_port, port_open, python, until
 
 
@@ -148,7 +149,34 @@ class Stack:
     provisioned: Provisioned
     master_env: dict[str, str]
     clients: dict[str, ClientApp]
+    workdir: Path
     worker: Proc | None = None
+    #: The channel layer's Redis of clients started from now on (default: settings.redis_url).
+    client_redis_url: str | None = None
+
+    def add_client(self, spec: ClientSpec, *, listener: bool = True) -> ClientApp:
+        """Provision one more client (its queue subscribed to the topic) and start it."""
+        provisioned = ensure(self.settings, [spec])
+        self.provisioned.queue_urls.update(provisioned.queue_urls)
+        self.provisioned.dlq_urls.update(provisioned.dlq_urls)
+        app = start_client(
+            spec.name,
+            self.settings,
+            provisioned,
+            self.workdir,
+            listener=listener,
+            redis_url=self.client_redis_url,
+        )
+        self.clients[spec.name] = app
+        return app
+
+    def remove_client(self, name: str) -> None:
+        """Stop a client's processes and remove its subscription and queues (in that order)."""
+        app = self.clients.pop(name)
+        app.stop()
+        desired = Desired(prefix=self.settings.prefix, clients=(ClientSpec(name=name),))
+        steps = plan_teardown(desired, read_existing(self.settings, desired))
+        apply_teardown(self.settings, tuple(s for s in steps if s.resource != "topic"))
 
 
 def _base_env(settings: Settings, state_dir: Path) -> dict[str, str]:
@@ -165,9 +193,24 @@ def _base_env(settings: Settings, state_dir: Path) -> dict[str, str]:
     return env
 
 
-def configure_master(settings: Settings, provisioned: Provisioned, workdir: Path) -> dict[str, str]:
-    """Point this process's Django at a fresh master database; return the worker's env."""
+def configure_master(
+    settings: Settings,
+    provisioned: Provisioned,
+    workdir: Path,
+    *,
+    redis_url: str | None = None,
+    endpoint: str | None = None,
+) -> dict[str, str]:
+    """Point this process's Django at a fresh master database; return the worker's env.
+
+    ``redis_url`` (the Celery broker) and ``endpoint`` (SNS) default to the stack's own;
+    fault tests give the master a Redis and an endpoint of its own to take away.
+    """
     env = _base_env(settings, workdir / "state")
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
     env.update(
         DJANGO_SETTINGS_MODULE="master.settings",
         DATABASE_URL=f"sqlite:///{workdir / 'master.sqlite3'}",
@@ -208,10 +251,21 @@ def start_worker(env: dict[str, str], log_dir: Path) -> Proc:
 
 
 def start_client(
-    name: str, settings: Settings, provisioned: Provisioned, workdir: Path, *, listener: bool = True
+    name: str,
+    settings: Settings,
+    provisioned: Provisioned,
+    workdir: Path,
+    *,
+    listener: bool = True,
+    redis_url: str | None = None,
 ) -> ClientApp:
-    """Migrate, then start a client's daphne and (optionally) its listener."""
+    """Migrate, then start a client's daphne and (optionally) its listener.
+
+    ``redis_url`` is the client's channel layer (default: the stack's Redis).
+    """
     env = _base_env(settings, workdir / "state")
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     db_path = workdir / f"client-{name}.sqlite3"
     env.update(
         REACTIVE_CLIENT=name,
@@ -243,23 +297,35 @@ def running_stack(
     spies: tuple[str, ...] = (),
     listeners: bool = True,
     worker: bool = True,
+    master_redis_url: str | None = None,
+    master_endpoint: str | None = None,
+    client_redis_url: str | None = None,
 ) -> Iterator[Stack]:
     """Provision, start the worker and every client; stop them all on exit, even on failure.
 
     ``spies`` are extra subscribed queues that no listener reads: what the master publishes
-    can be inspected there exactly as it arrives in SQS.
+    can be inspected there exactly as it arrives in SQS. The ``master_*`` and
+    ``client_redis_url`` arguments give the master and the clients dependencies of their own
+    (default: ``redis_url`` and ``endpoint``), so that a fault test can take one away.
     """
     settings = Settings(prefix=prefix, redis_url=redis_url, aws_endpoint_url=endpoint)
     provisioned = ensure(settings, [*clients, *(ClientSpec(name=s) for s in spies)])
-    master_env = configure_master(settings, provisioned, workdir)
-    stack = Stack(settings=settings, provisioned=provisioned, master_env=master_env, clients={})
+    master_env = configure_master(
+        settings, provisioned, workdir, redis_url=master_redis_url, endpoint=master_endpoint
+    )
+    stack = Stack(
+        settings=settings,
+        provisioned=provisioned,
+        master_env=master_env,
+        clients={},
+        workdir=workdir,
+        client_redis_url=client_redis_url,
+    )
     try:
         if worker:
             stack.worker = start_worker(master_env, workdir / "logs")
         for spec in clients:
-            stack.clients[spec.name] = start_client(
-                spec.name, settings, provisioned, workdir, listener=listeners
-            )
+            stack.add_client(spec, listener=listeners)
         yield stack
     finally:
         for app in stack.clients.values():

@@ -98,3 +98,47 @@ def test_page_updates_live_escapes_text_and_recovers_after_daphne_restarts(
     assert page.evaluate("window.notReloaded === true")
     screenshot(page, "after-reconnect")
     context.close()
+
+
+#: Markup that would set a global if a browser ever parsed it as HTML.
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwnedImg=1">'
+
+
+def test_hostile_names_are_text_when_rendered_on_load_and_from_every_frame(
+    stack: Stack, browser: Browser, other_thread
+):
+    shop = stack.clients["shop"]
+    name = unique("mallory")
+    held = f"{SCRIPT}{IMG} held"
+    # Given a user whose first and last names are markup, already held when the page loads
+    uid = other_thread(master_ops.create_user, name, first_name=held, last_name=IMG)
+    other_thread(wait_for_replica, shop, uid, username=name, first_name=held)
+    other_thread(shop.set_password, name, PASSWORD)
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, shop, name)
+    # Then the server-rendered page and the state frame on connect show them as text
+    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
+    expect(page.locator("#field-first_name")).to_have_text(held)
+    expect(page.locator("#field-last_name")).to_have_text(IMG)
+
+    # When a change brings new markup in a "changed" frame, it is text too
+    live = f"{IMG}{SCRIPT} live"
+    other_thread(master_ops.update_user, uid, first_name=live)
+    expect(page.locator("#field-first_name")).to_have_text(live, timeout=10_000)
+
+    # A control: the same <img> parsed as HTML does fire; once it has, a parsed payload's
+    # onerror would have fired as well (same failing URL, earlier in the page)
+    page.evaluate(
+        "document.body.insertAdjacentHTML('beforeend', "
+        "'<img hidden src=x onerror=\"window.__control=1\">')"
+    )
+    page.wait_for_function("window.__control === 1", timeout=10_000)
+    assert page.evaluate("typeof window.__pwned + typeof window.__pwnedImg") == (
+        "undefinedundefined"
+    )
+    assert page.locator("#fields img, #fields script").count() == 0
+    screenshot(page, "hostile-names")
+    context.close()

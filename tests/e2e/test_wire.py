@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
 
-from reactive_cli.contract import DEFAULT_USER_FIELDS, decode_sqs_body
+from reactive_cli.contract import DEFAULT_USER_FIELDS, SCHEMA_VERSION, Envelope, decode_sqs_body
 from tests.e2e.conftest import unique
 from tests.support import master_ops
 from tests.support.processes import until
@@ -34,15 +37,21 @@ class Spy:
         self.sqs = boto3.client("sqs", endpoint_url=stack.settings.aws_endpoint_url)
         self.url = stack.provisioned.queue_urls["spy"]
         self.bodies: list[str] = []
+        #: The SQS message attributes of each body, in the same order.
+        self.attributes: list[dict[str, Any]] = []
 
     def drain(self) -> list[str]:
         while True:
             got = self.sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not got:
                 return self.bodies
             self.bodies += [m["Body"] for m in got]
+            self.attributes += [m.get("MessageAttributes", {}) for m in got]
             entries = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
             ]
@@ -53,6 +62,17 @@ class Spy:
         events = [json.loads(b) for b in self.drain()]
         mine = [e for e in events if e.get("user_id") == user_id]
         return sorted(mine, key=lambda e: e["version"])
+
+    def raw_for(self, user_id: int) -> list[tuple[str, dict[str, Any]]]:
+        """The user's (body exactly as received, message attributes), in version order."""
+        self.drain()
+        mine = [
+            (body, json.loads(body), attrs)
+            for body, attrs in zip(self.bodies, self.attributes, strict=True)
+            if json.loads(body).get("user_id") == user_id
+        ]
+        mine.sort(key=lambda m: m[1]["version"])
+        return [(body, attrs) for body, _event, attrs in mine]
 
 
 @pytest.fixture(scope="module")
@@ -99,4 +119,74 @@ def test_noise_and_staff_publish_nothing(stack: Stack, spy: Spy):
     # Then, once the marker (saved last) has arrived, nothing else did
     until(lambda: spy.for_user(marker), timeout=20)
     assert [b["action"] for b in spy.for_user(uid)] == ["created"]
+    assert spy.for_user(staff) == [] and spy.for_user(root) == []
+
+
+#: The keys of an envelope on the wire: the contract's fields, nothing more.
+CONTRACT_KEYS = {f.name for f in dataclasses.fields(Envelope)}
+
+
+def test_only_the_contracts_envelope_and_allow_listed_fields_leave_the_master(
+    stack: Stack, spy: Spy
+):
+    from django.conf import settings
+    from django.contrib.auth.models import Group, Permission, User
+    from django.utils import timezone
+
+    assert settings.REACTIVE.user_fields == DEFAULT_USER_FIELDS  # the stack's configuration
+    assert settings.REACTIVE_PUBLISH_STAFF is False
+    now = timezone.now()
+    every_field: dict[str, Any] = {
+        "password": "master-secret-password",
+        "first_name": "Every",
+        "last_name": "Field",
+        "email": "every@example.com",
+        "is_active": True,
+        "last_login": now - timedelta(hours=1),
+        "date_joined": now - timedelta(days=30),
+    }
+    group, _ = Group.objects.get_or_create(name="wire-editors")
+    permissions = list(Permission.objects.order_by("id")[:3])
+
+    def saved(name: str, **privileges: Any) -> int:
+        """A user with every field set, groups and permissions, then changed and saved."""
+        uid = master_ops.create_user(name, **every_field, **privileges)
+        user = User.objects.get(pk=uid)
+        user.groups.add(group)
+        user.user_permissions.add(*permissions)
+        master_ops.update_user(uid, first_name="Every Two", last_login=now)
+        return uid
+
+    # Given a regular user with every field set (not staff, not superuser), a staff user and
+    # a superuser, each saved with groups, permissions, login and join times
+    uid = saved(unique("every"), is_staff=False, is_superuser=False)
+    staff = saved(unique("every-staff"), is_staff=True, is_superuser=False)
+    root = saved(unique("every-root"), is_staff=True, is_superuser=True)
+    secret_hash = User.objects.get(pk=uid).password
+    marker = master_ops.create_user(unique("marker"))
+
+    # When their messages arrive in SQS (the marker, saved last, arrives after them)
+    until(lambda: spy.for_user(marker), timeout=20)
+    until(lambda: len(spy.raw_for(uid)) >= 2, timeout=20)
+    received = spy.raw_for(uid)
+
+    # Then the regular user's two events carry the contract's envelope and only the allow-list
+    assert [json.loads(body)["action"] for body, _ in received] == ["created", "updated"]
+    for body, attributes in received:
+        event = json.loads(body)
+        assert set(event) == CONTRACT_KEYS, sorted(event)
+        assert list(event["user"]) == list(DEFAULT_USER_FIELDS)
+        assert set(event["changed"]) <= set(DEFAULT_USER_FIELDS)
+        assert event["synthetic"] is False and event["schema"] == SCHEMA_VERSION
+        assert set(attributes) == {"action"}  # the only SQS message attribute
+        assert secret_hash not in body and "master-secret-password" not in body
+        assert not [word for word in FORBIDDEN if word in body], body
+    assert json.loads(received[-1][0])["user"] == {
+        "username": User.objects.get(pk=uid).username,
+        "email": "every@example.com",
+        "first_name": "Every Two",
+        "last_name": "Field",
+        "is_active": True,
+    }
+    # And the staff user and the superuser published nothing at all
     assert spy.for_user(staff) == [] and spy.for_user(root) == []

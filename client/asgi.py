@@ -1,5 +1,8 @@
 """The client's ASGI app: pages and their static files over HTTP, user streams over websockets.
 
+A stream opens with the browser's session cookie from an allowed Origin, or with a stream
+token in an ``Authorization: Bearer`` header (``client/replica/token_auth.py``).
+
 Run it with ``python -m daphne -b 127.0.0.1 -p PORT client.asgi:application``.
 """
 
@@ -20,6 +23,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 
 from client import conf  # noqa: E402
+from client.replica.token_auth import TokenAuthMiddleware  # noqa: E402
 from client.routing import websocket_urlpatterns  # noqa: E402
 
 _http_app = ASGIStaticFilesHandler(_django_app) if conf.serve_static() else _django_app
@@ -27,9 +31,14 @@ _http_app = ASGIStaticFilesHandler(_django_app) if conf.serve_static() else _dja
 application = ProtocolTypeRouter(
     {
         "http": _http_app,
-        "websocket": OriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-            conf.allowed_origins(),
+        # Authorization: Bearer TOKEN (scripts, apps) → token path; else the browser path.
+        "websocket": TokenAuthMiddleware(
+            OriginValidator(
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                conf.allowed_origins(),
+            ),
+            URLRouter(websocket_urlpatterns),
+            allowed_origins=conf.allowed_origins(),
         ),
     }
 )

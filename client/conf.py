@@ -46,3 +46,10 @@ def allowed_origins() -> list[str]:
 def serve_static() -> bool:
     """Whether the ASGI app serves /static/ itself."""
     return bool(_get("REACTIVE_SERVE_STATIC", bool))
+
+
+def ws_token_seconds() -> int:
+    """How long a websocket stream token is valid (REACTIVE_WS_TOKEN_SECONDS)."""
+    value = _get("REACTIVE_WS_TOKEN_SECONDS", int)
+    assert isinstance(value, int)
+    return value

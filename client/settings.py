@@ -54,6 +54,18 @@ def _log_level() -> str:
     return level
 
 
+def _ws_token_seconds() -> int:
+    """Lifetime of a websocket stream token (client/replica/tokens.py): short, never zero."""
+    raw = _env.get("REACTIVE_WS_TOKEN_SECONDS", "").strip() or "300"
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise ConfigError(f"REACTIVE_WS_TOKEN_SECONDS={raw!r} is not a whole number") from None
+    if not 1 <= seconds <= 86400:
+        raise ConfigError(f"REACTIVE_WS_TOKEN_SECONDS={raw!r} must be within 1..86400 seconds")
+    return seconds
+
+
 #: Our loggers log at REACTIVE_LOG_LEVEL; libraries (botocore, daphne...) at INFO or above.
 _LEVEL = _log_level()
 _LIBRARY_LEVEL = max(logging.getLevelNamesMapping()[_LEVEL], logging.INFO)
@@ -62,6 +74,8 @@ _LIBRARY_LEVEL = max(logging.getLevelNamesMapping()[_LEVEL], logging.INFO)
 ALLOWED_HOSTS = _allowed_hosts()
 REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
 CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
+#: Seconds a stream token from /api/stream-token/ opens sockets for (scripts, mobile apps).
+REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
 
 INSTALLED_APPS = [
     "daphne",

@@ -1,4 +1,4 @@
-"""HTTP routes of a client: login, logout and the live "me" page."""
+"""HTTP routes of a client: login, logout, the live "me" page and its stream tokens."""
 
 from __future__ import annotations
 
@@ -15,4 +15,5 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/stream-token/", views.stream_token, name="stream-token"),
 ]

@@ -1,14 +1,24 @@
-"""Pages: the logged-in user's replicated fields, kept live by ``static/replica/me.js``."""
+"""Pages: the logged-in user's replicated fields, kept live by ``static/replica/me.js``.
+
+Also ``stream_token``: the short-lived token a script or an app opens its stream with.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import FieldDoesNotExist
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from client import conf
+from client.replica import tokens
 from client.replica.selectors import replica_state_for_user, replicated_fields
 from reactive_cli.contract import FieldValue
 
@@ -27,6 +37,30 @@ def me(request: HttpRequest) -> HttpResponse:
         "replicated": state is not None,
     }
     return render(request, "replica/me.html", context)
+
+
+# No CSRF token needed: issuing changes nothing, a cross-site page cannot read the answer
+# (no CORS) and the Lax session cookie is not sent on a cross-site POST; scripts send none.
+@csrf_exempt
+@never_cache
+@require_POST
+def stream_token(request: HttpRequest) -> JsonResponse:
+    """``POST /api/stream-token/``: a token opening the logged-in user's own stream.
+
+    Anonymous: 403 JSON (not a redirect to the login page: the caller is a program).
+    """
+    user = request.user
+    if not user.is_authenticated:
+        detail = "log in first: this endpoint needs the session cookie of a logged-in user"
+        return JsonResponse({"error": "not_authenticated", "detail": detail}, status=403)
+    token = tokens.issue(
+        user_id=user.pk,
+        stamp=tokens.credential_stamp(user),
+        secret=settings.SECRET_KEY,
+        client=conf.client_name(),
+    )
+    stream = f"/ws/users/{quote(user.get_username(), safe='')}/"
+    return JsonResponse({"token": token, "expires_in": conf.ws_token_seconds(), "stream": stream})
 
 
 def label(name: str) -> str:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from reactive_cli import exitcodes
 from reactive_cli.commands import (
+    dlq,
     emit,
     listen,
     listeners,
@@ -48,6 +49,7 @@ app.command("listeners")(listeners.listeners)
 app.command("logs")(logs.logs)
 app.command("status")(status.status)
 app.command("manage")(manage.manage)
+app.add_typer(dlq.app, name="dlq")
 
 _err = Console(stderr=True)
 

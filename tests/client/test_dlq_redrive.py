@@ -1,0 +1,82 @@
+"""The operator's way out of the dead-letter queue: fix the cause, redrive, and it applies."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth.models import User
+
+from client.replica import listener
+from client.replica.models import Replica
+from reactive_cli import exitcodes
+from reactive_cli.main import main
+from tests.client.support import Queue, user_event
+from tests.support.processes import until
+
+db = pytest.mark.django_db(transaction=True)
+
+
+@db
+def test_a_fixed_then_redriven_message_is_applied(
+    queue: Queue, layer_prefix, tmp_path, monkeypatch, capsys, caplog
+):
+    # Given a client-local user "carol" and the master's creation of another user "carol"
+    local = User.objects.create_user("carol", password="x")
+    event = user_event(user_id=3, username="carol", first_name="Carol")
+    message_id = queue.send_event(event)
+    notifier = listener.Notifier()
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        wait_seconds=1,
+        notifier=notifier,
+    )
+    try:
+        # When the real listener refuses it until SQS moves it to the dead-letter queue
+        def dead() -> bool:
+            loop.poll_once()
+            return queue.counts(queue.dlq_url) == (1, 0)
+
+        with caplog.at_level(logging.ERROR, logger=listener.__name__):
+            until(dead, timeout=30, what="the refused event in the dead-letter queue")
+        assert f"event {event.event_id} message {message_id}" in caplog.text
+        assert "UsernameCollision" in caplog.text
+        assert not Replica.objects.exists()
+        assert queue.empty()
+
+        # And the operator renames the local user (the fix), then redrives every dead letter
+        local.username = "carol-local"
+        local.save()
+        monkeypatch.chdir(tmp_path)  # no reactive.toml: the local defaults (shop, blog)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", str(queue.settings.aws_endpoint_url))
+        monkeypatch.setenv("REACTIVE_PREFIX", queue.settings.prefix)
+        monkeypatch.setenv("REACTIVE_STATE_DIR", str(tmp_path / "state"))
+        for name in ("REACTIVE_CONFIG", "REACTIVE_TOPIC_ARN"):
+            monkeypatch.delenv(name, raising=False)
+        capsys.readouterr()
+        code = main(["dlq", "redrive", "--client", "shop", "--all"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (exitcodes.OK, "")
+        assert out.strip() == (
+            f"Moved 1 message(s) from {queue.settings.prefix}-shop-dlq to "
+            f"{queue.settings.prefix}-shop."
+        )
+        assert queue.counts(queue.dlq_url) == (0, 0)
+
+        # Then the next poll applies it: master user 3 is replicated under its own name
+        def applied() -> bool:
+            loop.poll_once()
+            return Replica.objects.filter(master_id=3).exists()
+
+        until(applied, timeout=30, what="the redriven event applied")
+    finally:
+        notifier.close()
+
+    replica = Replica.objects.select_related("user").get(master_id=3)
+    assert (replica.version, replica.last_event_id) == (1, event.event_id)
+    assert replica.user is not None
+    assert (replica.user.username, replica.user.first_name) == ("carol", "Carol")
+    assert User.objects.get(pk=local.pk).username == "carol-local"
+    until(queue.empty, what="the applied message deleted")

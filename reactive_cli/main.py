@@ -53,6 +53,10 @@ app.add_typer(dlq.app, name="dlq")
 
 _err = Console(stderr=True)
 
+#: Typer 0.29 and later bundle their own copy of click: catch both families.
+ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
+USAGE_ERRORS: tuple[type[BaseException], ...] = (click.ClickException, typer.TyperException)
+
 
 #: Exit code by error class, most specific first; anything else is STACK.
 EXIT_CODES: tuple[tuple[type[ReactiveError], int], ...] = (
@@ -76,10 +80,14 @@ def main(args: Sequence[str] | None = None) -> int:
     except ReactiveError as e:
         _err.print(Text(f"{type(e).__name__}: {e}", style="red"), soft_wrap=True)
         return exit_code(e)
-    except click.exceptions.Abort:
+    except ABORTS:  # Ctrl-C, or "no" to a confirmation
         return exitcodes.FAILED
-    except click.ClickException as e:
-        e.show()
+    except USAGE_ERRORS as e:  # unknown option, bad value: typer's "Error: ..." line
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        else:
+            _err.print(Text(f"Error: {e}", style="red"), soft_wrap=True)
         return exitcodes.USAGE
     return result if isinstance(result, int) else exitcodes.OK
 

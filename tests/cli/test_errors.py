@@ -138,3 +138,22 @@ def test_without_aws_credentials_it_says_how_to_configure_them(tmp_path, moto_en
         "NoCredentials: ListTopics (reactive-users) failed: no AWS credentials found: configure "
         "them (environment, ~/.aws/credentials or an instance role)"
     ]
+
+
+def test_an_unknown_option_is_a_usage_error_without_a_traceback():
+    """Through the installed console script, as an operator types it."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "reactive_cli", "provision", "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == exitcodes.USAGE
+    assert "No such option: --bogus" in ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+
+
+def test_a_bad_option_value_is_a_usage_error_without_a_traceback(reactive):
+    ran = reactive("status", "--watch", "--json", "--state-dir")
+    assert ran.code == exitcodes.USAGE
+    assert "Traceback" not in ran.err + ran.out

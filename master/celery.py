@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "master.settings")
 
@@ -25,3 +25,15 @@ def _keep_django_logging(**kwargs: Any) -> None:
 
 # A receiver on setup_logging stops Celery from replacing Django's logging configuration.
 setup_logging.connect(_keep_django_logging, weak=False)
+
+
+def _serve_metrics(**kwargs: Any) -> None:
+    """Serve the relay's Prometheus metrics once the worker is up (REACTIVE_METRICS_PORT)."""
+    from django.conf import settings
+
+    from master.users.metrics import serve_if_configured
+
+    serve_if_configured(settings.REACTIVE)
+
+
+worker_ready.connect(_serve_metrics, weak=False)

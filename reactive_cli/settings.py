@@ -57,6 +57,9 @@ class Settings:
     user_fields: tuple[str, ...] = DEFAULT_USER_FIELDS
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     production: bool = False
+    #: Where the relay and listeners serve Prometheus metrics; None: not served.
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -71,6 +74,8 @@ class Settings:
             "user_fields": parse_fields(env.get("REACTIVE_USER_FIELDS", "")),
             "state_dir": Path(env.get("REACTIVE_STATE_DIR") or DEFAULT_STATE_DIR).absolute(),
             "production": env_bool(env, "REACTIVE_PRODUCTION", default=False),
+            "metrics_port": parse_port(env, "REACTIVE_METRICS_PORT"),
+            "metrics_addr": env.get("REACTIVE_METRICS_ADDR") or "127.0.0.1",
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["topic_arn"]:  # not in the environment: what provisioning recorded
@@ -112,6 +117,16 @@ def parse_fields(text: str) -> tuple[str, ...]:
             "these never leave the master"
         )
     return fields
+
+
+def parse_port(env: Mapping[str, str], name: str) -> int | None:
+    """A TCP port from ``env[name]``; None when unset or empty."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a port: use a number from 1 to 65535")
+    return int(raw)
 
 
 def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:

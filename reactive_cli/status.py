@@ -20,6 +20,7 @@ from typing import Any
 
 from reactive_cli import aws, naming, resources
 from reactive_cli.errors import ReactiveError
+from reactive_cli.metrics import OutboxReading
 from reactive_cli.settings import Settings
 from reactive_cli.supervisor import Process, Supervisor
 
@@ -67,6 +68,8 @@ class OutboxStatus:
     oldest_pending_age_seconds: float | None
     #: Why the master's database could not be read ("unknown: ..."), else "".
     error: str
+    #: Of the backlog, failed events waiting out their retry backoff.
+    waiting_retry: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +89,7 @@ def build_status(
     processes: Sequence[Process] | str,
     queues: Mapping[str, Mapping[str, str] | str],
     dead_letter_queues: Mapping[str, Mapping[str, str] | str],
-    outbox: tuple[int, datetime | None] | str,
+    outbox: OutboxReading | str,
     now: datetime,
 ) -> StackStatus:
     """The status model from raw readings; a ``str`` reading is why it could not be taken."""
@@ -128,12 +131,16 @@ def _client(
     )
 
 
-def _outbox(outbox: tuple[int, datetime | None] | str, now: datetime) -> OutboxStatus:
+def _outbox(outbox: OutboxReading | str, now: datetime) -> OutboxStatus:
     if isinstance(outbox, str):
         return OutboxStatus(backlog=None, oldest_pending_age_seconds=None, error=outbox)
-    backlog, oldest = outbox
-    age = round((now - oldest).total_seconds(), 1) if oldest is not None else None
-    return OutboxStatus(backlog=backlog, oldest_pending_age_seconds=age, error="")
+    age = round(outbox.oldest_age_seconds, 1) if outbox.backlog else None
+    return OutboxStatus(
+        backlog=outbox.backlog,
+        oldest_pending_age_seconds=age,
+        error="",
+        waiting_retry=outbox.waiting_retry,
+    )
 
 
 # --- reading the parts (I/O); each returns its value or the reason it could not ---
@@ -180,8 +187,8 @@ def _depths(settings: Settings, url: str | None, name: str) -> Mapping[str, str]
         return f"{type(e).__name__}: {e}"
 
 
-def read_outbox(env: Mapping[str, str]) -> tuple[int, datetime | None] | str:
-    """The master's pending outbox rows and the oldest one's creation time, or why not.
+def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
+    """The master's outbox backlog (``master.users.selectors.outbox_backlog``), or why not.
 
     Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
     """
@@ -189,15 +196,13 @@ def read_outbox(env: Mapping[str, str]) -> tuple[int, datetime | None] | str:
     os.environ["DJANGO_SETTINGS_MODULE"] = "master.settings"
     try:
         import django
-        from django.db.models import Count, Min
 
         django.setup()
-        from master.users.models import OutboxEvent
+        from django.utils import timezone
 
-        found = OutboxEvent.objects.filter(sent_at__isnull=True).aggregate(
-            count=Count("id"), oldest=Min("created_at")
-        )
-        return int(found["count"]), found["oldest"]
+        from master.users.selectors import outbox_backlog
+
+        return outbox_backlog(now=timezone.now())
     except Exception as e:  # any failure is shown as "unknown", not a traceback
         reason = (str(e).strip().splitlines() or [""])[0]
         return f"unknown: {type(e).__name__}: {reason}"

@@ -1,28 +1,54 @@
-"""Reads of the outbox (HackSoft selectors): what the relay publishes next."""
+"""Reads of the outbox (HackSoft selectors): what the relay publishes next, and its backlog."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.db import connections, router
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from master.users.models import OutboxEvent
+from reactive_cli.metrics import OutboxReading
 
 
 def outbox_claimable(
-    *, limit: int, now: datetime, created_before: datetime | None = None
+    *,
+    limit: int,
+    now: datetime,
+    created_before: datetime | None = None,
+    ignore_backoff: bool = False,
 ) -> QuerySet[OutboxEvent]:
     """Unsent rows no live claim holds at ``now``, in id order, at most ``limit``, locked.
 
+    Rows waiting out their retry backoff (``retry_at`` after ``now``) are left alone unless
+    ``ignore_backoff``; rows never tried have no ``retry_at`` and are always taken.
     Call it inside the claiming transaction. Locking skips rows another relay is claiming
     where the database can (PostgreSQL); SQLite serialises writing transactions instead.
     """
     rows = OutboxEvent.objects.filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lte=now), sent_at__isnull=True
     )
+    if not ignore_backoff:
+        rows = rows.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     if created_before is not None:
         rows = rows.filter(created_at__lte=created_before)
     features = connections[router.db_for_write(OutboxEvent)].features
     rows = rows.select_for_update(skip_locked=features.has_select_for_update_skip_locked)
     return rows.order_by("id")[:limit]
+
+
+def outbox_backlog(*, now: datetime) -> OutboxReading:
+    """Unsent rows, the oldest one's age and how many wait out a retry backoff, at ``now``.
+
+    One query; ``reactive status`` and the relay's metrics both show this reading.
+    """
+    found = OutboxEvent.objects.filter(sent_at__isnull=True).aggregate(
+        count=Count("id"),
+        oldest=Min("created_at"),
+        waiting=Count("id", filter=Q(retry_at__gt=now)),
+    )
+    oldest: datetime | None = found["oldest"]
+    age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+    return OutboxReading(
+        backlog=int(found["count"]), oldest_age_seconds=age, waiting_retry=int(found["waiting"])
+    )

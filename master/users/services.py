@@ -5,16 +5,18 @@ that it must be published commit together (transactional outbox). After commit a
 task is enqueued; if Redis is down that is only logged, and the periodic sweep publishes
 the row later. Publishing claims rows in a short transaction and calls SNS with no
 transaction open, so a slow or unreachable SNS never holds a lock that a save waits for.
-It never raises for an AWS failure: rows stay pending and are retried by the next relay or
-sweep. Delivery is at-least-once (a relay that dies between SNS accepting a batch and
-recording it leaves the rows claimed; they are published again when the claim expires);
-clients dedupe by event id and version.
+It never raises for an AWS failure: rows stay pending and a later relay or sweep retries
+them, each failed row only once its backoff is over (``retry.py``). Delivery is
+at-least-once (a relay that dies between SNS accepting a batch and recording it leaves the
+rows claimed; they are published again when the claim expires); clients dedupe by event id
+and version.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping
@@ -25,10 +27,11 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import connections, router, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from master.users import changes, claims, selectors
+from master.users import changes, claims, retry, selectors
+from master.users.metrics import RELAY
 from master.users.models import OutboxEvent, UserVersion
 from reactive_cli import aws, naming
 from reactive_cli.contract import Action, FieldValue, encode, new_event
@@ -165,6 +168,37 @@ def user_record_change(
     return event
 
 
+def users_republish(*, queryset: QuerySet[User], chunk_size: int = 500) -> int:
+    """Record an ``updated`` event with every tracked field for each user of ``queryset``.
+
+    For users changed by writes that send no signals (``QuerySet.update()``,
+    ``bulk_create``/``bulk_update``, raw SQL, ``loaddata``): each gets its next version and an
+    outbox row, published like any change. Excluded users (staff/superusers unless
+    REACTIVE_PUBLISH_STAFF) are skipped. Users are locked and read afresh in chunks of
+    ``chunk_size``, one transaction each, so an event carries what the row holds at its
+    version even while the user is being saved elsewhere. Returns how many were recorded.
+    """
+    fields = reactive_settings().user_fields
+    publish_staff = django_settings.REACTIVE_PUBLISH_STAFF
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    recorded = 0
+    for start in range(0, len(ids), chunk_size):
+        with transaction.atomic():
+            users = User.objects.select_for_update().filter(pk__in=ids[start : start + chunk_size])
+            for user in users.order_by("pk"):
+                if changes.is_excluded(user, publish_staff):
+                    continue
+                values = changes.tracked_values(user, fields)
+                user_record_change(
+                    user=user,
+                    action=Action.UPDATED,
+                    changed=changes.changed_fields(None, values),
+                    values=values,
+                )
+                recorded += 1
+    return recorded
+
+
 def _next_version(user_id: int) -> int:
     """Bump and return the user's version (1 for a new user) in one statement.
 
@@ -209,7 +243,7 @@ def _kick() -> None:
 
 
 def outbox_publish_pending(
-    *, limit: int = DEFAULT_LIMIT, min_age: timedelta | None = None
+    *, limit: int = DEFAULT_LIMIT, min_age: timedelta | None = None, ignore_backoff: bool = False
 ) -> PublishReport:
     """Publish pending rows in id order to SNS, 10 per call; failed rows stay pending.
 
@@ -219,11 +253,15 @@ def outbox_publish_pending(
     dies after publishing but before recording leaves its rows claimed until the claim
     expires (``claims.CLAIM_SECONDS``); the next run then publishes them again. Delivery is
     at-least-once; clients dedupe by event id and version. ``min_age`` leaves younger rows
-    alone (the sweep leaves them to their own relay).
+    alone (the sweep leaves them to their own relay). A failed row waits out its backoff
+    (``retry.py``) before a run takes it again, unless ``ignore_backoff`` (an operator's
+    "retry now").
     """
     now = timezone.now()
     created_before = now - min_age if min_age is not None else None
-    claim = outbox_claim(limit=limit, now=now, created_before=created_before)
+    claim = outbox_claim(
+        limit=limit, now=now, created_before=created_before, ignore_backoff=ignore_backoff
+    )
     if not claim.rows:
         return PublishReport()
     outcome = outbox_publish_claim(claim=claim)
@@ -233,6 +271,8 @@ def outbox_publish_pending(
         failed=len(outcome.failures),
         error=next(iter(outcome.failures.values()), ""),
     )
+    RELAY.published.inc(report.published)
+    RELAY.failed.inc(report.failed)
     logger.info(
         "Outbox relay: published %d event(s), %d failed, %d left for a later run",
         report.published,
@@ -242,16 +282,25 @@ def outbox_publish_pending(
     return report
 
 
-def outbox_claim(*, limit: int, now: datetime, created_before: datetime | None = None) -> Claim:
+def outbox_claim(
+    *,
+    limit: int,
+    now: datetime,
+    created_before: datetime | None = None,
+    ignore_backoff: bool = False,
+) -> Claim:
     """Claim up to ``limit`` pending rows that no live claim holds, in one short transaction.
 
+    Rows still waiting out a retry backoff are skipped unless ``ignore_backoff``.
     Durable: inside a caller's transaction, the claim's locks would last through the publish.
     """
     token = uuid.uuid4()
     until = claims.claim_until(now)
     with transaction.atomic(durable=True):
         rows = tuple(
-            selectors.outbox_claimable(limit=limit, now=now, created_before=created_before)
+            selectors.outbox_claimable(
+                limit=limit, now=now, created_before=created_before, ignore_backoff=ignore_backoff
+            )
         )
         if rows:
             OutboxEvent.objects.filter(id__in=[row.id for row in rows]).update(
@@ -287,18 +336,23 @@ def outbox_publish_claim(*, claim: Claim) -> Outcome:
 def outbox_settle(*, claim: Claim, outcome: Outcome) -> None:
     """Record the outcome on the rows this claim still holds, and release them all.
 
-    Sent rows get ``sent_at``; failed ones the attempt and error; rows the claim ran out
-    before are released untouched. A row another run took over after this claim expired
-    is left to that run (it publishes it again: at-least-once).
+    Sent rows get ``sent_at``; failed ones the attempt, the error and when they are due
+    again (``retry_at``, backing off with each failure); rows the claim ran out before are
+    released untouched. A row another run took over after this claim expired is left to
+    that run (it publishes it again: at-least-once).
     """
     mine = OutboxEvent.objects.filter(id__in=[row.id for row in claim.rows], claim=claim.token)
     release = {"claim": None, "claimed_until": None}
+    now = timezone.now()
     with transaction.atomic(durable=True):
         marked = mine.filter(id__in=outcome.sent).update(
-            sent_at=timezone.now(), attempts=F("attempts") + 1, **release
+            sent_at=now, attempts=F("attempts") + 1, retry_at=None, **release
         )
-        for error, ids in _by_error(outcome.failures).items():
-            mine.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=error, **release)
+        for (error, due), ids in _retries(claim, outcome.failures, now).items():
+            failed = mine.filter(id__in=ids).update(
+                attempts=F("attempts") + 1, last_error=error, retry_at=due, **release
+            )
+            logger.info("Outbox relay: %d failed event(s) due again at %s", failed, due)
         mine.update(**release)
     if marked < len(outcome.sent):
         logger.warning(
@@ -350,11 +404,23 @@ def _entry(row: OutboxEvent, *, fifo: bool) -> dict[str, Any]:
     return entry
 
 
-def _by_error(failures: Mapping[int, str]) -> dict[str, list[int]]:
-    """Failed row ids grouped by their error, cut to what a row keeps."""
-    grouped: dict[str, list[int]] = defaultdict(list)
+def _retries(
+    claim: Claim, failures: Mapping[int, str], now: datetime
+) -> dict[tuple[str, datetime], list[int]]:
+    """Failed row ids grouped by their error (cut to what a row keeps) and when each is due.
+
+    One random draw per attempt count: rows that failed together at the same attempt come
+    back together, in one claim and one batch.
+    """
+    attempts = {row.id: row.attempts + 1 for row in claim.rows}
+    draws: dict[int, float] = {}
+    grouped: dict[tuple[str, datetime], list[int]] = defaultdict(list)
     for row_id, error in failures.items():
-        grouped[error[:MAX_ERROR_CHARS]].append(row_id)
+        attempt = attempts[row_id]
+        if attempt not in draws:
+            draws[attempt] = random.random()
+        due = retry.retry_at(now, attempt, draw=draws[attempt])
+        grouped[(error[:MAX_ERROR_CHARS], due)].append(row_id)
     return grouped
 
 

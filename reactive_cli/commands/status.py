@@ -110,7 +110,8 @@ def render(found: model.StackStatus) -> Group:
     else:
         age = outbox.oldest_pending_age_seconds
         oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
-        line = Text(f"master outbox: {outbox.backlog} pending{oldest}")
+        waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
+        line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
     return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
 
 

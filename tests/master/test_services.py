@@ -112,21 +112,27 @@ def test_an_unreachable_sns_endpoint_leaves_rows_pending_until_it_answers(
     settings.REACTIVE = replace(reactive, aws_endpoint_url=f"http://127.0.0.1:{port}")
     make_users(2)
 
-    # When the relay runs, Then nothing is published and the rows keep the attempt and error
+    # When the relay runs, Then nothing is published and the rows keep the attempt, the
+    # error, and when they are due again
     report = outbox_publish_pending()
     assert (report.published, report.failed) == (0, 2)
     rows = pending()
     assert [r.attempts for r in rows] == [1, 1]
     assert all("unreachable" in r.last_error for r in rows)
-    assert claimed() == []  # released: the next run retries them at once
+    assert all(r.retry_at is not None for r in rows)
+    assert claimed() == []  # released: a run after their backoff retries them
     assert topic.queue.depth() == 0
 
-    # When the endpoint answers on that port, Then the next run publishes each row once
+    # When the endpoint answers on that port and the backoff is over, Then the next run
+    # publishes each row once
     with forwarding(port, ("127.0.0.1", urlsplit(moto_endpoint).port or 80)):
+        OutboxEvent.objects.update(retry_at=timezone.now())  # as if the backoff ran out
         assert outbox_publish_pending().published == 2
         assert outbox_publish_pending().published == 0
     sent = OutboxEvent.objects.order_by("id")
-    assert [(r.sent_at is not None, r.attempts) for r in sent] == [(True, 2), (True, 2)]
+    assert [(r.sent_at is not None, r.attempts, r.retry_at) for r in sent] == [
+        (True, 2, None), (True, 2, None)
+    ]  # fmt: skip
     received = {m["Body"] for m in topic.queue.receive(2)}
     assert received == {r.body for r in sent}
     assert topic.queue.depth() == 2

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from reactive_cli.metrics import OutboxReading
 from reactive_cli.status import OLDEST_AGE_NOTE, build_status
 from reactive_cli.supervisor import Process
 
@@ -21,7 +22,8 @@ DLQ = {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisibl
 def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
     found = build_status(clients=["shop"], processes=SHOP, queues={"shop": DEPTHS},
                          dead_letter_queues={"shop": DLQ},
-                         outbox=(4, NOW - timedelta(seconds=90)), now=NOW)  # fmt: skip
+                         outbox=OutboxReading(backlog=4, oldest_age_seconds=90.04,
+                                               waiting_retry=1), now=NOW)  # fmt: skip
     shop = found.as_json()["clients"][0]
     assert shop["listeners"] == [
         {"name": "shop-listener-00", "state": "RUNNING", "pid": 7, "uptime_seconds": 60},
@@ -32,7 +34,7 @@ def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
         None, OLDEST_AGE_NOTE
     )  # fmt: skip
     assert found.as_json()["outbox"] == {
-        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": ""
+        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": "", "waiting_retry": 1
     }  # fmt: skip
 
 
@@ -54,6 +56,7 @@ def test_unreadable_parts_show_their_reason_instead_of_numbers():
 
 
 def test_an_empty_outbox_has_no_oldest_event():
+    empty = OutboxReading(backlog=0, oldest_age_seconds=0.0)
     found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
-                         outbox=(0, None), now=NOW)  # fmt: skip
+                         outbox=empty, now=NOW)  # fmt: skip
     assert (found.outbox.backlog, found.outbox.oldest_pending_age_seconds) == (0, None)

@@ -1,0 +1,88 @@
+"""The relay's Prometheus endpoint: valid text format, counts that match, and ``status`` agreeing."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from django.contrib.auth.models import User
+from prometheus_client.parser import text_string_to_metric_families
+
+from master.users.metrics import serve_if_configured
+from master.users.services import outbox_publish_pending
+from reactive_cli import status
+from reactive_cli.settings import Settings
+from tests.support.processes import free_port
+
+
+@pytest.fixture
+def scrape(reactive: Settings) -> Iterator:
+    """``scrape()``: the relay's metrics over HTTP, parsed by prometheus_client's own parser."""
+    server = serve_if_configured(replace(reactive, metrics_port=free_port()))
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+
+    def read() -> dict[str, float]:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert answer.headers["Content-Type"].startswith("text/plain")
+            text = answer.read().decode()
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    yield read
+    server.shutdown()
+    server.server_close()
+
+
+def test_nothing_is_served_without_a_port(reactive: Settings) -> None:
+    assert serve_if_configured(replace(reactive, metrics_port=None)) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_published_events_and_the_backlog_are_counted_and_agree_with_status(topic, scrape):
+    before = scrape()
+    for i in range(7):
+        User.objects.create_user(username=f"metric{i}")
+
+    waiting = scrape()
+    assert waiting["reactive_outbox_backlog"] == 7
+    assert waiting["reactive_outbox_oldest_age_seconds"] >= 0
+    assert waiting["reactive_outbox_waiting_retry"] == 0
+    reading = status.read_outbox({})
+    assert not isinstance(reading, str), reading
+    assert reading.backlog == waiting["reactive_outbox_backlog"]
+
+    report = outbox_publish_pending()
+
+    after = scrape()
+    assert report.published == 7
+    published = "reactive_relay_events_published_total"
+    assert after[published] - before.get(published, 0) == 7
+    assert after["reactive_outbox_backlog"] == 0
+    assert after["reactive_outbox_oldest_age_seconds"] == 0
+    assert len(topic.queue.receive(7)) == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_publishes_are_counted_and_wait_to_retry(settings, reactive, scrape):
+    settings.REACTIVE = replace(
+        reactive,
+        aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        topic_arn="arn:aws:sns:us-east-1:123456789012:nowhere",
+    )
+    before = scrape()
+    for i in range(3):
+        User.objects.create_user(username=f"failing{i}")
+
+    report = outbox_publish_pending()
+
+    after = scrape()
+    failed = "reactive_relay_publish_failures_total"
+    assert report.failed == 3
+    assert after[failed] - before.get(failed, 0) == 3
+    assert after["reactive_outbox_backlog"] == 3
+    assert after["reactive_outbox_waiting_retry"] == 3

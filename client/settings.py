@@ -12,6 +12,10 @@ import logging
 import os
 from typing import Any
 
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import Settings, database, env_bool, env_list, secret_key
@@ -121,7 +125,16 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             # A refused or silent Redis must not hang the listener: fail fast, it logs and goes on.
-            "hosts": [{"address": REACTIVE_SETTINGS.redis_url, "socket_connect_timeout": 2}],
+            "hosts": [
+                {
+                    "address": REACTIVE_SETTINGS.redis_url,
+                    "socket_connect_timeout": 2,
+                    # A connection pooled before Redis restarted fails once: retry it on a
+                    # fresh one, or the first handshake (and frame) after a restart is lost.
+                    "retry": Retry(NoBackoff(), 1),
+                    "retry_on_error": [RedisConnectionError],
+                }
+            ],
             "prefix": naming.channel_layer_prefix(REACTIVE_CLIENT),
         },
     },

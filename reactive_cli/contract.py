@@ -6,10 +6,20 @@ it pulls in neither Django nor boto3 nor typer.
 
 Wire format (JSON object, UTF-8), schema 1::
 
-    {"schema": 1, "event_id": "<uuid4>", "action": "created|updated|deleted",
+    {"schema": 1, "event_id": "<uuid4>", "action": "created|updated|deleted|snapshot",
      "occurred_at": "<ISO 8601, UTC>", "user_id": <master pk>, "version": <per-user, >= 1>,
      "changed": ["first_name", ...], "synthetic": false,
      "user": {"username": "...", "email": "...", ...allow-listed fields only}}
+
+``created``/``updated``/``deleted`` are live events: the master records them in its outbox
+when a user changes, each with the next version, and publishes them to the topic.
+``snapshot`` is not a change but a user's full allow-listed state as the master holds it at
+its *current* version (``changed`` lists every field of ``user``); ``reactive backfill`` and
+``reactive diff --repair`` send snapshots to one client's queue only, beside live events.
+A snapshot never takes a version of its own, so clients accept it at the version they
+already hold (it repairs same-version drift) and never over a newer one (see
+``client/replica/decide.py``). ``snapshot`` was added within schema 1: a decoder older than it
+refuses snapshots (``ContractError``), which then wait in the dead-letter queue.
 
 Decoding is strict: any defect raises ``ContractError`` and nothing else.
 """
@@ -71,11 +81,13 @@ _WIRE_KEYS = frozenset(
 
 
 class Action(StrEnum):
-    """What happened to the user in the master."""
+    """What happened to the user in the master (or, for a snapshot, what it is now)."""
 
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    #: The full allow-listed state at the master's current version (backfill and repair).
+    SNAPSHOT = "snapshot"
 
 
 @dataclass(frozen=True, kw_only=True)

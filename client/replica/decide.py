@@ -5,12 +5,35 @@ Rule 1: every apply/ignore/tombstone rule lives in this module, in ``RULES`` bel
 applied; ``services.event_apply`` only carries out the ``Decision``.
 
 Rule 0, before the table: a synthetic (test) event is pushed to sockets and never written.
-Then the table, keyed by what is held, the event's action, and whether the event's version
-is newer than the held one (when nothing is held, every event is newer):
+Then the table, keyed by what is held, the event's action, and how the event's version
+compares with the held one (NEWER, SAME or OLDER; when nothing is held, every event is
+NEWER):
 
 - a newer create/update is upserted; a newer delete removes the user and leaves a tombstone;
-- anything not newer is a duplicate or arrived late: ignored, the message still deleted;
-- a tombstone is final: a late create/update never brings the user back.
+- a create/update that is not newer is a duplicate or arrived late: ignored, the message
+  still deleted;
+- a tombstone is final: nothing brings the user back, whatever its version.
+
+Snapshots (``Action.SNAPSHOT``, sent by ``reactive backfill`` and ``reactive diff --repair``
+to one client's queue) carry a user's full state at the master's *current* version, which
+may equal the version the client holds: the live event that produced that version, or the
+state the client should have at it. Two rules make them safe beside live traffic and let
+them repair what live events cannot:
+
+- a snapshot is applied when its version is NEWER than or the SAME as the held one and the
+  user is not tombstoned. At the same version it overwrites: that repairs a local user
+  deleted by hand (the replica keeps its version with no user; the upsert creates the user
+  again; a replica row deleted too counts as absent) and a master row changed by
+  ``QuerySet.update()`` with no version bump. Because the master reads a user's fields and
+  version in one statement, a snapshot's content is at least as new as the live event of
+  its version, so this overwrite never loses a live change. An OLDER snapshot is ignored:
+  a live change that arrived first wins.
+- a delete at the SAME version as a live user is applied. Each version number belongs to
+  exactly one event, so a live event never does this (the delete of a live v is v+1); it
+  is a tombstone sent by backfill or repair for a user that vanished from the master without
+  an event (a raw SQL delete, a deleted staff user): the master's word wins.
+
+Applying stays idempotent: a snapshot delivered twice writes the same state twice.
 """
 
 from __future__ import annotations
@@ -54,33 +77,47 @@ class State(StrEnum):
 
 
 class Freshness(StrEnum):
-    """Whether the event's version is newer than the held one."""
+    """How the event's version compares with the held one."""
 
     NEWER = "newer"
-    NOT_NEWER = "not_newer"
+    SAME = "same"
+    OLDER = "older"
 
 
-_C, _U, _D = Action.CREATED, Action.UPDATED, Action.DELETED
+_C, _U, _D, _S = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT
 _ABSENT, _LIVE, _TOMB = State.ABSENT, State.LIVE, State.TOMBSTONED
-_NEW, _OLD = Freshness.NEWER, Freshness.NOT_NEWER
+_NEW, _SAME, _OLD = Freshness.NEWER, Freshness.SAME, Freshness.OLDER
 
 #: THE rules: (held state, action, freshness) -> decision. ABSENT is always NEWER.
 RULES: Mapping[tuple[State, Action, Freshness], Decision] = {
     (_ABSENT, _C, _NEW): Decision.UPSERT,
     (_ABSENT, _U, _NEW): Decision.UPSERT,  # the create was lost or comes later: upsert
     (_ABSENT, _D, _NEW): Decision.DELETE,  # delete before any create: record the tombstone
+    (_ABSENT, _S, _NEW): Decision.UPSERT,  # backfill of a client that never saw the user
     (_LIVE, _C, _NEW): Decision.UPSERT,
     (_LIVE, _U, _NEW): Decision.UPSERT,
     (_LIVE, _D, _NEW): Decision.DELETE,
+    (_LIVE, _S, _NEW): Decision.UPSERT,
+    (_LIVE, _C, _SAME): Decision.IGNORE_STALE,  # the same event, delivered again
+    (_LIVE, _U, _SAME): Decision.IGNORE_STALE,
+    (_LIVE, _D, _SAME): Decision.DELETE,  # a backfilled tombstone: vanished without an event
+    (_LIVE, _S, _SAME): Decision.UPSERT,  # repair: same version, the master's content wins
     (_LIVE, _C, _OLD): Decision.IGNORE_STALE,
     (_LIVE, _U, _OLD): Decision.IGNORE_STALE,
     (_LIVE, _D, _OLD): Decision.IGNORE_STALE,
+    (_LIVE, _S, _OLD): Decision.IGNORE_STALE,  # a live change overtook the snapshot: it wins
     (_TOMB, _C, _NEW): Decision.IGNORE_TOMBSTONED,
     (_TOMB, _U, _NEW): Decision.IGNORE_TOMBSTONED,
     (_TOMB, _D, _NEW): Decision.IGNORE_TOMBSTONED,  # already gone; the tombstone stays
+    (_TOMB, _S, _NEW): Decision.IGNORE_TOMBSTONED,
+    (_TOMB, _C, _SAME): Decision.IGNORE_STALE,
+    (_TOMB, _U, _SAME): Decision.IGNORE_STALE,
+    (_TOMB, _D, _SAME): Decision.IGNORE_STALE,  # the delete itself, delivered again
+    (_TOMB, _S, _SAME): Decision.IGNORE_STALE,
     (_TOMB, _C, _OLD): Decision.IGNORE_STALE,
     (_TOMB, _U, _OLD): Decision.IGNORE_STALE,
-    (_TOMB, _D, _OLD): Decision.IGNORE_STALE,  # the delete itself, delivered again
+    (_TOMB, _D, _OLD): Decision.IGNORE_STALE,
+    (_TOMB, _S, _OLD): Decision.IGNORE_STALE,
 }
 
 
@@ -92,10 +129,10 @@ def state_of(held: Held | None) -> State:
 
 
 def freshness_of(held: Held | None, event: Envelope) -> Freshness:
-    """Whether ``event`` is newer than what is held (anything is newer than nothing)."""
+    """How ``event``'s version compares with what is held (anything is newer than nothing)."""
     if held is None or event.version > held.version:
         return Freshness.NEWER
-    return Freshness.NOT_NEWER
+    return Freshness.SAME if event.version == held.version else Freshness.OLDER
 
 
 def decide(held: Held | None, event: Envelope) -> Decision:

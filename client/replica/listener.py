@@ -160,6 +160,8 @@ class Notifier:
 
     async def _send_all(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
         for group, message in pending:  # in order: one user's frames must not overtake
+            # A connection pooled before Redis restarted is retried once on a fresh one
+            # (CHANNEL_LAYERS "retry" in client/settings.py).
             await self._layer.group_send(group, message)
 
     def close(self) -> None:
@@ -325,9 +327,9 @@ class Listener:
             )  # fmt: skip
             return Handled(message, None)
         logger.debug(
-            "event %s message %s: %s master user %s v%s -> %s",
-            event.event_id, message_id, event.action.value, event.user_id, event.version,
-            result.decision.value,
+            "event %s message %s (receive %s): %s master user %s v%s -> %s",
+            event.event_id, message_id, receives, event.action.value, event.user_id,
+            event.version, result.decision.value,
         )  # fmt: skip
         return Handled(message, result)
 

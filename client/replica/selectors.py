@@ -1,8 +1,11 @@
-"""Reads of replicated users: which fields are replicated, and a user's current stream state."""
+"""Reads of replicated users: which fields are replicated, a user's current stream state, and
+every replica as ``reactive diff`` compares it with the master."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import User
 
@@ -47,6 +50,26 @@ def replica_state_for_user(*, user: User) -> ReplicaState | None:
     if replica is None or replica.user is None:
         return None
     return ReplicaState(replica.master_id, replica.version, replicated_fields(replica.user))
+
+
+def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every replica in master id order, as ``replica_dump`` prints it for ``reactive diff``.
+
+    ``{"master_id", "version", "tombstone", "fields"}``: ``fields`` are the replicated
+    fields the local user holds; ``{}`` for a tombstone; None for a live replica whose local
+    user is gone (deleted by hand on this client).
+    """
+    replicas = Replica.objects.select_related("user").order_by("master_id")
+    for replica in replicas.iterator(chunk_size=chunk_size):
+        fields: dict[str, FieldValue] | None = {}
+        if not replica.tombstone:
+            fields = replicated_fields(replica.user) if replica.user is not None else None
+        yield {
+            "master_id": replica.master_id,
+            "version": replica.version,
+            "tombstone": replica.tombstone,
+            "fields": fields,
+        }
 
 
 def _plain(value: object) -> FieldValue:

@@ -3,6 +3,11 @@
 ``decide()`` says what to do; this module does it in one transaction with the replica row
 locked, and says what the user's sockets must be told. Users are matched by master id,
 never by username, so renames and a username passed from one user to another are safe.
+
+An upsert at the version already held (a snapshot repairing same-version drift, see
+``decide``) writes like any other: the replica keeps its version and takes the event id,
+and a local user deleted by hand is created again. Its sockets get a ``state`` frame rather
+than a ``changed`` one: pages apply a state at the version they show, a change only above it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from client.replica.decide import Decision, Held, decide
 from client.replica.models import Replica
 from client.replica.selectors import replicated_field_names, replicated_fields
 from reactive_cli import naming
-from reactive_cli.contract import Envelope, FieldValue
+from reactive_cli.contract import Action, Envelope, FieldValue
 from reactive_cli.errors import ApplyError, UsernameCollision
 
 logger = logging.getLogger(__name__)
@@ -79,8 +84,10 @@ def _upsert(replica: Replica | None, event: Envelope) -> User:
     username = values.get("username")
     if user is None and not username:
         raise ApplyError(f"event {event.event_id}: master user {event.user_id} has no username")
+    freed = ""
     if isinstance(username, str) and (user is None or user.username != username):
         _free_username(username, owner=user, event=event)
+        freed = user.username if user is not None else ""
     if user is None:
         user = User(**values)
         user.set_unusable_password()  # logs in with credentials this client sets, if any
@@ -89,23 +96,30 @@ def _upsert(replica: Replica | None, event: Envelope) -> User:
         for name, value in values.items():
             setattr(user, name, value)
         user.save(update_fields=list(values))
-    _save_replica(replica, event, user=user)
+    _save_replica(replica, event, user=user, username=username)
+    if freed:
+        _unpark(freed, event=event)
     return user
 
 
 def _delete(replica: Replica | None, event: Envelope) -> None:
     user = replica.user if replica is not None else None
-    _save_replica(replica, event, user=None)
+    _save_replica(replica, event, user=None, username=None)
     if user is not None:
         user.delete()
+        _unpark(user.username, event=event)
 
 
-def _save_replica(replica: Replica | None, event: Envelope, *, user: User | None) -> None:
+def _save_replica(
+    replica: Replica | None, event: Envelope, *, user: User | None, username: FieldValue
+) -> None:
     replica = replica or Replica(master_id=event.user_id)
     replica.user = user
     replica.tombstone = user is None
     replica.version = event.version
     replica.last_event_id = event.event_id
+    if isinstance(username, str):
+        replica.username = username
     replica.save()
 
 
@@ -130,6 +144,33 @@ def _free_username(username: str, *, owner: User | None, event: Envelope) -> Non
     )  # fmt: skip
     holder.username = parked
     holder.save(update_fields=["username"])
+
+
+def _unpark(username: str, *, event: Envelope) -> None:
+    """``username`` was just freed: give it back to a replicated user parked waiting for it.
+
+    Parking is only right while the other user's own rename is still to come; when the
+    events arrived the other way round (the parked user's state was the newer one), this
+    is what puts it right, whatever the order.
+    """
+    waiting = (
+        Replica.objects.select_for_update()
+        .select_related("user")
+        .filter(username=username, tombstone=False, user__isnull=False)
+        .exclude(user__username=username)
+        .order_by("id")
+        .first()
+    )
+    if waiting is None or waiting.user is None:
+        return
+    if User.objects.filter(username=username).exists():  # a local user took it meanwhile
+        return
+    logger.warning(
+        "event %s: username %r is free again; master user %s leaves %r for it",
+        event.event_id, username, waiting.master_id, waiting.user.username,
+    )  # fmt: skip
+    waiting.user.username = username
+    waiting.user.save(update_fields=["username"])
 
 
 def _writable_values(event: Envelope) -> dict[str, FieldValue]:
@@ -162,7 +203,11 @@ def _result(event: Envelope, decision: Decision, user: User | None) -> ApplyResu
     if decision is Decision.NOTIFY_ONLY:
         messages.append(frames.group_message(frames.USER_TEST, frames.test_frame(event=event)))
     elif decision is Decision.UPSERT and user is not None:
-        frame = frames.changed_frame(event=event, user=replicated_fields(user))
+        fields = replicated_fields(user)
+        if event.action is Action.SNAPSHOT:  # may be the version the page shows: a state
+            frame = frames.state_frame(version=event.version, user=fields)
+        else:
+            frame = frames.changed_frame(event=event, user=fields)
         messages.append(frames.group_message(frames.USER_CHANGED, frame))
         if not user.is_active:
             messages.append(_gone(frames.GoneReason.DEACTIVATED, event))

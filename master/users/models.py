@@ -11,6 +11,9 @@ from django.db.models import Q
 
 from reactive_cli.contract import Action
 
+#: What the outbox records: the actions of live changes (not ``Action.SNAPSHOT``).
+LIVE_ACTIONS = (Action.CREATED, Action.UPDATED, Action.DELETED)
+
 
 class UserVersion(models.Model):
     """The last version given to a master user's events; strictly increasing in commit order."""
@@ -28,7 +31,8 @@ class OutboxEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     event_id = models.UUIDField(unique=True, editable=False)
     user_id = models.BigIntegerField(db_index=True)
-    action = models.CharField(max_length=16, choices=[(a.value, a.value) for a in Action])
+    #: Live events only: snapshots (backfill, repair) go straight to one client's queue.
+    action = models.CharField(max_length=16, choices=[(a.value, a.value) for a in LIVE_ACTIONS])
     version = models.PositiveBigIntegerField()
     body = models.TextField(help_text="reactive_cli.contract.encode(envelope)")
     created_at = models.DateTimeField(auto_now_add=True)

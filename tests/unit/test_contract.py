@@ -24,6 +24,8 @@ from reactive_cli.contract import (
 )
 
 GOLDEN = Path(__file__).parent / "data" / "envelope_v1.json"
+#: A snapshot (backfill, repair): the same schema, a fourth action, every field in "changed".
+GOLDEN_SNAPSHOT = Path(__file__).parent / "data" / "envelope_v1_snapshot.json"
 
 
 def golden_envelope() -> Envelope:
@@ -54,6 +56,36 @@ def test_encode_produces_the_golden_wire_format():
 
 def test_decode_accepts_the_golden_wire_format():
     assert decode(GOLDEN.read_bytes()) == golden_envelope()
+
+
+def golden_snapshot() -> Envelope:
+    return Envelope(
+        event_id=uuid.UUID("5d1c2f0e-93b4-4f7a-8c6e-1a2b3c4d5e6f"),
+        action=Action.SNAPSHOT,
+        occurred_at=datetime(2026, 11, 24, 8, 15, tzinfo=UTC),
+        user_id=42,
+        version=7,
+        changed=("username", "email", "first_name", "last_name", "is_active"),
+        user={
+            "username": "ana.maria+test@example.com",
+            "email": "ana@example.com",
+            "first_name": "Ana",
+            "last_name": "Maria",
+            "is_active": True,
+        },
+    )
+
+
+def test_a_snapshot_encodes_to_its_golden_wire_format():
+    assert json.loads(encode(golden_snapshot())) == json.loads(GOLDEN_SNAPSHOT.read_text())
+
+
+def test_a_snapshot_decodes_from_its_golden_wire_format():
+    assert decode(GOLDEN_SNAPSHOT.read_bytes()) == golden_snapshot()
+
+
+def test_the_actions_on_the_wire_are_exactly_these():
+    assert [a.value for a in Action] == ["created", "updated", "deleted", "snapshot"]
 
 
 def test_encode_then_decode_round_trips():

@@ -9,7 +9,7 @@ import pytest
 from client.replica.decide import RULES, Decision, Freshness, Held, State, decide
 from reactive_cli.contract import Action, Envelope, new_event
 
-C, U, D = Action.CREATED, Action.UPDATED, Action.DELETED
+C, U, D, S = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT
 
 
 def event(action: Action, version: int, *, synthetic: bool = False) -> Envelope:
@@ -29,13 +29,26 @@ CASES = [
     (Held(3, False), C, 3, Decision.IGNORE_STALE),
     (Held(3, False), U, 3, Decision.IGNORE_STALE),
     (Held(3, False), U, 2, Decision.IGNORE_STALE),
-    (Held(3, False), D, 3, Decision.IGNORE_STALE),
+    (Held(3, False), D, 3, Decision.DELETE),  # a backfilled tombstone (see decide.py)
+    (Held(3, False), D, 2, Decision.IGNORE_STALE),
+    (Held(3, False), C, 2, Decision.IGNORE_STALE),
     (Held(3, True), C, 4, Decision.IGNORE_TOMBSTONED),
     (Held(3, True), U, 9, Decision.IGNORE_TOMBSTONED),
     (Held(3, True), D, 4, Decision.IGNORE_TOMBSTONED),
     (Held(3, True), C, 1, Decision.IGNORE_STALE),
     (Held(3, True), U, 2, Decision.IGNORE_STALE),
     (Held(3, True), D, 3, Decision.IGNORE_STALE),
+    (Held(3, True), C, 3, Decision.IGNORE_STALE),
+    (Held(3, True), U, 3, Decision.IGNORE_STALE),
+    (Held(3, True), D, 2, Decision.IGNORE_STALE),
+    # Snapshots: applied at a newer or the same version unless tombstoned.
+    (None, S, 1, Decision.UPSERT),
+    (Held(3, False), S, 4, Decision.UPSERT),
+    (Held(3, False), S, 3, Decision.UPSERT),
+    (Held(3, False), S, 2, Decision.IGNORE_STALE),
+    (Held(3, True), S, 4, Decision.IGNORE_TOMBSTONED),
+    (Held(3, True), S, 3, Decision.IGNORE_STALE),
+    (Held(3, True), S, 2, Decision.IGNORE_STALE),
 ]
 
 
@@ -49,7 +62,11 @@ def test_every_rule_in_the_table_is_covered_by_a_case():
         (
             State.ABSENT if h is None else State.TOMBSTONED if h.tombstoned else State.LIVE,
             a,
-            Freshness.NEWER if h is None or v > h.version else Freshness.NOT_NEWER,
+            Freshness.NEWER
+            if h is None or v > h.version
+            else Freshness.SAME
+            if v == h.version
+            else Freshness.OLDER,
         )
         for h, a, v, _ in CASES
     }
@@ -60,7 +77,7 @@ def test_the_table_has_a_rule_for_every_reachable_situation():
     reachable = {
         (state, action, fresh)
         for state, action, fresh in itertools.product(State, Action, Freshness)
-        if not (state is State.ABSENT and fresh is Freshness.NOT_NEWER)
+        if not (state is State.ABSENT and fresh is not Freshness.NEWER)
     }
     assert set(RULES) == reachable
 
@@ -84,3 +101,21 @@ def test_a_late_update_after_delete_never_resurrects_the_user():
 
 def test_only_upsert_and_delete_write():
     assert {d for d in Decision if d.writes} == {Decision.UPSERT, Decision.DELETE}
+
+
+def test_a_live_event_at_the_held_version_is_a_duplicate_but_a_snapshot_repairs():
+    held = Held(5, False)
+    assert decide(held, event(C, 5)) is Decision.IGNORE_STALE
+    assert decide(held, event(U, 5)) is Decision.IGNORE_STALE
+    assert decide(held, event(S, 5)) is Decision.UPSERT
+
+
+def test_a_snapshot_never_overwrites_a_newer_live_change():
+    for held_version in (2, 3, 10):
+        assert decide(Held(held_version, False), event(S, 1)) is Decision.IGNORE_STALE
+
+
+def test_nothing_brings_a_tombstoned_user_back():
+    for action in (C, U, S):
+        for version in (1, 4, 5, 100):
+            assert not decide(Held(4, True), event(action, version)).writes

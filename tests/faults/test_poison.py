@@ -1,0 +1,132 @@
+"""Fault 6: poison messages among valid events: logged once per receive, then dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from reactive_cli.contract import MAX_BODY_BYTES, Action, new_event
+from tests.faults.conftest import AddClient
+from tests.faults.helpers import depth, receive_all, sqs, wait_drained
+from tests.support import master_ops
+from tests.support.convergence import wait_converged
+from tests.support.reliability import record
+from tests.support.stack import Stack
+
+MAX_RECEIVES = 2
+#: SQS's largest message body, in bytes.
+SQS_MAX_BODY_BYTES = 256 * 1024
+
+
+def envelope(**overrides: Any) -> dict[str, Any]:
+    """A valid envelope as a JSON-ready dict, with some keys replaced (or removed: None)."""
+    user = {
+        "username": f"poison-{uuid.uuid4().hex[:6]}",
+        "email": "",
+        "first_name": "Poison",
+        "last_name": "",
+        "is_active": True,
+    }
+    event = new_event(action=Action.CREATED, user_id=9_000_001, version=1, user=user)
+    body = event.to_dict()
+    for key, value in overrides.items():
+        if value is None:
+            del body[key]
+        else:
+            body[key] = value
+    return body
+
+
+def poison_bodies() -> dict[str, str]:
+    """One body per kind of poison the listener must refuse (all within SQS's limit)."""
+    big = json.dumps(envelope(user={"username": "big", "first_name": "x" * 20_000}))
+    huge = json.dumps(envelope(user={"username": "huge", "first_name": "x" * 200_000}))
+    assert MAX_BODY_BYTES < len(big.encode()) < len(huge.encode()) < SQS_MAX_BODY_BYTES
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": str(uuid.uuid4()),
+        "Token": "2336412f37fb687f5d51e6e2425c464de",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:reactive-users",
+        "Message": "You have chosen to subscribe to the topic. To confirm, visit the SubscribeURL.",
+        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
+        "Timestamp": "2026-11-23T12:00:00.000Z",
+    }
+    return {
+        "invalid JSON": '{"schema": 1, "event_id": "0b6c',
+        "unknown schema version": json.dumps(envelope(schema=99)),
+        "wrong types": json.dumps(envelope(version="2", user_id="seven")),
+        "missing fields": json.dumps(envelope(version=None, user=None)),
+        "unknown action": json.dumps(envelope(action="merged")),
+        "body over the contract's limit": big,
+        "body near SQS's limit": huge,
+        "SNS subscription confirmation": json.dumps(confirmation),
+        "plain text": "hello, is this the user queue?",
+    }
+
+
+def test_poison_messages_are_logged_once_per_receive_and_dead_lettered_while_valid_ones_apply(
+    stack: Stack, add_client: AddClient
+):
+    # Given a client with a local (not replicated) user "collide-..." and few receives
+    app = add_client("poison", max_receive_count=MAX_RECEIVES, visibility_timeout=2)
+    assert app.listener is not None
+    prefix = uuid.uuid4().hex[:6]
+    local = f"collide-{prefix}"
+    code = "from django.contrib.auth.models import User; User.objects.create_user({!r})"
+    app.manage("shell", "-c", code.format(local))
+    users = [master_ops.create_user(f"{prefix}-{n}", password=None) for n in range(8)]
+
+    # When poison arrives in the queue interleaved with valid events from the master,
+    # one of which is a master user whose username a client-local user holds
+    client, sent = sqs(stack), {}
+    for n, (kind, body) in enumerate(poison_bodies().items()):
+        master_ops.update_user(users[n % len(users)], first_name=f"before {kind}")
+        message_id = client.send_message(QueueUrl=app.queue_url, MessageBody=body)["MessageId"]
+        sent[message_id] = (kind, body)
+        master_ops.update_user(users[(n + 3) % len(users)], last_name=f"after {kind}")
+    collider = master_ops.create_user(local, password=None, first_name="Master")
+    master_ops.update_user(users[0], first_name="last")
+    valid = len(users) + 2 * len(sent) + 2
+
+    # Then the valid events are applied, and every poison message ends in the DLQ
+    comparison = wait_converged(app, users, timeout=90)
+    dlq = stack.provisioned.dlq_urls[app.name]
+    dead = receive_all(stack, dlq, expected=len(sent) + 1)
+    wait_drained(stack, app.queue_url)
+    log = app.listener.log()
+    (collision,) = master_ops.outbox_bodies(collider)
+    dead_bodies = sorted(m["Body"] for m in dead)
+    wanted_bodies = sorted([body for _, body in sent.values()] + [collision])
+    collision_ids = [m["MessageId"] for m in dead if m["Body"] == collision]
+    receives = {kind: log.count(mid) for mid, (kind, _) in sent.items()}
+    receives["username collision"] = log.count(collision_ids[0]) if collision_ids else 0
+    wrong_counts = {k: n for k, n in receives.items() if n != MAX_RECEIVES}
+    missing_dead = len(set(wanted_bodies) - set(dead_bodies))
+    local_rows = app.query("SELECT first_name FROM auth_user WHERE username = ?", (local,))
+    record(
+        fault="6. poison messages",
+        test="test_poison_messages_are_logged_once_per_receive_and_dead_lettered_while_valid_"
+        "ones_apply",
+        sent=valid + len(sent),
+        checked=len(users) + len(wanted_bodies),
+        lost=len(comparison.missing) + missing_dead,
+        diverged=len(comparison.diverged) + len(wrong_counts),
+        detail=(
+            f"{len(wanted_bodies)} poison messages ({', '.join(receives)}) each logged "
+            f"{MAX_RECEIVES} times (once per receive) and dead-lettered; "
+            f"{valid - 1} valid events around them reached {len(users)} users: "
+            f"{comparison.summary()}"
+        ),
+    )
+    assert comparison.converged, comparison.summary()
+    assert not wrong_counts, f"poison not logged once per receive: {receives}\n{log[-4000:]}"
+    assert dead_bodies == wanted_bodies
+    assert len(dead) == len(wanted_bodies), "a poison message was dead-lettered twice"
+    assert set(sent) <= {m["MessageId"] for m in dead}, "the DLQ keeps the message ids"
+    assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVES for m in dead)
+    # ... the colliding master user merged into nothing: the local user is untouched
+    assert app.replica(collider) is None
+    assert [r["first_name"] for r in local_rows] == [""]
+    assert app.listener.alive()
+    assert depth(stack, app.queue_url) == (0, 0)

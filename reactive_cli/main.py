@@ -11,6 +11,8 @@ from rich.text import Text
 
 from reactive_cli import exitcodes
 from reactive_cli.commands import (
+    backfill,
+    diff,
     dlq,
     emit,
     listen,
@@ -18,6 +20,7 @@ from reactive_cli.commands import (
     logs,
     manage,
     provision,
+    republish,
     stack,
     status,
     teardown,
@@ -49,6 +52,9 @@ app.command("listeners")(listeners.listeners)
 app.command("logs")(logs.logs)
 app.command("status")(status.status)
 app.command("manage")(manage.manage)
+app.command("backfill")(backfill.backfill)
+app.command("diff")(diff.diff)
+app.command("republish")(republish.republish)
 app.add_typer(dlq.app, name="dlq")
 
 _err = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""The relay's Prometheus endpoint: valid text format, counts that match, and ``status`` agreeing."""
+"""The relay's Prometheus endpoint: valid text format, matching counts, `status` agreeing."""
 
 from __future__ import annotations
 

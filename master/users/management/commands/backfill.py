@@ -1,0 +1,122 @@
+"""``python -m master backfill --client NAME``: send every user to one client's queue.
+
+Thin: parses options and prints; ``master.users.snapshots`` does the work.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from master.users import snapshots
+from reactive_cli.errors import ReactiveError
+
+#: Exit code after Ctrl-C or SIGTERM (128 + SIGINT), the checkpoint kept.
+INTERRUPTED = 130
+
+
+class Command(BaseCommand):
+    help = (
+        "Send every current master user (or those changed since --since) as snapshot events, "
+        "and every tombstone as a deleted event, to ONE client's SQS queue (never the topic), "
+        "at the master's current versions. Resumable: a checkpoint in the state dir records "
+        "the last master id sent; a rerun resumes after it (--restart starts over). With "
+        "--ids, sends just those users (what `reactive diff --repair` runs)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--client", required=True, help="The client whose queue gets them.")
+        parser.add_argument(
+            "--since", help="Only users joined or with an event since this date (ISO 8601)."
+        )
+        parser.add_argument(
+            "--batch", type=int, default=snapshots.DEFAULT_BATCH,
+            help=f"Users read per batch (default {snapshots.DEFAULT_BATCH}; 10 per send).",
+        )  # fmt: skip
+        parser.add_argument("--restart", action="store_true", help="Ignore the checkpoint.")
+        parser.add_argument(
+            "--ids", help="Only these master ids (1,2,3; '-' reads them from stdin): a repair."
+        )
+        parser.add_argument(
+            "--max-depth", type=int, default=snapshots.DEFAULT_MAX_DEPTH,
+            help="Hold back while more messages than this wait in the client's queue, so live "
+            f"events behind them are not delayed (default {snapshots.DEFAULT_MAX_DEPTH}; 0: "
+            "send as fast as SQS takes them).",
+        )  # fmt: skip
+        parser.add_argument("--queue-url", help="The client's queue (default: found by name).")
+        parser.add_argument(
+            "--stop-after", type=int,
+            help="Stop once this many events were sent, keeping the checkpoint (to try resume).",
+        )  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            if options["ids"] is not None:
+                self._repair(options)
+            else:
+                self._backfill(options)
+        except KeyboardInterrupt:
+            raise CommandError(
+                "interrupted: the checkpoint keeps what was sent; rerun to resume",
+                returncode=INTERRUPTED,
+            ) from None
+        except ReactiveError as exc:
+            raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _backfill(self, options: dict[str, Any]) -> None:
+        client = options["client"]
+        since = snapshots.parse_since(options["since"]) if options["since"] else None
+
+        def resumed(checkpoint: snapshots.Checkpoint) -> None:
+            self.stdout.write(
+                f"Resuming the backfill of {client} after master id {checkpoint.last_id} "
+                f"({checkpoint.users} users and {checkpoint.tombstones} tombstones sent since "
+                f"{checkpoint.started}); --restart starts over."
+            )
+            self.stdout.flush()
+
+        def progress(p: snapshots.Progress) -> None:
+            sys.stderr.write(snapshots.progress_line(p) + "\n")
+            sys.stderr.flush()
+
+        report = snapshots.backfill(
+            client=client, since=since, batch=options["batch"], restart=options["restart"],
+            queue_url=options["queue_url"], stop_after=options["stop_after"],
+            max_depth=options["max_depth"], on_progress=progress, on_resume=resumed,
+        )  # fmt: skip
+        p = report.progress
+        if report.stopped:
+            raise CommandError(
+                f"stopped after {p.sent_this_run} events as asked (--stop-after), "
+                f"{p.rate:.1f} users/s; checkpoint at master id {p.last_id} in "
+                f"{report.checkpoint}: rerun to resume"
+            )
+        self.stdout.write(snapshots.summary_line(p, resumed_after=report.resumed_after))
+
+    def _repair(self, options: dict[str, Any]) -> None:
+        text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
+        ids = snapshots.parse_ids(text)
+        report = snapshots.repair(client=options["client"], ids=ids, queue_url=options["queue_url"])
+        p = report.progress
+        self.stdout.write(
+            f"Sent {p.users} snapshot(s) and {p.tombstones} tombstone(s) to {p.client} "
+            f"in {p.elapsed:.2f} s."
+        )
+        if report.unknown:
+            unknown = ",".join(map(str, report.unknown))
+            raise CommandError(
+                f"the master does not replicate master ids {unknown} (no such user, or staff): "
+                "nothing sent for them"
+            )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM ends a backfill like Ctrl-C: the checkpoint keeps what was sent."""
+    raise KeyboardInterrupt

@@ -1,0 +1,147 @@
+"""``reactive diff --client NAME``: the master's users against one client's replicas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reactive_cli import diffing, exitcodes
+from reactive_cli.commands.backfill import (
+    ClientName,
+    MasterEnv,
+    check_client,
+    client_environment,
+    master_environment,
+    run_captured,
+    run_streaming,
+)
+from reactive_cli.commands.manage import MASTER
+from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, Json, StateDir
+from reactive_cli.errors import ContractError, UsageError
+
+ClientEnv = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-env",
+        help="A file of KEY=VALUE lines added to the client's environment (DATABASE_URL, ...).",
+        show_default=False,
+        dir_okay=False,
+        exists=True,
+    ),
+]
+
+
+def diff(
+    client: ClientName,
+    json_output: Json = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Send the client's queue exactly the events that close the gap."
+        ),
+    ] = False,
+    every_user: Annotated[
+        bool, typer.Option("--all", help="List equal users too, not only differences.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most users the table lists.")] = 50,
+    master_env: MasterEnv = None,
+    client_env: ClientEnv = None,
+    state_dir: StateDir = DEFAULT_STATE,
+    config_path: ConfigPath = None,
+) -> None:
+    """Compare the master's users with one client's replicas, user by user.
+
+    Reads each side through its own Django project: `python -m master users_dump` with the
+    master's settings and `python -m client replica_dump` with the client's (the local
+    stack's when `reactive up` recorded one; else this environment, where the client's
+    database is `CLIENT_DATABASE_URL`, e.g. SHOP_DATABASE_URL, or DATABASE_URL in
+    `--client-env`). Per user: missing (not on the client, or its local row deleted), extra
+    (deleted in the master), stale (other version or allow-listed field values) or equal,
+    with totals. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot
+    for each missing or stale user and a delete for each extra one to the client's queue
+    (the master's backfill); run diff again once the listener applied them.
+
+    Example: reactive diff --client shop --repair
+    """
+    check_client(client, state_dir, config_path)
+    m_env = master_environment(state_dir, config_path, master_env)
+    c_env = client_environment(client, state_dir, config_path, client_env)
+    try:
+        ours = diffing.parse_records(run_captured(MASTER, ["users_dump"], m_env))
+        theirs = diffing.parse_records(run_captured(client, ["replica_dump"], c_env))
+    except ContractError as e:
+        raise UsageError(f"a dump could not be read: {e}") from e
+    report = diffing.compare(ours, theirs)
+    console = Console(quiet=json_output)
+    err = Console(stderr=True)
+    if json_output:
+        typer.echo(json.dumps({"client": client, **report.as_json(every_user=every_user)}))
+    else:
+        shown = report.entries if every_user else report.differences
+        if shown:
+            console.print(render(shown[:limit]))
+        if len(shown) > limit:
+            console.print(f"... and {len(shown) - limit} more (--limit, or --json for all)")
+        console.print(totals_line(client, report), style="red" if report.differs else "green",
+                      highlight=False)  # fmt: skip
+    code = exitcodes.FAILED if report.differs else exitcodes.OK
+    if repair and report.differs:
+        code = _repair(client, report, m_env, err)
+    raise typer.Exit(code=code)
+
+
+def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Console) -> int:
+    """Send the repairs; 0 if every repairable user was sent and none is unrepairable."""
+    ids = report.repair_ids()
+    code = exitcodes.OK
+    if ids:
+        err.print(f"Repairing {len(ids)} user(s) of {client}...", highlight=False)
+        args = ["backfill", "--client", client, "--ids", "-"]
+        code = run_streaming(MASTER, args, env, stdin=",".join(map(str, ids)))
+        if code == exitcodes.OK:
+            err.print(
+                f"Sent; run `reactive diff --client {client}` again once its listener applied "
+                "them.",
+                style="green",
+                highlight=False,
+            )
+    for entry in report.unrepairable():
+        err.print(
+            f"master id {entry.master_id}: {entry.reason}: no event can repair this; fix it "
+            f"on the client (`reactive manage {client} -- shell`)",
+            style="red",
+            highlight=False,
+        )
+        code = code or exitcodes.FAILED
+    return code
+
+
+def render(entries: tuple[diffing.Entry, ...]) -> Table:
+    """One row per user: id, status, both versions, what differs."""
+    table = Table("master id", "status", "master v", "client v", "detail")
+    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green"}
+    for e in entries:
+        status = f"[{colour.get(e.status.value, 'dim')}]{e.status.value}[/]"
+        table.add_row(
+            str(e.master_id), status, _v(e.master_version), _v(e.client_version), e.reason
+        )
+    return table
+
+
+def totals_line(client: str, report: diffing.Report) -> str:
+    """``shop: 3 differ: 1 missing, 1 extra, 1 stale; 997 equal, 2 skipped (staff).``"""
+    t = report.totals
+    counts = f"{t['missing']} missing, {t['extra']} extra, {t['stale']} stale"
+    rest = f"{t['equal']} equal, {t['skipped']} skipped (staff)"
+    if not report.differs:
+        return f"{client}: no differences: {rest}."
+    return f"{client}: {len(report.differences)} differ: {counts}; {rest}."
+
+
+def _v(version: int | None) -> str:
+    return "-" if version is None else str(version)

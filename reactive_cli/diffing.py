@@ -1,0 +1,236 @@
+"""Comparing the master's users with one client's replicas: pure, stdlib-only.
+
+``reactive diff`` feeds it the JSON lines of ``python -m master users_dump`` and
+``python -m client replica_dump`` (each read through its own project's ORM). Per master id:
+
+    master                    client                              status
+    ------------------------  ----------------------------------  --------------------------
+    live user                 nothing, or live without local user MISSING  (repair: snapshot)
+    live user                 other version or other field values STALE    (repair: snapshot)
+    live user                 same version and fields             EQUAL
+    tombstone                 live (with or without local user)   EXTRA    (repair: deleted)
+    tombstone                 tombstone or nothing                EQUAL    (no user on either)
+    no record                 live                                EXTRA    (cannot be repaired
+                                                                            by an event)
+    excluded (staff)          anything                            SKIPPED  (not replicated)
+    live user                 tombstone                           STALE    (a tombstone is
+                                                                            final: no repair)
+
+Fields compared are those both sides carry (the allow-list). A diff taken while events are
+in flight shows them as stale or missing for a moment: run it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reactive_cli.contract import FieldValue
+from reactive_cli.errors import ContractError
+
+__all__ = [
+    "Entry",
+    "Record",
+    "Report",
+    "Status",
+    "compare",
+    "parse_record",
+    "parse_records",
+]
+
+
+class Status(StrEnum):
+    """How one user on the client compares with the master."""
+
+    MISSING = "missing"  # the master has the user; the client does not (or lost the local row)
+    EXTRA = "extra"  # the client shows a user the master deleted or does not know
+    STALE = "stale"  # both have it, with another version or other field values
+    EQUAL = "equal"
+    SKIPPED = "skipped"  # excluded from replication in the master (staff, superusers)
+
+    @property
+    def differs(self) -> bool:
+        """Whether this status is a difference to report (and to repair)."""
+        return self in (Status.MISSING, Status.EXTRA, Status.STALE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One user as one side holds it (a line of ``users_dump`` or ``replica_dump``).
+
+    ``fields`` is None for a client replica whose local user is gone; ``version`` is None
+    for a master user that never had an event.
+    """
+
+    master_id: int
+    version: int | None
+    tombstone: bool = False
+    excluded: bool = False
+    fields: Mapping[str, FieldValue] | None = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return not self.tombstone
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """The comparison of one master id."""
+
+    master_id: int
+    status: Status
+    master_version: int | None = None
+    client_version: int | None = None
+    #: Field names whose values differ (STALE).
+    fields: tuple[str, ...] = ()
+    #: A few words on why, for the table.
+    reason: str = ""
+    #: Whether sending the master's current state to the client closes the gap.
+    repairable: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "master_id": self.master_id,
+            "status": self.status.value,
+            "master_version": self.master_version,
+            "client_version": self.client_version,
+            "fields": list(self.fields),
+            "reason": self.reason,
+            "repairable": self.repairable,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every master id either side holds, compared, in id order."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """How many users have each status (every status present, zeros included)."""
+        counts = Counter(e.status for e in self.entries)
+        return {status.value: counts.get(status, 0) for status in Status}
+
+    @property
+    def differences(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.status.differs)
+
+    @property
+    def differs(self) -> bool:
+        return any(e.status.differs for e in self.entries)
+
+    def repair_ids(self) -> list[int]:
+        """The master ids whose current master state, sent to the client, closes the gap."""
+        return [e.master_id for e in self.differences if e.repairable]
+
+    def unrepairable(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.differences if not e.repairable)
+
+    def as_json(self, *, every_user: bool = False) -> dict[str, Any]:
+        shown = self.entries if every_user else self.differences
+        return {
+            "equal": not self.differs,
+            "totals": self.totals,
+            "users": [e.as_json() for e in shown],
+        }
+
+
+def compare(master: Iterable[Record], client: Iterable[Record]) -> Report:
+    """Compare the two sides per master id (see the module's table)."""
+    ours = {r.master_id: r for r in master}
+    theirs = {r.master_id: r for r in client}
+    entries = [
+        _entry(master_id, ours.get(master_id), theirs.get(master_id))
+        for master_id in sorted(ours.keys() | theirs.keys())
+    ]
+    return Report(tuple(entries))
+
+
+def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
+    def entry(status: Status, reason: str = "", **more: Any) -> Entry:
+        return Entry(
+            master_id=master_id,
+            status=status,
+            master_version=m.version if m else None,
+            client_version=c.version if c else None,
+            reason=reason,
+            **more,
+        )
+
+    if m is not None and m.excluded:
+        return entry(Status.SKIPPED, "staff or superuser: not replicated")
+    client_live = c is not None and c.live
+    if m is None or m.tombstone:
+        if not client_live:
+            return entry(Status.EQUAL)
+        if m is None:
+            return entry(Status.EXTRA, "the master has no record of this user", repairable=False)
+        return entry(Status.EXTRA, "deleted in the master")
+    if c is None:
+        return entry(Status.MISSING, "not on the client")
+    if c.tombstone:
+        return entry(Status.STALE, "tombstoned on the client, live in the master", repairable=False)
+    if c.fields is None:
+        return entry(Status.MISSING, "local user deleted")
+    differing = _differing(m.fields or {}, c.fields)
+    if not differing and m.version == c.version:
+        return entry(Status.EQUAL)
+    reasons = []
+    if m.version != c.version:
+        reasons.append(f"version {_v(c.version)} on the client, {_v(m.version)} in the master")
+    if differing:
+        reasons.append(f"{', '.join(differing)} differ{'s' if len(differing) == 1 else ''}")
+    return entry(Status.STALE, "; ".join(reasons), fields=differing)
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else str(version)
+
+
+def _differing(
+    master: Mapping[str, FieldValue], client: Mapping[str, FieldValue]
+) -> tuple[str, ...]:
+    return tuple(name for name in master if name in client and master[name] != client[name])
+
+
+# --- Reading the dumps ------------------------------------------------------------------------
+
+
+def parse_record(line: str) -> Record:
+    """One JSON line of a dump; ``ContractError`` saying what is wrong."""
+    try:
+        obj = json.loads(line)
+    except ValueError as e:
+        raise ContractError(f"not a dump line: {e}: {line[:120]!r}") from None
+    if not isinstance(obj, dict):
+        raise ContractError(f"not a dump line (not an object): {line[:120]!r}")
+    master_id: Any = obj.get("master_id")
+    version: Any = obj.get("version")
+    fields: Any = obj.get("fields", {})
+    if not _is_int(master_id) or master_id < 1:
+        raise ContractError(f"dump line without a valid master_id: {line[:120]!r}")
+    if version is not None and not _is_int(version):
+        raise ContractError(f"dump line with a bad version: {line[:120]!r}")
+    if fields is not None and not isinstance(fields, dict):
+        raise ContractError(f"dump line whose fields are not an object: {line[:120]!r}")
+    return Record(
+        master_id=master_id,
+        version=version,
+        tombstone=obj.get("tombstone") is True,
+        excluded=obj.get("excluded") is True,
+        fields=fields,
+    )
+
+
+def parse_records(text: str) -> list[Record]:
+    """Every non-blank line of a dump."""
+    return [parse_record(line) for line in text.splitlines() if line.strip()]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,160 @@
+"""Comparing master users with a client's replicas (reactive_cli/diffing.py): pure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reactive_cli.diffing import Record, Status, compare, parse_record, parse_records
+from reactive_cli.errors import ContractError
+
+
+def fields(**changes):
+    base = {
+        "username": "ana",
+        "email": "ana@example.com",
+        "first_name": "Ana",
+        "last_name": "Silva",
+        "is_active": True,
+    }
+    return {**base, **changes}
+
+
+def live(master_id=1, version=3, **changes):
+    return Record(master_id=master_id, version=version, fields=fields(**changes))
+
+
+def tombstone(master_id=1, version=4):
+    return Record(master_id=master_id, version=version, tombstone=True, fields={})
+
+
+def one(master, client):
+    report = compare([m for m in [master] if m], [c for c in [client] if c])
+    assert len(report.entries) == 1
+    return report.entries[0]
+
+
+def test_the_same_user_at_the_same_version_is_equal():
+    entry = one(live(), live())
+    assert entry.status is Status.EQUAL
+    assert not entry.status.differs
+
+
+def test_a_user_the_client_never_got_is_missing():
+    entry = one(live(), None)
+    assert (entry.status, entry.master_version, entry.client_version) == (Status.MISSING, 3, None)
+    assert entry.repairable
+
+
+def test_a_local_user_deleted_by_hand_is_missing():
+    gone = Record(master_id=1, version=3, fields=None)
+    entry = one(live(), gone)
+    assert (entry.status, entry.reason) == (Status.MISSING, "local user deleted")
+
+
+def test_other_values_at_the_same_version_are_stale_naming_the_fields():
+    entry = one(live(first_name="Bulk", email="b@example.com"), live())
+    assert entry.status is Status.STALE
+    assert entry.fields == ("email", "first_name")
+    assert entry.reason == "email, first_name differ"
+
+
+def test_an_older_version_with_the_same_values_is_stale():
+    entry = one(live(version=5), live(version=4))
+    assert (entry.status, entry.fields) == (Status.STALE, ())
+    assert entry.reason == "version 4 on the client, 5 in the master"
+
+
+def test_a_user_deleted_in_the_master_but_live_on_the_client_is_extra():
+    entry = one(tombstone(), live())
+    assert (entry.status, entry.repairable) == (Status.EXTRA, True)
+    entry = one(tombstone(), Record(master_id=1, version=3, fields=None))
+    assert entry.status is Status.EXTRA
+
+
+def test_a_tombstone_held_or_never_seen_by_the_client_is_equal():
+    assert one(tombstone(), tombstone()).status is Status.EQUAL
+    assert one(tombstone(), None).status is Status.EQUAL
+
+
+def test_a_client_user_the_master_has_no_record_of_is_extra_and_not_repairable():
+    entry = one(None, live(master_id=9))
+    assert (entry.status, entry.repairable) == (Status.EXTRA, False)
+
+
+def test_excluded_master_users_are_skipped_whatever_the_client_holds():
+    staff = Record(master_id=1, version=2, excluded=True, fields={})
+    for client in (None, live(), tombstone()):
+        entry = one(staff, client)
+        assert entry.status is Status.SKIPPED and not entry.status.differs
+
+
+def test_only_fields_both_sides_carry_are_compared():
+    master = Record(master_id=1, version=3, fields={"username": "ana", "nickname": "A"})
+    client = Record(master_id=1, version=3, fields={"username": "ana"})
+    assert one(master, client).status is Status.EQUAL
+
+
+def test_a_master_user_without_a_version_on_the_client_is_stale():
+    entry = one(Record(master_id=1, version=None, fields=fields()), live(version=1))
+    assert entry.status is Status.STALE
+
+
+def test_a_report_totals_every_status_and_lists_what_to_repair_in_id_order():
+    master = [live(1), live(2, first_name="New"), tombstone(3), live(4), live(6)]
+    client = [live(1), live(2), live(3), live(5), Record(master_id=6, version=3, fields=None)]
+    report = compare(master, client)
+
+    assert [(e.master_id, e.status) for e in report.entries] == [
+        (1, Status.EQUAL),
+        (2, Status.STALE),
+        (3, Status.EXTRA),
+        (4, Status.MISSING),
+        (5, Status.EXTRA),
+        (6, Status.MISSING),
+    ]
+    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1, "skipped": 0}
+    assert report.differs
+    assert report.repair_ids() == [2, 3, 4, 6]
+    assert [e.master_id for e in report.unrepairable()] == [5]
+
+
+def test_an_empty_or_identical_pair_does_not_differ():
+    assert not compare([], []).differs
+    same = [live(1), live(2), tombstone(3)]
+    report = compare(same, same)
+    assert not report.differs
+    assert report.as_json() == {
+        "equal": True,
+        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3, "skipped": 0},
+        "users": [],
+    }
+    assert len(report.as_json(every_user=True)["users"]) == 3
+
+
+def test_dump_lines_of_both_sides_parse():
+    master_line = json.dumps(
+        {"master_id": 7, "version": None, "tombstone": False, "excluded": False, "fields": {}}
+    )
+    client_line = json.dumps({"master_id": 7, "version": 2, "tombstone": False, "fields": None})
+    assert parse_record(master_line) == Record(master_id=7, version=None, fields={})
+    assert parse_record(client_line) == Record(master_id=7, version=2, fields=None)
+    assert len(parse_records(f"{master_line}\n\n{client_line}\n")) == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json",
+        "[1]",
+        '{"version": 1}',
+        '{"master_id": 0, "version": 1}',
+        '{"master_id": true, "version": 1}',
+        '{"master_id": 1, "version": "1"}',
+        '{"master_id": 1, "version": 1, "fields": [1]}',
+    ],
+)
+def test_a_bad_dump_line_is_a_contract_error(line):
+    with pytest.raises(ContractError):
+        parse_record(line)

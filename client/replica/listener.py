@@ -1,9 +1,10 @@
 """The SQS listener: long-poll the client's queue, apply each event, tell the sockets, delete.
 
-One batch is: ReceiveMessage (up to 10, long poll) -> per message decode and ``event_apply``
--> group_send the resulting frames (and, for synthetic events, an ack to ``reactive
-emit-test``, see ``reactive_cli.delivery``) -> ONE DeleteMessageBatch for every message that
-was applied or ignored. A message that is malformed or refused is logged once per receive and
+One batch is: ReceiveMessage (up to 10, long poll) -> decode each message -> apply the events
+with ``event_apply`` in ONE database transaction (a savepoint each) -> group_send the
+resulting frames (and, for synthetic events, an ack to ``reactive emit-test``, see
+``reactive_cli.delivery``) -> ONE DeleteMessageBatch for every message that was applied or
+ignored. A message that is malformed or refused is logged once per receive and
 left alone, so that SQS moves it to the dead-letter queue after maxReceiveCount receives.
 
 The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -27,12 +29,13 @@ from types import FrameType
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, transaction
+from prometheus_client import CollectorRegistry
 
 from client.replica.decide import Decision
 from client.replica.services import ApplyResult, event_apply
-from reactive_cli import aws, delivery, naming, resources
-from reactive_cli.contract import decode_sqs_body
+from reactive_cli import aws, delivery, metrics, naming, resources
+from reactive_cli.contract import Envelope, decode_sqs_body
 from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
 
@@ -50,6 +53,8 @@ BACKOFF_CAP_SECONDS = 30.0
 NOTIFY_TIMEOUT_SECONDS = 5.0
 #: Longest wait for acknowledging synthetic events to ``reactive emit-test``, in seconds.
 ACK_TIMEOUT_SECONDS = 2.0
+#: Seconds between two readings of the queue depths for the metrics (only when served).
+DEPTH_INTERVAL_SECONDS = 15.0
 
 SQSMessage = Mapping[str, Any]
 
@@ -183,6 +188,8 @@ class Listener:
         max_messages: int = MAX_PREFETCH,
         wait_seconds: int = MAX_WAIT_TIME_SECONDS,
         notifier: Notifier | None = None,
+        registry: CollectorRegistry | None = None,
+        read_depths: bool = False,
     ) -> None:
         if not 1 <= max_messages <= MAX_PREFETCH:
             raise ConfigError(f"max_messages must be within 1..{MAX_PREFETCH}")
@@ -198,6 +205,13 @@ class Listener:
         self._stop_requested = False
         #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
         self._waiting: str | None = None
+        #: Counted always; served over HTTP only when the operator sets a port (``serve``).
+        self.metrics = metrics.ListenerMetrics(registry or CollectorRegistry(), self.client)
+        #: Read the queue depths for the metrics every DEPTH_INTERVAL_SECONDS (AWS calls).
+        self._read_depths = read_depths
+        self._depths_read_at = -DEPTH_INTERVAL_SECONDS
+        #: The queue's maxReceiveCount (a failure on that receive is dead-lettered); 0: unknown.
+        self._max_receives = 0
 
     @property
     def stopping(self) -> bool:
@@ -263,6 +277,7 @@ class Listener:
     def poll_once(self) -> BatchStats:
         """Handle one ReceiveMessage batch; returns what happened to it."""
         close_old_connections()  # a long-lived process: drop connections the server closed
+        self._maybe_read_depths()
         messages = self._receive()
         if not messages:
             return BatchStats()
@@ -273,6 +288,7 @@ class Listener:
         self._delete([h.message for h in handled if h.result is not None])
         self._release(rest)
         stats = _stats(messages, results, rest)
+        self._count(stats, handled)
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
             "released=%d events=%s",
@@ -292,25 +308,44 @@ class Listener:
         return list(response.get("Messages", []))
 
     def _handle_batch(self, messages: list[SQSMessage]) -> tuple[list[Handled], list[SQSMessage]]:
+        """Decode every message, then apply the events in ONE transaction (one commit per
+        batch), each in its own savepoint so a refused one leaves the others applied.
+
+        Events are applied in (user, version) order: one user's frames go out in version
+        order, and competing listeners lock replicas in the same order (no deadlocks).
+        A stop request between two events commits what is applied and hands back the rest.
+        """
         handled: list[Handled] = []
-        for index, message in enumerate(messages):
-            if self.stopping:
-                return handled, messages[index:]
-            handled.append(self._handle(message))
+        decoded: list[tuple[SQSMessage, Envelope]] = []
+        for message in messages:
+            event = self._decode(message)
+            if event is None:
+                handled.append(Handled(message, None))
+            else:
+                decoded.append((message, event))
+        decoded.sort(key=lambda pair: (pair[1].user_id, pair[1].version))
+        with transaction.atomic():
+            for index, (message, event) in enumerate(decoded):
+                if self.stopping:
+                    return handled, [m for m, _ in decoded[index:]]
+                handled.append(self._apply(message, event))
         return handled, []
 
-    def _handle(self, message: SQSMessage) -> Handled:
-        """Decode and apply one message; every failure is logged here, once per receive."""
-        message_id = message.get("MessageId", "?")
-        receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+    def _decode(self, message: SQSMessage) -> Envelope | None:
+        """The message's event, or None (logged once per receive, left for the DLQ)."""
         try:
-            event = decode_sqs_body(message.get("Body", ""))
+            return decode_sqs_body(message.get("Body", ""))
         except ContractError as exc:
             logger.warning(
                 "event ? message %s (receive %s): malformed, left for the dead-letter queue: %s",
-                message_id, receives, exc,
+                message.get("MessageId", "?"), _receives(message), exc,
             )  # fmt: skip
-            return Handled(message, None)
+            return None
+
+    def _apply(self, message: SQSMessage, event: Envelope) -> Handled:
+        """Apply one event in a savepoint; every failure is logged here, once per receive."""
+        message_id, receives = message.get("MessageId", "?"), _receives(message)
+        started = time.perf_counter()
         try:
             result = event_apply(event=event)
         except ApplyError as exc:
@@ -326,12 +361,64 @@ class Listener:
                 event.event_id, message_id, receives,
             )  # fmt: skip
             return Handled(message, None)
+        if not event.synthetic:
+            self.metrics.apply_seconds.observe(time.perf_counter() - started)
+            lag = time.time() - event.occurred_at.timestamp()
+            self.metrics.lag_seconds.observe(max(0.0, lag))
         logger.debug(
             "event %s message %s (receive %s): %s master user %s v%s -> %s",
             event.event_id, message_id, receives, event.action.value, event.user_id,
             event.version, result.decision.value,
         )  # fmt: skip
         return Handled(message, result)
+
+    def _count(self, stats: BatchStats, handled: list[Handled]) -> None:
+        """Add one batch to the metrics."""
+        m = self.metrics
+        m.received.inc(stats.received)
+        m.applied.inc(stats.applied)
+        m.tested.inc(stats.tested)
+        m.failed.inc(stats.failed)
+        duplicates = sum(1 for h in handled if h.result is not None and h.result.duplicate)
+        m.duplicate.inc(duplicates)
+        m.ignored_stale.inc(stats.ignored - duplicates)
+        if self._max_receives:
+            last = [
+                h for h in handled
+                if h.result is None and _receive_count(h.message) >= self._max_receives
+            ]  # fmt: skip
+            m.dead_lettered.inc(len(last))
+
+    def _maybe_read_depths(self) -> None:
+        """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the metrics
+        (and the queue's maxReceiveCount); a failure only leaves the last reading."""
+        now = time.monotonic()
+        if not self._read_depths or now - self._depths_read_at < DEPTH_INTERVAL_SECONDS:
+            return
+        self._depths_read_at = now
+        try:
+            with aws.map_aws_errors(f"GetQueueAttributes {self.queue_url}"):
+                found = self._sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url, AttributeNames=["All"]
+                )["Attributes"]
+            redrive = json.loads(found.get("RedrivePolicy") or "{}")
+            self._max_receives = int(redrive.get("maxReceiveCount", 0))
+            dead = None
+            if redrive.get("deadLetterTargetArn"):
+                dlq_name = str(redrive["deadLetterTargetArn"]).rsplit(":", 1)[-1]
+                with aws.map_aws_errors(f"GetQueueUrl {dlq_name}"):
+                    dlq_url = self._sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+                    dlq = self._sqs.get_queue_attributes(
+                        QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+                    )["Attributes"]
+                dead = int(dlq.get("ApproximateNumberOfMessages", 0))
+            self.metrics.queue_depth(
+                visible=int(found.get("ApproximateNumberOfMessages", 0)),
+                in_flight=int(found.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                dead_letters=dead,
+            )
+        except (AwsError, ValueError) as exc:
+            logger.warning("listener %s: queue depths not read: %s", self.client, exc)
 
     def _delete(self, messages: list[SQSMessage]) -> None:
         if not messages:  # SQS refuses an empty batch
@@ -366,6 +453,17 @@ class Listener:
             )  # fmt: skip
 
 
+def _receives(message: SQSMessage) -> str:
+    """The message's receive count as SQS reported it, for logs ("?" if absent)."""
+    return str(message.get("Attributes", {}).get("ApproximateReceiveCount", "?"))
+
+
+def _receive_count(message: SQSMessage) -> int:
+    """The message's receive count (0 if absent)."""
+    raw = _receives(message)
+    return int(raw) if raw.isdigit() else 0
+
+
 def _stats(
     messages: list[SQSMessage], results: list[ApplyResult], rest: list[SQSMessage]
 ) -> BatchStats:
@@ -393,17 +491,23 @@ def serve(
 ) -> None:
     """Run a client's listener in the foreground until SIGTERM/SIGINT (``listen`` commands).
 
-    Resolves the queue first (``QueueNotFound`` if it was never provisioned). A first signal
+    Resolves the queue first (``QueueNotFound`` if it was never provisioned). Serves the
+    listener's metrics on ``REACTIVE_METRICS_PORT`` when it is set. A first signal
     lets the long poll in progress finish (up to ``wait_seconds``), finishes the message in
     hand, hands the rest back (visibility 0) and returns; a second signal returns at once.
     """
+    registry = CollectorRegistry()
     loop = Listener(
         settings=settings,
         client=client,
         queue_url=queue_url_for(settings=settings, client=client, explicit=explicit_queue_url),
         max_messages=max_messages,
         wait_seconds=wait_seconds,
+        registry=registry,
+        read_depths=settings.metrics_port is not None,
     )
+    if settings.metrics_port is not None:  # REACTIVE_METRICS_PORT
+        metrics.serve(registry, port=settings.metrics_port, addr=settings.metrics_addr)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name

@@ -38,6 +38,13 @@ class ApplyResult:
     decision: Decision
     #: Channel-layer messages for ``group``, in order (``frames.group_message`` shapes).
     messages: tuple[dict[str, Any], ...] = ()
+    #: The version the client held before (None: nothing held, or a synthetic event).
+    held_version: int | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        """Whether the client already held exactly this version (a redelivery)."""
+        return not self.decision.writes and self.held_version == self.event.version
 
     @property
     def group(self) -> str:
@@ -65,13 +72,14 @@ def event_apply(*, event: Envelope) -> ApplyResult:
         return _result(event, decide(None, event), None)
     with transaction.atomic():
         replica = Replica.objects.select_for_update().filter(master_id=event.user_id).first()
+        held = replica.version if replica is not None else None
         decision = decide(_held(replica), event)
         user: User | None = None
         if decision is Decision.UPSERT:
             user = _upsert(replica, event)
         elif decision is Decision.DELETE:
             _delete(replica, event)
-    return _result(event, decision, user)
+    return _result(event, decision, user, held_version=held)
 
 
 def _held(replica: Replica | None) -> Held | None:
@@ -198,7 +206,9 @@ def _coerce(field: Any, value: FieldValue, event: Envelope) -> FieldValue:
     return value
 
 
-def _result(event: Envelope, decision: Decision, user: User | None) -> ApplyResult:
+def _result(
+    event: Envelope, decision: Decision, user: User | None, *, held_version: int | None = None
+) -> ApplyResult:
     messages: list[dict[str, Any]] = []
     if decision is Decision.NOTIFY_ONLY:
         messages.append(frames.group_message(frames.USER_TEST, frames.test_frame(event=event)))
@@ -213,7 +223,9 @@ def _result(event: Envelope, decision: Decision, user: User | None) -> ApplyResu
             messages.append(_gone(frames.GoneReason.DEACTIVATED, event))
     elif decision is Decision.DELETE:
         messages.append(_gone(frames.GoneReason.DELETED, event))
-    return ApplyResult(event=event, decision=decision, messages=tuple(messages))
+    return ApplyResult(
+        event=event, decision=decision, messages=tuple(messages), held_version=held_version
+    )
 
 
 def _gone(reason: frames.GoneReason, event: Envelope) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""A listener's Prometheus endpoint: valid text format, counts that match what was sent."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from django.contrib.auth.models import User
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from client.replica import listener
+from client.replica.models import Replica
+from reactive_cli import metrics
+from reactive_cli.contract import Action
+from tests.client.support import Queue, user_event
+from tests.support.processes import free_port, until
+
+db = pytest.mark.django_db(transaction=True)
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the endpoint, parsed by prometheus_client's own parser."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@db
+def test_the_listeners_metrics_count_what_was_sent(queue: Queue, layer_prefix):
+    # Given, in the queue: 3 new users, one update and a redelivery of it, a synthetic
+    # event, a malformed body and one that collides with a local user
+    User.objects.create_user("carol", password="x")
+    for user_id in (1, 2, 3):
+        queue.send_event(user_event(user_id=user_id, username=f"user{user_id}"))
+    update = user_event(user_id=1, username="user1", version=3, action=Action.UPDATED)
+    queue.send_event(update)
+    queue.send_event(update)  # the same event again: a duplicate
+    queue.send_event(user_event(user_id=2, username="user2", synthetic=True))
+    queue.send('{"schema": 1, "nonsense": true}')
+    queue.send_event(user_event(user_id=9, username="carol"))
+
+    registry = CollectorRegistry()
+    notifier = listener.Notifier()
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        wait_seconds=1,
+        registry=registry,
+        read_depths=True,
+        notifier=notifier,
+    )
+    port = free_port()
+    server = metrics.serve(registry, port=port)
+    try:
+        # When the listener handles everything (the two bad ones until they are dead letters)
+        until(lambda: loop.poll_once() is not None and queue.counts(queue.dlq_url)[0] == 2,
+              timeout=60, what="two dead letters")  # fmt: skip
+        until(lambda: loop.poll_once() is not None and queue.empty(), what="queue drained")
+        # and then an event older than what is held arrives late
+        queue.send_event(user_event(user_id=1, username="user1", version=2, action=Action.UPDATED))
+        until(lambda: loop.poll_once() is not None and queue.empty(), what="late one handled")
+        loop._depths_read_at = -listener.DEPTH_INTERVAL_SECONDS  # read the depths again now
+        loop.poll_once()
+        found = scrape(port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        notifier.close()
+
+    # Then the counters say exactly that
+    shop = (("client", "shop"),)
+
+    def value(name: str, labels: tuple[tuple[str, str], ...] = shop) -> float:
+        return found[(name, labels)]
+
+    assert Replica.objects.count() == 3
+    assert value("reactive_listener_events_applied_total") == 4
+    assert value("reactive_listener_events_duplicate_total") == 1
+    assert value("reactive_listener_events_ignored_stale_total") == 1
+    assert value("reactive_listener_events_tested_total") == 1
+    # two bad messages, each received twice (max_receive_count 2), the second time last
+    assert value("reactive_listener_events_failed_total") == 4
+    assert value("reactive_listener_events_dead_lettered_total") == 2
+    assert value("reactive_listener_events_received_total") == 8 + 2 + 1  # + 2 receives again
+    assert value("reactive_listener_apply_seconds_count") == 4 + 1 + 1
+    assert value("reactive_listener_event_lag_seconds_count") == 4 + 1 + 1
+    assert value("reactive_listener_queue_messages", (("client", "shop"), ("state", "dlq"))) == 2
+    visible = (("client", "shop"), ("state", "visible"))
+    assert value("reactive_listener_queue_messages", visible) == 0

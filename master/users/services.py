@@ -156,7 +156,7 @@ def user_record_change(
             version=version,
             body=encode(envelope),
         )
-        transaction.on_commit(_kick, robust=True)
+        transaction.on_commit(functools.partial(_kick, event.id), robust=True)
     logger.debug(
         "Recorded event %s: %s user %s v%d %s",
         event.event_id,
@@ -232,8 +232,15 @@ def _payload(
     }
 
 
-def _kick() -> None:
-    """After commit: ask a worker to publish now (never raises; the sweep catches up)."""
+def _kick(row_id: int) -> None:
+    """After commit: publish now, from this process's publisher thread
+    (``REACTIVE_RELAY=thread``) or through a Celery relay task (``celery``). Never raises:
+    whatever is not published is the sweep's."""
+    if django_settings.REACTIVE_RELAY == "thread":
+        from master.users.publisher import PUBLISHER
+
+        PUBLISHER.submit(row_id)
+        return
     from master.users.tasks import enqueue_relay
 
     enqueue_relay()
@@ -279,6 +286,43 @@ def outbox_publish_pending(
         report.failed,
         len(claim.rows) - report.published - report.failed,
     )
+    return report
+
+
+def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
+    """Publish the given rows now, unclaimed, and mark the ones SNS took as sent (the fast
+    path, ``publisher.py``). Rows already sent or claimed by a relay run are skipped; rows
+    that fail stay pending, untouched, for the sweep (which backs them off)."""
+    rows = list(
+        OutboxEvent.objects.filter(id__in=ids, sent_at__isnull=True, claim__isnull=True).order_by(
+            "id"
+        )
+    )
+    if not rows:
+        return PublishReport()
+    settings = reactive_settings()
+    outcome = Outcome()
+    try:
+        topic_arn = _topic_arn(settings)
+        sns = aws.client("sns", settings)
+        for start in range(0, len(rows), MAX_BATCH_ENTRIES):
+            batch = rows[start : start + MAX_BATCH_ENTRIES]
+            outcome.add(batch, _publish_batch(sns, topic_arn, batch))
+    except AwsError as exc:
+        left = [row for row in rows if row.id not in outcome.sent]
+        _log_failure(exc, left)
+        outcome.failures.update({row.id: str(exc) for row in left})
+    if outcome.sent:
+        OutboxEvent.objects.filter(id__in=outcome.sent, sent_at__isnull=True).update(
+            sent_at=timezone.now(), attempts=F("attempts") + 1
+        )
+    report = PublishReport(
+        published=len(outcome.sent),
+        failed=len(outcome.failures),
+        error=next(iter(outcome.failures.values()), ""),
+    )
+    RELAY.published.inc(report.published)
+    RELAY.failed.inc(report.failed)
     return report
 
 

@@ -1,0 +1,77 @@
+"""REACTIVE_RELAY=thread: a commit's events are published from the saving process, no worker."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from master.users.metrics import REGISTRY
+from master.users.models import OutboxEvent
+from master.users.services import outbox_publish_rows
+from tests.support.processes import free_port, until
+
+db = pytest.mark.django_db(transaction=True)
+
+
+def failures() -> float:
+    return REGISTRY.get_sample_value("reactive_relay_publish_failures_total") or 0.0
+
+
+def unsent() -> int:
+    return OutboxEvent.objects.filter(sent_at__isnull=True).count()
+
+
+@db
+def test_committed_changes_are_published_by_the_thread_without_a_worker(settings, topic):
+    settings.REACTIVE_RELAY = "thread"
+    with transaction.atomic():
+        users = [User.objects.create_user(username=f"fast{i}") for i in range(12)]
+    users[0].first_name = "Renamed"
+    users[0].save()
+
+    until(lambda: unsent() == 0, timeout=30, what="every row marked sent")
+    bodies = topic.queue.receive(13)
+    assert len(bodies) == 13
+    assert OutboxEvent.objects.filter(claim__isnull=False).count() == 0
+
+
+@db
+def test_rows_sns_does_not_take_stay_pending_for_the_sweep_and_the_thread_lives_on(
+    settings, reactive, topic
+):
+    settings.REACTIVE_RELAY = "thread"
+    settings.REACTIVE = replace(reactive, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    before = failures()
+    User.objects.create_user(username="unlucky")
+    failed = OutboxEvent.objects.get()
+    until(lambda: failures() == before + 1, timeout=60, what="the thread's attempt to fail")
+
+    settings.REACTIVE = reactive  # SNS answers again
+    User.objects.create_user(username="lucky")
+
+    until(lambda: unsent() == 1, timeout=30, what="the new row published by the same thread")
+    still = OutboxEvent.objects.get(sent_at__isnull=True)
+    assert still.id == failed.id and still.claim is None  # left for the sweep, unclaimed
+    assert len(topic.queue.receive(1)) == 1
+
+
+@db
+def test_rows_a_relay_run_has_claimed_are_left_to_it(topic):
+    with transaction.atomic():  # no kick reaches the thread: publish by hand below
+        user = User(username="claimed")
+        user.save()
+    row = OutboxEvent.objects.get(user_id=user.pk)
+    OutboxEvent.objects.filter(id=row.id).update(
+        claim=uuid.uuid4(), claimed_until=timezone.now() + timedelta(minutes=2)
+    )
+
+    report = outbox_publish_rows(ids=[row.id])
+
+    assert (report.published, report.failed) == (0, 0)
+    assert unsent() == 1

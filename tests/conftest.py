@@ -22,6 +22,17 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 
+#: Suites whose every test runs the real pipeline: marked ``slow`` (``-m "not slow"`` skips).
+SLOW_SUITES = ("tests/e2e/", "tests/stack/", "tests/faults/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path).replace("\\", "/")
+        if any(suite in path for suite in SLOW_SUITES):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where this run's services keep their logs and files."""

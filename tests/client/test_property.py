@@ -204,6 +204,7 @@ def compare(master: Master) -> tuple[list[int], list[int]]:
     return behind, differing
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_any_history_delivered_duplicated_and_reordered_ends_in_the_masters_state():
     totals = Totals()

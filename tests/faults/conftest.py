@@ -6,7 +6,8 @@ a channel-layer Redis of their own (``layer``); listeners talk to moto directly.
 adds the clients it needs with ``add_client`` (removed again after the test), and whatever
 a test takes away is given back before the next one (``healthy``).
 
-Every test here is marked ``slow``: ``pytest -m "not slow"`` leaves the suite out.
+Every test here is marked ``slow`` (tests/conftest.py): ``pytest -m "not slow"`` leaves
+the suite out.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ from tests.support.services import RestartableRedis
 from tests.support.stack import ClientApp, Stack, running_stack, start_worker
 
 AddClient = Callable[..., ClientApp]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/faults/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

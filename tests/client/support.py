@@ -130,3 +130,19 @@ def sqs_responses(client: Any, *operations: str) -> Iterator[dict[str, list[dict
     finally:
         for event, unique_id in hooks:
             client.meta.events.unregister(event, unique_id=unique_id)
+
+
+def listen_env(queue: Queue, redis_url: str, tmp_path: Any) -> dict[str, str]:
+    """The environment of a `python -m client listen` process on ``queue``."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "REACTIVE_CLIENT": "shop",
+        "REACTIVE_PREFIX": queue.settings.prefix,
+        "REACTIVE_QUEUE_URL": queue.url,
+        "REACTIVE_STATE_DIR": str(tmp_path),
+        "AWS_ENDPOINT_URL": str(queue.settings.aws_endpoint_url),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "REDIS_URL": redis_url,
+    }

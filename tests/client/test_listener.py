@@ -25,6 +25,7 @@ from reactive_cli.contract import Action, encode
 from reactive_cli.settings import Settings
 from tests.client.support import (
     Queue,
+    listen_env,
     listening,
     sqs_responses,
     user_event,
@@ -245,28 +246,13 @@ def test_backoff_doubles_from_half_a_second_and_is_capped():
     assert compute_backoff(10_000) == BACKOFF_CAP_SECONDS
 
 
-def _listen_env(queue: Queue, redis_url: str, tmp_path) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "REACTIVE_CLIENT": "shop",
-        "REACTIVE_PREFIX": queue.settings.prefix,
-        "REACTIVE_QUEUE_URL": queue.url,
-        "REACTIVE_STATE_DIR": str(tmp_path),
-        "AWS_ENDPOINT_URL": str(queue.settings.aws_endpoint_url),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "REDIS_URL": redis_url,
-    }
-
-
 @contextlib.contextmanager
 def listen_stopping(queue: Queue, redis_url: str, tmp_path) -> Iterator[Proc]:
     """`python -m client listen` in its long poll, after a first SIGTERM; stopped on exit."""
     proc = Proc(
         "listen",
         python("-m", "client", "listen"),
-        _listen_env(queue, redis_url, tmp_path),
+        listen_env(queue, redis_url, tmp_path),
         tmp_path,
     )
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import urllib.request
 
 import pytest
@@ -13,8 +14,8 @@ from client.replica import listener
 from client.replica.models import Replica
 from reactive_cli import metrics
 from reactive_cli.contract import Action
-from tests.client.support import Queue, user_event
-from tests.support.processes import free_port, until
+from tests.client.support import Queue, listen_env, user_event
+from tests.support.processes import free_port, port_open, python, running, until
 
 db = pytest.mark.django_db(transaction=True)
 
@@ -93,3 +94,28 @@ def test_the_listeners_metrics_count_what_was_sent(queue: Queue, layer_prefix):
     assert value("reactive_listener_queue_messages", (("client", "shop"), ("state", "dlq"))) == 2
     visible = (("client", "shop"), ("state", "visible"))
     assert value("reactive_listener_queue_messages", visible) == 0
+
+
+def test_the_listen_command_serves_its_metrics_on_the_port_it_is_given(
+    queue: Queue, redis_url: str, tmp_path
+):
+    env = {**listen_env(queue, redis_url, tmp_path), "REACTIVE_METRICS_PORT": str(free_port())}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'listener.sqlite3'}"
+    migrate = subprocess.run(
+        python("-m", "client", "migrate", "--verbosity", "0"), env=env, timeout=120
+    )
+    assert migrate.returncode == 0
+    queue.send_event(user_event(user_id=1, username="served"))
+    queue.send_event(user_event(user_id=2, username="also-served"))
+    port = int(env["REACTIVE_METRICS_PORT"])
+    applied = ("reactive_listener_events_applied_total", (("client", "shop"),))
+    with running(
+        "listen-metrics",
+        python("-m", "client", "listen"),
+        env=env,
+        log_dir=tmp_path,
+        ready=lambda: port_open(port),
+    ):
+        until(lambda: scrape(port).get(applied) == 2, timeout=30, what="2 applied, served")
+        depth = ("reactive_listener_queue_messages", (("client", "shop"), ("state", "visible")))
+        assert depth in scrape(port)

@@ -273,13 +273,7 @@ def outbox_publish_pending(
         return PublishReport()
     outcome = outbox_publish_claim(claim=claim)
     outbox_settle(claim=claim, outcome=outcome)
-    report = PublishReport(
-        published=len(outcome.sent),
-        failed=len(outcome.failures),
-        error=next(iter(outcome.failures.values()), ""),
-    )
-    RELAY.published.inc(report.published)
-    RELAY.failed.inc(report.failed)
+    report = _counted(outcome)
     logger.info(
         "Outbox relay: published %d event(s), %d failed, %d left for a later run",
         report.published,
@@ -316,6 +310,11 @@ def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
         OutboxEvent.objects.filter(id__in=outcome.sent, sent_at__isnull=True).update(
             sent_at=timezone.now(), attempts=F("attempts") + 1
         )
+    return _counted(outcome)
+
+
+def _counted(outcome: Outcome) -> PublishReport:
+    """The report of one publishing run, added to the relay's metrics."""
     report = PublishReport(
         published=len(outcome.sent),
         failed=len(outcome.failures),

@@ -1,185 +1,173 @@
-"""save() -> websocket frame latency, throughput of a burst, and AWS calls per event.
+"""Latency: save() -> websocket frame on every client, for sequential renames of one user.
 
-Runs the real pipeline (private redis-server, moto's SNS/SQS server, a real Celery worker,
-daphne and listener, SQLite) on one client, twice: once talking to moto directly, to time
-N renames of one user (each save waits for its frame before the next); once through a
-counting proxy, to count the AWS calls of the idle renames and of a burst of changes.
-Prints figures; asserts nothing. moto is the ceiling here (see TOOLCHAIN.md).
-
-    .venv/bin/python -m bench.latency [--renames 10] [--burst 300]
+One user, logged in on every client, with one real websocket per client (the
+``websockets`` library, as a browser tab would hold it). After a warm-up, each rename is
+saved in the master (its own transaction) and the next starts only once every client's
+socket received its frame, plus a short pause: the pipeline is idle at every save. Per
+rename the hops are read back: the commit, the relay's settle (outbox ``sent_at``), the
+apply on each client (replica ``updated_at``) and the frame.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
+import json
 import time
 import urllib.parse
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
-from bench.counting_proxy import CountingProxy
-from reactive_cli.provision import ClientSpec
-from tests.support import master_ops
+from bench import clientdb, master
+from bench.measure import Measurement
+from bench.stack import BenchStack
+from bench.stats import summary
 from tests.support.processes import until
-from tests.support.services import moto_server, redis_server
-from tests.support.stack import Stack, frame, running_stack, wait_for_replica
+from tests.support.stack import ClientApp
+
+#: Pause between two renames, in seconds: every save finds an idle pipeline.
+PAUSE_S = 0.1
+#: Longest wait for one frame, in seconds.
+FRAME_TIMEOUT_S = 30.0
+
+
+async def _frame_with(ws: ClientConnection, version: int) -> float:
+    """Wait for the frame of ``version`` on ``ws``; when it arrived (epoch seconds)."""
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT_S))
+        if frame.get("version") == version:
+            return time.time()
+
+
+async def _renames(
+    stack: BenchStack, uid: int, sockets: dict[str, ClientConnection], first: int, count: int
+) -> list[dict[str, Any]]:
+    """``count`` renames; per rename the save start/end and each socket's frame time."""
+    records = []
+    for i in range(count):
+        version = first + i
+        started = time.time()
+        await asyncio.to_thread(master.update, uid, first_name=f"rename-{version}")
+        saved = time.time()
+        arrivals = await asyncio.gather(*(_frame_with(ws, version) for ws in sockets.values()))
+        applied = {
+            name: clientdb.held(app, [uid])[uid].applied_at for name, app in stack.clients.items()
+        }
+        records.append(
+            {
+                "version": version,
+                "save_start": started,
+                "saved": saved,
+                "frames": dict(zip(sockets, arrivals, strict=True)),
+                "applied": applied,
+            }
+        )
+        await asyncio.sleep(PAUSE_S)
+    return records
+
+
+def _figures(records: list[dict[str, Any]], settled: dict[int, float | None]) -> dict[str, Any]:
+    ms = 1000.0
+    clients = list(records[0]["frames"]) if records else []
+    per_client = {
+        name: summary((r["frames"][name] - r["save_start"]) * ms for r in records)
+        for name in clients
+    }
+    every = summary((max(r["frames"].values()) - r["save_start"]) * ms for r in records)
+    first_client = clients[0] if clients else None
+    hops: dict[str, Any] = {}
+    if first_client:
+        hops = {
+            "save_and_commit_ms": summary((r["saved"] - r["save_start"]) * ms for r in records),
+            "commit_to_relay_settled_ms": summary(
+                (settled[r["version"]] - r["saved"]) * ms
+                for r in records
+                if settled.get(r["version"])
+            ),
+            "relay_settled_to_applied_ms": summary(
+                (r["applied"][first_client] - settled[r["version"]]) * ms
+                for r in records
+                if settled.get(r["version"])
+            ),
+            "commit_to_applied_ms": summary(
+                (r["applied"][first_client] - r["saved"]) * ms for r in records
+            ),
+            "applied_to_frame_ms": summary(
+                (r["frames"][first_client] - r["applied"][first_client]) * ms for r in records
+            ),
+            "client": first_client,
+        }
+    return {
+        "renames": len(records),
+        "per_client_ms": per_client,
+        "all_clients_ms": every,
+        "hops_first_client": hops,
+    }
 
 
 @contextlib.asynccontextmanager
-async def user_socket(stack: Stack, username: str):
-    shop = stack.clients["shop"]
-    uid = await asyncio.to_thread(master_ops.create_user, username, first_name="start")
-    await asyncio.to_thread(wait_for_replica, shop, uid, username=username)
-    await asyncio.to_thread(shop.set_password, username, "bench-pass")
-    cookie = await asyncio.to_thread(shop.login, username, "bench-pass")
-    url = f"{shop.ws_url}/ws/users/{urllib.parse.quote(username, safe='')}/"
-    async with connect(url, additional_headers={"Cookie": cookie}, origin=shop.url) as ws:
-        await ws.recv()  # the state frame
-        yield uid, ws
+async def _sockets(stack: BenchStack, username: str, cookies: dict[str, str]):
+    async with contextlib.AsyncExitStack() as opened:
+        sockets = {}
+        for name, app in stack.clients.items():
+            url = f"{app.ws_url}/ws/users/{urllib.parse.quote(username, safe='')}/"
+            ws = await opened.enter_async_context(
+                connect(url, additional_headers={"Cookie": cookies[name]}, origin=Origin(app.url))
+            )
+            frame = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT_S))
+            assert frame.get("type") == "state", frame
+            sockets[name] = ws
+        yield sockets
 
 
-async def renames(uid: int, ws: ClientConnection, n: int) -> list[float]:
-    """Rename n times; each save waits for its frame; returns latencies in ms."""
-    await asyncio.sleep(1)  # let the idle pipeline settle
-    latencies = []
-    for i in range(n):
-        start = time.perf_counter()
-        await asyncio.to_thread(master_ops.update_user, uid, first_name=f"rename-{i}")
-        while frame(await asyncio.wait_for(ws.recv(), 30)).get("version") != i + 2:
-            pass
-        latencies.append((time.perf_counter() - start) * 1000)
-        await asyncio.sleep(0.2)
-    return latencies
+def _has_version(app: ClientApp, uid: int, version: int) -> Callable[[], bool]:
+    return lambda: clientdb.versions(app, [uid]).get(uid) == version
 
 
-def burst(stack: Stack, n: int) -> float:
-    """Create n users as fast as the master saves them; seconds until the client has all.
+def run(
+    stack: BenchStack,
+    *,
+    renames: int = 100,
+    warmup: int = 10,
+    profile_dir: Path | None = None,
+    progress=print,
+) -> dict[str, Any]:
+    """Warm up, then time ``renames`` renames; per client and all-clients percentiles."""
+    username = "latency-user"
+    uid = master.create(username, first_name="start")
+    for app in stack.clients.values():
+        until(_has_version(app, uid, 1), timeout=60, what=f"the replica on {app.name}")
+    cookies = {
+        name: clientdb.sessions(app, [username])[username] for name, app in stack.clients.items()
+    }
 
-    Users get no password: hashing one (PBKDF2, ~0.3 s) would measure Django, not the pipeline.
-    """
-    shop = stack.clients["shop"]
-    start = time.perf_counter()
-    for i in range(n):
-        master_ops.create_user(f"burst-{i}", password=None)
-    saved = time.perf_counter() - start
+    async def go() -> list[dict[str, Any]]:
+        async with _sockets(stack, username, cookies) as sockets:
+            await _renames(stack, uid, sockets, 2, warmup)
+            await asyncio.sleep(1.0)  # let the warm-up's last deletes and logs settle
+            measurement.begin()
+            return await _renames(stack, uid, sockets, 2 + warmup, renames)
 
-    def converged() -> bool:
-        rows = shop.query("SELECT count(*) FROM auth_user WHERE username LIKE 'burst-%'")
-        return int(rows[0][0]) == n
-
-    until(converged, timeout=600, interval=0.05, what=f"{n} burst users on the client")
-    total = time.perf_counter() - start
-    print(
-        f"burst: {n} creates saved in {saved:.2f} s; all in the client DB after {total:.2f} s "
-        f"-> {n / total:.1f} events/s"
+    measurement = Measurement(stack, "latency", profile_dir, watch_backlog=False)
+    records = asyncio.run(go())
+    measured = measurement.finish(len(records))
+    outbox = master.outbox_times([uid], min_version=2 + warmup)
+    settled = {v: s for (_, v), (_, s) in outbox.items()}
+    result = _figures(records, settled)
+    result.update(measured)
+    result["samples_ms"] = {
+        "all_clients": [
+            round((max(r["frames"].values()) - r["save_start"]) * 1000, 2) for r in records
+        ],
+    }
+    every = result["all_clients_ms"]
+    progress(
+        f"    latency: {renames} renames, save() -> frame on all {len(stack.clients)} client(s): "
+        f"p50 {every['p50']:.1f} ms, p90 {every['p90']:.1f}, p99 {every['p99']:.1f}, "
+        f"max {every['max']:.1f}"
     )
-    return total
-
-
-def print_calls(title: str, calls: Counter[str], events: int) -> None:
-    total = sum(calls.values())
-    print(f"{title}: {total} AWS calls for {events} events = {total / events:.2f} per event")
-    for action, count in sorted(calls.items()):
-        print(f"  {action}: {count} ({count / events:.2f} per event)")
-
-
-@contextlib.contextmanager
-def services() -> Iterator[tuple[Path, str, str]]:
-    with tempfile.TemporaryDirectory(prefix="reactive-bench-") as tmp:
-        work = Path(tmp)
-        with redis_server(work / "redis") as (redis_url, _), moto_server(work / "moto") as moto:
-            yield work, redis_url, moto
-
-
-def timed_run(n: int) -> None:
-    with (
-        services() as (work, redis_url, moto),
-        running_stack(
-            redis_url=redis_url,
-            endpoint=moto,
-            prefix="bench",
-            workdir=work,
-            clients=[ClientSpec(name="shop")],
-        ) as stack,
-    ):
-
-        async def go() -> list[float]:
-            async with user_socket(stack, "bench-user") as (uid, ws):
-                return await renames(uid, ws, n)
-
-        ms = asyncio.run(go())
-    print(f"save() -> websocket frame, one client, {n} renames (moto direct):")
-    print(
-        f"  median {statistics.median(ms):.1f} ms, worst {max(ms):.1f} ms, "
-        f"best {min(ms):.1f} ms; all: {', '.join(f'{x:.1f}' for x in ms)}"
-    )
-
-
-def counted_run(n: int, burst_n: int) -> None:
-    with (
-        services() as (work, redis_url, moto),
-        CountingProxy(moto) as proxy,
-        running_stack(
-            redis_url=redis_url,
-            endpoint=proxy.url,
-            prefix="bench",
-            workdir=work,
-            clients=[ClientSpec(name="shop")],
-        ) as stack,
-    ):
-
-        async def go() -> Counter[str]:
-            async with user_socket(stack, "bench-user") as (uid, ws):
-                before = proxy.snapshot()
-                await renames(uid, ws, n)
-                return proxy.snapshot() - before
-
-        print_calls(f"idle renames (one at a time, {n})", asyncio.run(go()), n)
-        print("  (each event alone: one PublishBatch, one ReceiveMessage, one DeleteMessageBatch)")
-        before = proxy.snapshot()
-        burst(stack, burst_n)
-        print_calls(f"burst of {burst_n} creates", proxy.snapshot() - before, burst_n)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--renames", type=int, default=10)
-    parser.add_argument("--burst", type=int, default=300)
-    parser.add_argument("--phase", choices=["all", "timed", "counted"], default="all")
-    args = parser.parse_args()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    if args.phase == "timed":
-        timed_run(args.renames)
-    elif args.phase == "counted":
-        counted_run(args.renames, args.burst)
-    else:  # each phase in its own process: Django reads its settings once per process
-        print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
-        for phase in ("timed", "counted"):
-            argv = [
-                sys.executable,
-                "-m",
-                "bench.latency",
-                "--phase",
-                phase,
-                "--renames",
-                str(args.renames),
-                "--burst",
-                str(args.burst),
-            ]
-            subprocess.run(argv, check=True)
-
-
-if __name__ == "__main__":
-    main()
+    return result

@@ -324,12 +324,17 @@ class Listener:
             else:
                 decoded.append((message, event))
         decoded.sort(key=lambda pair: (pair[1].user_id, pair[1].version))
+        rest: list[SQSMessage] = []
         with transaction.atomic():
             for index, (message, event) in enumerate(decoded):
                 if self.stopping:
-                    return handled, [m for m, _ in decoded[index:]]
+                    rest = [m for m, _ in decoded[index:]]
+                    break
                 handled.append(self._apply(message, event))
-        return handled, []
+        for done in handled:  # committed: only now is what each event did true
+            if done.result is not None:
+                _log_applied(done)
+        return handled, rest
 
     def _decode(self, message: SQSMessage) -> Envelope | None:
         """The message's event, or None (logged once per receive, left for the DLQ)."""
@@ -365,11 +370,6 @@ class Listener:
             self.metrics.apply_seconds.observe(time.perf_counter() - started)
             lag = time.time() - event.occurred_at.timestamp()
             self.metrics.lag_seconds.observe(max(0.0, lag))
-        logger.debug(
-            "event %s message %s (receive %s): %s master user %s v%s -> %s",
-            event.event_id, message_id, receives, event.action.value, event.user_id,
-            event.version, result.decision.value,
-        )  # fmt: skip
         return Handled(message, result)
 
     def _count(self, stats: BatchStats, handled: list[Handled]) -> None:
@@ -451,6 +451,17 @@ class Listener:
                 "message %s %s: %s: %s",
                 message.get("MessageId", "?"), what, failure.get("Code"), failure.get("Message"),
             )  # fmt: skip
+
+
+def _log_applied(done: Handled) -> None:
+    """What one event did, once its batch committed (a killed listener logs nothing)."""
+    assert done.result is not None
+    event = done.result.event
+    logger.debug(
+        "event %s message %s (receive %s): %s master user %s v%s -> %s",
+        event.event_id, done.message.get("MessageId", "?"), _receives(done.message),
+        event.action.value, event.user_id, event.version, done.result.decision.value,
+    )  # fmt: skip
 
 
 def _receives(message: SQSMessage) -> str:

@@ -78,6 +78,10 @@ def _calls(done: list[dict[str, Any]], clients: int, f: dict[str, Any]) -> None:
     for api, n in sorted(by_api.items()):
         f[f"aws_calls_per_delivery_{api}"] = n / (events * clients) if events else None
     f["aws_bench_calls_excluded"] = bench
+    published = sum(p["calls"].get("messages", {}).get("published", 0) for p in done)
+    deleted = sum(p["calls"].get("messages", {}).get("deleted", 0) for p in done)
+    f["messages_published_per_event"] = published / events if events else None
+    f["messages_deleted_per_delivery"] = deleted / (events * clients) if events else None
 
 
 def _cost(done: list[dict[str, Any]], raw: dict[str, Any], f: dict[str, Any]) -> None:

@@ -47,6 +47,9 @@ class Calls:
 
     pipeline: Counter[str] = field(default_factory=Counter)
     bench: Counter[str] = field(default_factory=Counter)
+    #: Messages the pipeline's batch calls carried: entries of PublishBatch (published) and
+    #: of DeleteMessageBatch (consumed). More than one per event is a duplicate.
+    messages: Counter[str] = field(default_factory=Counter)
 
     def total(self) -> int:
         """All the pipeline's calls."""
@@ -69,6 +72,13 @@ class Calls:
                 api: n / deliveries for api, n in sorted(self.pipeline.items()) if deliveries
             },
             "bench_own_calls_excluded": dict(sorted(self.bench.items())),
+            "messages": dict(self.messages),
+            "messages_published_per_event": (
+                self.messages["published"] / events if events else None
+            ),
+            "messages_deleted_per_delivery": (
+                self.messages["deleted"] / deliveries if deliveries else None
+            ),
         }
 
 
@@ -97,13 +107,35 @@ class Recorder:
         return count_calls(self._call("download-recording", method="GET").decode())
 
 
+def _body(entry: dict[str, Any]) -> str:
+    body = str(entry.get("body") or "")
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode(errors="replace")
+    return body
+
+
+def _batch_size(action: str, body: str) -> int:
+    """Entries of a PublishBatch (query form) or DeleteMessageBatch (JSON) request."""
+    if action == "PublishBatch":
+        form = urllib.parse.parse_qs(body)
+        return sum(
+            1
+            for key in form
+            if key.startswith("PublishBatchRequestEntries.member.") and key.endswith(".Id")
+        )
+    if action == "DeleteMessageBatch":
+        try:
+            return len(json.loads(body).get("Entries", []))
+        except (ValueError, AttributeError):
+            return 0
+    return 0
+
+
 def _action(entry: dict[str, Any], headers: dict[str, str]) -> str:
     target = headers.get("x-amz-target", "")
     if target:  # JSON protocol (SQS): "AmazonSQS.ReceiveMessage"
         return target.rsplit(".", 1)[-1]
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode(errors="replace")
+    body = _body(entry)
     form = urllib.parse.parse_qs(body)  # query protocol (SNS): Action=PublishBatch
     if "Action" in form:
         return str(form["Action"][0])
@@ -144,5 +176,9 @@ def count_calls(recording: str) -> Calls:
         mine = _access_key(headers) == BENCH_ACCESS_KEY_ID or BENCH_USER_AGENT in headers.get(
             "user-agent", ""
         )
-        (calls.bench if mine else calls.pipeline)[_action(entry, headers)] += 1
+        action = _action(entry, headers)
+        (calls.bench if mine else calls.pipeline)[action] += 1
+        if not mine and action in ("PublishBatch", "DeleteMessageBatch"):
+            kind = "published" if action == "PublishBatch" else "deleted"
+            calls.messages[kind] += _batch_size(action, _body(entry))
     return calls

@@ -175,6 +175,16 @@ def calls_rows(configs: Mapping[int, Mapping[str, Any]]) -> list[Row]:
         Row(f"aws_calls_per_delivery_{api}", f"  {api} per delivery", "{:.3f}") for api in apis
     ]
     rows += [
+        Row(
+            "messages_published_per_event",
+            "messages published per event (> 1: duplicates)",
+            "{:.3f}",
+        ),
+        Row(
+            "messages_deleted_per_delivery",
+            "messages consumed per delivery (> 1: duplicates)",
+            "{:.3f}",
+        ),
         Row("aws_calls_per_event_idle", "AWS calls per event, one at a time (latency)", "{:.2f}"),
         Row("aws_bench_calls_excluded", "bench's own calls left out (queue-depth polls)", "{:.0f}"),
     ]

@@ -76,3 +76,8 @@ def emit_reply_group(event_id: uuid.UUID | str) -> str:
     ``event_id`` is not a UUID. ``emit.<uuid>`` is a valid group name (41 characters).
     """
     return f"emit.{uuid.UUID(str(event_id))}"
+
+
+def relay_kick_key(prefix: str) -> str:
+    """The broker Redis key marking a master relay task as queued (``master/users/kicks.py``)."""
+    return f"{check_prefix(prefix)}:outbox-relay-queued"

@@ -2,14 +2,13 @@
 
 With ``REACTIVE_RELAY=thread`` a commit hands its new row ids to this process's publisher
 thread instead of enqueueing a Celery relay task: no broker round trip and no worker hop
-between the commit and SNS. The thread publishes the rows (PublishBatch, 10 per call) and
-marks them sent in one UPDATE. It takes no claim: rows that a relay run or the sweep has
-claimed are left to it, and the sweep leaves rows younger than
-``REACTIVE_OUTBOX_MIN_AGE_SECONDS`` to this thread. Whatever the thread does not publish —
-SNS refused it, the process exited with ids still queued — stays pending for the sweep,
-which retries with backoff. A row published twice (the thread slower than the sweep's
-minimum age) is a duplicate the clients ignore. The Celery worker and beat still run the
-sweep; only the per-commit kick changes.
+between the commit and SNS. Each round the thread claims the ids it has (rows a relay run
+holds are skipped), publishes them (PublishBatch, 10 per call) and settles them, like a
+relay run: the claim keeps the sweep off rows a long round is still publishing, and rows
+SNS refuses back off for the sweep to retry. Whatever the thread does not publish (the
+process exited with ids still queued, say) stays pending for the sweep, which leaves rows
+younger than ``REACTIVE_OUTBOX_MIN_AGE_SECONDS`` to this thread. The Celery worker and beat
+still run the sweep; only the per-commit kick changes.
 """
 
 from __future__ import annotations

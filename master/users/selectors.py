@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import connections, router
@@ -17,11 +18,13 @@ def outbox_claimable(
     now: datetime,
     created_before: datetime | None = None,
     ignore_backoff: bool = False,
+    ids: Collection[int] | None = None,
 ) -> QuerySet[OutboxEvent]:
     """Unsent rows no live claim holds at ``now``, in id order, at most ``limit``, locked.
 
     Rows waiting out their retry backoff (``retry_at`` after ``now``) are left alone unless
     ``ignore_backoff``; rows never tried have no ``retry_at`` and are always taken.
+    ``ids`` narrows it to those rows (the publisher thread's own commits).
     Call it inside the claiming transaction. Locking skips rows another relay is claiming
     where the database can (PostgreSQL); SQLite serialises writing transactions instead.
     """
@@ -32,6 +35,8 @@ def outbox_claimable(
         rows = rows.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     if created_before is not None:
         rows = rows.filter(created_at__lte=created_before)
+    if ids is not None:
+        rows = rows.filter(id__in=list(ids))
     features = connections[router.db_for_write(OutboxEvent)].features
     rows = rows.select_for_update(skip_locked=features.has_select_for_update_skip_locked)
     return rows.order_by("id")[:limit]

@@ -57,8 +57,10 @@ SNAPSHOT_ATTR = "_reactive_snapshot"
 
 @dataclass(frozen=True, kw_only=True)
 class PublishReport:
-    """What one relay run did: rows published, rows left pending, and one of their errors."""
+    """What one relay run did: rows claimed, published and left pending, and one error."""
 
+    #: Rows the run took; fewer than its limit means it left nothing behind that was due.
+    claimed: int = 0
     published: int = 0
     failed: int = 0
     error: str = ""
@@ -273,7 +275,7 @@ def outbox_publish_pending(
         return PublishReport()
     outcome = outbox_publish_claim(claim=claim)
     outbox_settle(claim=claim, outcome=outcome)
-    report = _counted(outcome)
+    report = _counted(outcome, claimed=len(claim.rows))
     logger.info(
         "Outbox relay: published %d event(s), %d failed, %d left for a later run",
         report.published,
@@ -284,38 +286,31 @@ def outbox_publish_pending(
 
 
 def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
-    """Publish the given rows now, unclaimed, and mark the ones SNS took as sent (the fast
-    path, ``publisher.py``). Rows already sent or claimed by a relay run are skipped; rows
-    that fail stay pending, untouched, for the sweep (which backs them off)."""
-    rows = list(
-        OutboxEvent.objects.filter(id__in=ids, sent_at__isnull=True, claim__isnull=True).order_by(
-            "id"
-        )
-    )
-    if not rows:
+    """Publish the given rows now (the fast path, ``publisher.py``): claim them, publish,
+    settle, exactly like a relay run but only these rows and whatever their age.
+
+    Rows already sent, or held by another run's live claim, are skipped. The claim keeps
+    the sweep off rows this run is still publishing (no duplicates under a burst, when a
+    round outlasts the sweep's minimum age); rows SNS refuses back off like any failure.
+    """
+    claim = outbox_claim(limit=len(ids), now=timezone.now(), ids=ids)
+    if not claim.rows:
         return PublishReport()
-    settings = reactive_settings()
-    outcome = Outcome()
-    try:
-        topic_arn = _topic_arn(settings)
-        sns = aws.client("sns", settings)
-        for start in range(0, len(rows), MAX_BATCH_ENTRIES):
-            batch = rows[start : start + MAX_BATCH_ENTRIES]
-            outcome.add(batch, _publish_batch(sns, topic_arn, batch))
-    except AwsError as exc:
-        left = [row for row in rows if row.id not in outcome.sent]
-        _log_failure(exc, left)
-        outcome.failures.update({row.id: str(exc) for row in left})
-    if outcome.sent:
-        OutboxEvent.objects.filter(id__in=outcome.sent, sent_at__isnull=True).update(
-            sent_at=timezone.now(), attempts=F("attempts") + 1
-        )
-    return _counted(outcome)
+    outcome = outbox_publish_claim(claim=claim)
+    outbox_settle(claim=claim, outcome=outcome)
+    report = _counted(outcome, claimed=len(claim.rows))
+    logger.debug(
+        "Outbox publisher: published %d event(s), %d failed",
+        report.published,
+        report.failed,
+    )
+    return report
 
 
-def _counted(outcome: Outcome) -> PublishReport:
+def _counted(outcome: Outcome, *, claimed: int) -> PublishReport:
     """The report of one publishing run, added to the relay's metrics."""
     report = PublishReport(
+        claimed=claimed,
         published=len(outcome.sent),
         failed=len(outcome.failures),
         error=next(iter(outcome.failures.values()), ""),
@@ -331,9 +326,11 @@ def outbox_claim(
     now: datetime,
     created_before: datetime | None = None,
     ignore_backoff: bool = False,
+    ids: Collection[int] | None = None,
 ) -> Claim:
     """Claim up to ``limit`` pending rows that no live claim holds, in one short transaction.
 
+    ``ids`` narrows the claim to those rows.
     Rows still waiting out a retry backoff are skipped unless ``ignore_backoff``.
     Durable: inside a caller's transaction, the claim's locks would last through the publish.
     """
@@ -342,7 +339,11 @@ def outbox_claim(
     with transaction.atomic(durable=True):
         rows = tuple(
             selectors.outbox_claimable(
-                limit=limit, now=now, created_before=created_before, ignore_backoff=ignore_backoff
+                limit=limit,
+                now=now,
+                created_before=created_before,
+                ignore_backoff=ignore_backoff,
+                ids=ids,
             )
         )
         if rows:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from master.users import services
 from master.users.metrics import REGISTRY
 from master.users.models import OutboxEvent
 from master.users.services import outbox_publish_rows
@@ -58,6 +59,7 @@ def test_rows_sns_does_not_take_stay_pending_for_the_sweep_and_the_thread_lives_
     until(lambda: unsent() == 1, timeout=30, what="the new row published by the same thread")
     still = OutboxEvent.objects.get(sent_at__isnull=True)
     assert still.id == failed.id and still.claim is None  # left for the sweep, unclaimed
+    assert still.attempts == 1 and still.retry_at is not None  # backing off
     assert len(topic.queue.receive(1)) == 1
 
 
@@ -75,3 +77,26 @@ def test_rows_a_relay_run_has_claimed_are_left_to_it(topic):
 
     assert (report.published, report.failed) == (0, 0)
     assert unsent() == 1
+
+
+@db
+def test_the_sweep_leaves_alone_the_rows_a_round_is_still_publishing(monkeypatch, topic):
+    with transaction.atomic():  # no kick reaches the thread: publish by hand below
+        users = [User.objects.create_user(username=f"round{i}") for i in range(3)]
+    ids = list(OutboxEvent.objects.values_list("id", flat=True))
+    swept: list[int] = []
+    real_publish = services.outbox_publish_claim
+
+    def sweep_meanwhile(*, claim):  # a sweep run while the round publishes, however old
+        swept.append(services.outbox_publish_pending(min_age=timedelta(0)).claimed)
+        return real_publish(claim=claim)
+
+    monkeypatch.setattr(services, "outbox_publish_claim", sweep_meanwhile)
+    report = outbox_publish_rows(ids=ids)
+
+    assert swept == [0]  # every row was the round's: the sweep took none of them
+    assert (report.claimed, report.published) == (3, 3)
+    assert len(topic.queue.receive(3)) == 3 and unsent() == 0
+    assert topic.queue.depth() == 3  # each published once
+    assert not OutboxEvent.objects.filter(claim__isnull=False).exists()
+    assert {u.pk for u in users} == set(OutboxEvent.objects.values_list("user_id", flat=True))

@@ -7,12 +7,14 @@ import time
 from io import StringIO
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 
 from master.users.models import OutboxEvent
 from master.users.tasks import outbox_sweep
+from reactive_cli import naming
 from reactive_cli.contract import Action, decode_sqs_body
 from tests.master.workers import celery_broker, running_worker
 from tests.support.processes import free_port, until
@@ -79,3 +81,31 @@ def test_a_save_while_redis_is_down_commits_promptly_and_the_sweep_publishes_it_
     call_command("publish_pending", stdout=out)
     assert out.getvalue().strip() == "Published 0 event(s)."
     assert topic.queue.depth() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_commits_queues_one_relay_run_that_publishes_them_all(
+    celery_app, topic, redis_url, reactive
+) -> None:
+    broker = redis.Redis.from_url(redis_url)
+    celery_app.control.purge()
+    # Given no worker running, When 30 users are saved, each in its own transaction
+    for i in range(30):
+        User.objects.create_user(f"burst{i}")
+
+    # Then one relay run is queued for all of them, marked as queued
+    assert broker.llen("celery") == 1
+    assert broker.exists(naming.relay_kick_key(reactive.prefix)) == 1
+
+    # When a worker runs it, Then all 30 are published and the mark is gone
+    with running_worker(celery_app, purge=False):
+        until(lambda: OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0)
+        assert len(topic.queue.receive(30)) == 30
+        assert broker.exists(naming.relay_kick_key(reactive.prefix)) == 0
+
+        # And a commit after that run started queues a run of its own
+        User.objects.create_user("later")
+        received = topic.queue.receive(31)  # all received so far
+    assert decode_sqs_body(received[-1]["Body"]).user["username"] == "later"
+    assert len(received) == 31
+    until(lambda: OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0)

@@ -26,10 +26,12 @@ def celery_broker(app: Any, url: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def running_worker(app: Any) -> Iterator[Any]:
-    """A real Celery worker (solo pool) in a thread, consuming a purged queue."""
+def running_worker(app: Any, *, purge: bool = True) -> Iterator[Any]:
+    """A real Celery worker (solo pool) in a thread, consuming a purged queue (unless not
+    ``purge``: then it also runs what the test itself queued before)."""
     from celery.contrib.testing.worker import start_worker
 
-    app.control.purge()  # relays enqueued by earlier tests' commits
+    if purge:
+        app.control.purge()  # relays enqueued by earlier tests' commits
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
         yield worker

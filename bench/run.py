@@ -211,8 +211,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--relay",
         choices=["celery", "thread"],
-        default=os.environ.get("REACTIVE_RELAY") or "celery",
-        help="the master's per-commit relay (REACTIVE_RELAY; default celery)",
+        default=os.environ.get("REACTIVE_RELAY") or "thread",
+        help="the master's per-commit relay (REACTIVE_RELAY; default thread, as the project's)",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)

@@ -11,7 +11,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_PUBLISH_STAFF             publish staff and superusers too (default: no)
     REACTIVE_OUTBOX_SWEEP_SECONDS      how often beat runs the outbox sweep (default: 5)
     REACTIVE_OUTBOX_MIN_AGE_SECONDS    rows the sweep leaves to the relay (default: 2)
-    REACTIVE_RELAY                     per commit: "celery" task or "thread" (default: celery)
+    REACTIVE_RELAY                     who publishes a commit's events: "thread" (this process's
+                                       publisher thread, default) or "celery" (a relay task)
     REACTIVE_LOG_LEVEL                 default: INFO
 """
 
@@ -120,10 +121,11 @@ REACTIVE_PUBLISH_STAFF = env_bool(ENV, "REACTIVE_PUBLISH_STAFF", default=False)
 REACTIVE_OUTBOX_SWEEP_SECONDS = _env_seconds("REACTIVE_OUTBOX_SWEEP_SECONDS", 5.0, minimum=1.0)
 #: The sweep leaves rows younger than this to the relay that their commit enqueued.
 REACTIVE_OUTBOX_MIN_AGE_SECONDS = _env_seconds("REACTIVE_OUTBOX_MIN_AGE_SECONDS", 2.0)
-#: How a commit's events are published at once: "celery" enqueues a relay task on the
-#: worker; "thread" publishes from the saving process (master/users/publisher.py), one hop
-#: less. Either way the worker's beat sweep publishes whatever is left.
-REACTIVE_RELAY = ENV.get("REACTIVE_RELAY", "celery").strip() or "celery"
+#: How a commit's events are published at once: "thread" (default) publishes from the
+#: saving process (master/users/publisher.py), no broker round trip and no worker hop;
+#: "celery" enqueues a relay task on the worker (one queued at a time, users/kicks.py).
+#: Either way the worker's beat sweep publishes whatever is left.
+REACTIVE_RELAY = ENV.get("REACTIVE_RELAY", "thread").strip() or "thread"
 if REACTIVE_RELAY not in ("celery", "thread"):
     raise ConfigError(f"REACTIVE_RELAY={REACTIVE_RELAY!r}: use 'celery' or 'thread'")
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -79,6 +79,20 @@ def eventually(predicate: Callable[[], object], *, timeout: float, what: str) ->
 CREATES, DEACTIVATIONS, DELETES = 200, 50, 50
 
 
+@pytest.fixture
+def celery_relay() -> Iterator[None]:
+    """This process (the master) kicks a Celery relay task per commit (REACTIVE_RELAY=celery)."""
+    from django.conf import settings
+
+    previous = settings.REACTIVE_RELAY
+    settings.REACTIVE_RELAY = "celery"
+    try:
+        yield
+    finally:
+        settings.REACTIVE_RELAY = previous
+
+
+@pytest.mark.usefixtures("celery_relay")
 def test_saves_while_the_broker_is_down_all_commit_and_are_published_once_it_is_back(
     stack: Stack, broker: RestartableRedis, add_client: AddClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -138,6 +152,50 @@ def test_saves_while_the_broker_is_down_all_commit_and_are_published_once_it_is_
     assert unsent == 0
     assert comparison.converged, comparison.summary()
     assert same_worker
+
+
+def test_the_default_relay_publishes_while_the_broker_is_down(
+    stack: Stack, broker: RestartableRedis, add_client: AddClient
+) -> None:
+    from django.conf import settings
+
+    assert settings.REACTIVE_RELAY == "thread"
+    # Given a client, When the broker goes away and the master saves 100 changes
+    shop = add_client("shop")
+    first, prefix = last_outbox_id(), tag()
+    broker.stop()
+    try:
+        ids = [
+            saved(master_ops.create_user, f"{prefix}-{n}", password=None, first_name="new")
+            for n in range(CREATES // 2)
+        ]
+        for uid in ids:
+            saved(master_ops.update_user, uid, first_name="renamed")
+
+        # Then the publisher thread publishes them all without the broker, and the client
+        # converges before the broker is back
+        published = eventually(lambda: unsent_after(first) == 0, timeout=120,
+                               what="the outbox published")  # fmt: skip
+        comparison = wait_converged(shop, ids)
+    finally:
+        broker.start()
+    written, unsent = outbox_after(first).count(), unsent_after(first)
+    record(
+        fault="2. Celery broker (Redis) down while the master saves",
+        test="test_the_default_relay_publishes_while_the_broker_is_down",
+        sent=written,
+        checked=written - unsent,
+        lost=unsent + len(comparison.missing),
+        diverged=len(comparison.diverged),
+        detail=(
+            f"{written} saves ({len(ids)} creates, {len(ids)} renames) with the broker stopped "
+            f"and the default REACTIVE_RELAY=thread: {written - unsent} published by the "
+            f"saving process's thread before the broker came back; client: "
+            f"{comparison.summary()}"
+        ),
+    )
+    assert published and written == 2 * len(ids) and unsent == 0
+    assert comparison.converged, comparison.summary()
 
 
 # --- fault 3: SNS down, then answering errors, while the master saves -------------------------

@@ -65,6 +65,9 @@ def reactive(
         state_dir=Path(settings.REACTIVE.state_dir),
     )
     settings.REACTIVE = config
+    # These tests drive the relay through Celery (a worker, or by hand); test_publisher.py
+    # switches to the default publisher thread where it tests that.
+    settings.REACTIVE_RELAY = "celery"
     settings.REACTIVE_PUBLISH_STAFF = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast
     return config

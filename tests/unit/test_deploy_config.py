@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import yaml
 from supervisor.options import ServerOptions
 
 from reactive_cli.supervisor import LISTENER_SUFFIX
@@ -51,3 +52,21 @@ def test_the_xml_rpc_socket_is_private_to_its_owner(options: ServerOptions, tmp_
     assert (server["family"], server["file"], server["chmod"]) == (
         1, str(tmp_path / "supervisor.sock"), 0o700
     )  # fmt: skip
+
+
+def test_prometheus_scrapes_every_metrics_port_supervisord_gives_out(options: ServerOptions):
+    served = {
+        f"127.0.0.1:{process.environment['REACTIVE_METRICS_PORT']}"
+        for group in options.process_group_configs
+        for process in group.process_configs
+        if "REACTIVE_METRICS_PORT" in (process.environment or {})
+    }
+    config = yaml.safe_load((CONF.parent / "prometheus.yml").read_text())
+    scraped = [
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    ]
+    assert len(served) == 5  # master-web, two workers, two shop listeners
+    assert sorted(scraped) == sorted(served)

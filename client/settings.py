@@ -4,6 +4,10 @@ Every value comes from the environment with an explicit default; the parts every
 shares (prefix, Redis, AWS endpoint, user fields, secret key, database) come from
 ``reactive_cli.settings``. Local defaults are safe on loopback only; REACTIVE_PRODUCTION=1
 makes the unsafe ones mandatory.
+
+REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
+pool of Redis connections: at least the sockets one daphne holds, since a storm of
+handshakes or closes asks for one connection per socket at once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 from typing import Any
 
+from channels_redis.core import RedisChannelLayer
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -70,6 +75,24 @@ def _ws_token_seconds() -> int:
     return seconds
 
 
+def _channel_layer_max_connections() -> int:
+    """Redis connections one process's channel layer may hold: 1,100 sockets and room to spare."""
+    name = "REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS"
+    raw = _env.get(name, "").strip() or "2000"
+    try:
+        count = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    # The blocking receive alone holds one connection for seconds at a time.
+    if not 10 <= count <= 100_000:
+        raise ConfigError(f"{name}={raw!r} must be within 10..100000 connections")
+    return count
+
+
+#: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).
+_RECEIVE_BLOCK_SECONDS = RedisChannelLayer.brpop_timeout
+
+
 #: Our loggers log at REACTIVE_LOG_LEVEL; libraries (botocore, daphne...) at INFO or above.
 _LEVEL = _log_level()
 _LIBRARY_LEVEL = max(logging.getLevelNamesMapping()[_LEVEL], logging.INFO)
@@ -80,6 +103,8 @@ REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
 CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 #: Seconds a stream token from /api/stream-token/ opens sockets for (scripts, mobile apps).
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
+#: The channel layer's pool size per process: at least the sockets one daphne holds.
+REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
 
 INSTALLED_APPS = [
     "daphne",
@@ -129,6 +154,15 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
                 {
                     "address": REACTIVE_SETTINGS.redis_url,
                     "socket_connect_timeout": 2,
+                    # An empty receive answers after _RECEIVE_BLOCK_SECONDS: redis-py's
+                    # default reply timeout (5 s) is no longer, so it failed and killed the
+                    # consumer of an idle socket. A silent Redis still fails within 15 s.
+                    "socket_timeout": 3 * _RECEIVE_BLOCK_SECONDS,
+                    # Each command holds a pooled connection for its round trip, one per
+                    # consumer at a time (group_add, group_discard); past the pool's size
+                    # (redis-py's default: 100) a command fails with MaxConnectionsError, so
+                    # a storm of handshakes or closes needs one per socket.
+                    "max_connections": REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS,
                     # A connection pooled before Redis restarted fails once: retry it on a
                     # fresh one, or the first handshake (and frame) after a restart is lost.
                     "retry": Retry(NoBackoff(), 1),

@@ -168,7 +168,12 @@ async def _emit_and_collect(
 ) -> list[ClientDelivery]:
     from channels_redis.core import RedisChannelLayer
 
-    host = {"address": settings.redis_url, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS}
+    host = {
+        "address": settings.redis_url,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+        # Longer than the layer's blocking receive (5 s), which otherwise times out when idle.
+        "socket_timeout": 3 * RedisChannelLayer.brpop_timeout,
+    }
     layers = {
         c: RedisChannelLayer(hosts=[host], prefix=naming.channel_layer_prefix(c)) for c in clients
     }

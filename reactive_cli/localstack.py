@@ -216,6 +216,21 @@ class Program:
 LISTENER_STOPWAITSECS = 30
 
 
+#: Largest websocket message a client's daphne takes, in bytes (daphne's default, 1 MiB, lets
+#: 1,100 sockets make it buffer 1.1 GiB). Pages send nothing, but autobahn holds what daphne
+#: *sends* to the same limit, and the largest frame the contract allows is 65,832 bytes: four
+#: text fields of 1,024 emoji escaped in 12 bytes of JSON each, and a ``changed`` list filling
+#: a 16 KiB event (tests/e2e/test_fanout_pool.py). Twice that; real frames are ~300 bytes.
+WEBSOCKET_MAX_MESSAGE_BYTES = 128 * 1024
+
+
+def client_daphne(python: str, port: int) -> list[str]:
+    """A client's daphne on loopback ``port``: the local stack, deploy file and tests run this."""
+    return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "--websocket-max-message-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
+            "client.asgi:application"]  # fmt: skip
+
+
 def programs(layout: Layout, redis_server: str) -> list[Program]:
     """Everything the local stack runs, infrastructure first."""
     py = layout.python
@@ -239,8 +254,7 @@ def programs(layout: Layout, redis_server: str) -> list[Program]:
     wait = str(layout.listener_wait_seconds)
     for name in layout.clients:
         env = layout.client_env(name)
-        port = str(layout.client_port(name))
-        result.append(Program(f"{name}-web", [*daphne, port, "client.asgi:application"], env))
+        result.append(Program(f"{name}-web", client_daphne(py, layout.client_port(name)), env))
         result.append(
             Program(
                 f"{name}{supervisor.LISTENER_SUFFIX}",

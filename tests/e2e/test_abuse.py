@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
 from reactive_cli.contract import Action, FieldValue, encode, new_event
+from reactive_cli.localstack import WEBSOCKET_MAX_MESSAGE_BYTES
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, replica, send_raw, wait_drained
 from tests.support import master_ops
@@ -28,8 +29,8 @@ from tests.support.stack import ClientApp, Stack, frame
 
 pytestmark = pytest.mark.asyncio
 PASSWORD = "abuse-pass-1"
-#: daphne's default websocket_max_message_size (and max frame size), in bytes.
-DAPHNE_MAX_MESSAGE_BYTES = 1024 * 1024
+#: The largest websocket message a client's daphne takes (its --websocket-max-message-size).
+DAPHNE_MAX_MESSAGE_BYTES = WEBSOCKET_MAX_MESSAGE_BYTES
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -167,7 +168,8 @@ async def test_a_session_that_no_longer_holds_is_refused_at_the_handshake(stack:
 
 
 def browser_junk(name: str) -> list[str | bytes]:
-    """Messages a hostile page could send: frame-shaped JSON, channel messages, noise, ~1 MB."""
+    """Messages a hostile page could send: frame-shaped JSON, channel messages, noise, up to
+    the size daphne takes."""
     fake_user = {"username": name, "first_name": "pwned", "is_active": False, "is_superuser": True}
     changed = {
         "type": "changed", "event_id": str(uuid.uuid4()), "action": "updated",
@@ -184,8 +186,9 @@ def browser_junk(name: str) -> list[str | bytes]:
         'not json at all {"type": ',
         "\x00\u202e\ufffd" * 100,
         bytes(range(256)) * 8,
-        json.dumps({**changed, "user": {"first_name": "p" * 999_000}}),  # ~1 MB of JSON
-        b"\xff" * 1_000_000,  # ~1 MB binary
+        # as large as daphne takes: JSON, then binary
+        json.dumps({**changed, "user": {"first_name": "p" * (DAPHNE_MAX_MESSAGE_BYTES - 1024)}}),
+        b"\xff" * DAPHNE_MAX_MESSAGE_BYTES,
     ]
 
 
@@ -194,7 +197,7 @@ async def test_whatever_the_browser_sends_is_ignored_and_nothing_is_written(stac
     name = unique("chatty")
     uid = await replicated_user(shop, name, first_name="Quiet", last_name="Before")
     session = await session_for(shop, name)
-    ws = await open_as(shop, name, session, compression=None)  # 1 MB really on the wire
+    ws = await open_as(shop, name, session, compression=None)  # the full size on the wire
     assert frame(await asyncio.wait_for(ws.recv(), 10))["type"] == "state"
     assert shop.daphne is not None
     log_from = len(shop.daphne.log())

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reactive_cli.localstack import client_daphne
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
 from reactive_cli.settings import Settings
 from reactive_cli.teardown import apply_teardown, plan_teardown
@@ -67,9 +68,7 @@ class ClientApp:
     def start_daphne(self) -> None:
         """Start (or restart, on the same port) this client's daphne."""
         self.port = self.port or free_port()
-        argv = python(
-            "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "client.asgi:application"
-        )
+        argv = client_daphne(sys.executable, self.port)
         self.daphne = Proc(f"daphne-{self.name}", argv, self.env, self.log_dir)
         self.daphne.wait_ready(lambda: port_open(self.port), timeout=30)
 

@@ -25,8 +25,9 @@ class Replica(models.Model):
     version = models.PositiveBigIntegerField()
     #: The username the master gave this user at ``version``. The local user's differs only
     #: while parked (``services.placeholder_username``): another replicated user still held
-    #: it when this version arrived, and gives it back when it moves on.
-    username = models.CharField(max_length=150, blank=True, default="")
+    #: it when this version arrived, and gives it back when it moves on. Indexed: every
+    #: rename and delete looks up who waits for the name it frees.
+    username = models.CharField(max_length=150, blank=True, default="", db_index=True)
     #: True once the master deleted the user: late creates/updates are then ignored.
     tombstone = models.BooleanField(default=False)
     #: The event that produced this state (for logs and support).

@@ -13,11 +13,13 @@ than a ``changed`` one: pages apply a state at the version they show, a change o
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import models, transaction
+from django.db.models import F
 
 from client.replica import frames
 from client.replica.decide import Decision, Held, decide
@@ -65,28 +67,137 @@ def placeholder_username(master_id: int) -> str:
     return f"!replica-{int(master_id)}"
 
 
-def event_apply(*, event: Envelope) -> ApplyResult:
-    """Apply ``event`` exactly once (whatever the delivery count), in one transaction."""
+class BatchReads:
+    """What one batch's transaction reads once for all its events rather than per event:
+    every replica of the batch's users (locked), which usernames no user holds, and (on
+    the first name freed) which names no parked user waits for.
+
+    A replica is used once, by the first event of its user in the batch; later events of
+    that user read it again (an earlier one changed it). A name stays known free until an
+    event gives it to a user. That holds as long as nothing but the batch's own events
+    writes these rows, and each event writes only its own user's rows, except where it
+    parks or unparks another user: that, and any failed event, drops everything known
+    here, and reads go back to the database.
+    """
+
+    def __init__(
+        self, replicas: dict[int, Replica | None], free: set[str], freeable: set[str]
+    ) -> None:
+        self._replicas = replicas
+        self._free = free
+        #: Names the batch's events may free: its users' names now and in its payloads.
+        self._freeable = freeable
+        self._unwaited: set[str] | None = None  # read on first use: most batches free none
+
+    def take(self, master_id: int) -> tuple[bool, Replica | None]:
+        """(True, the replica or None if there was none) once per user; then (False, None)."""
+        if master_id not in self._replicas:
+            return False, None
+        return True, self._replicas.pop(master_id)
+
+    def is_free(self, username: str) -> bool:
+        """Whether ``username`` is known to be held by no user (False: ask the database)."""
+        return username in self._free
+
+    def claim(self, username: str) -> None:
+        """An event gave ``username`` to a user."""
+        self._free.discard(username)
+
+    def nobody_waits_for(self, username: str) -> bool:
+        """Whether no parked user is known to wait for ``username`` (False: ask)."""
+        if self._unwaited is None:
+            self._unwaited = _unwaited(self._freeable)
+        return username in self._unwaited
+
+    def forget(self) -> None:
+        """Another user's rows were written, or an event failed: read from the database."""
+        self._replicas.clear()
+        self._free.clear()
+        self._unwaited = set()
+
+
+def batch_reads(*, events: Iterable[Envelope]) -> BatchReads:
+    """Read what ``events`` will need, in one or two queries; call it inside the batch's
+    transaction, before the first ``event_apply(event=..., batch=...)``.
+
+    Replica rows are locked (PostgreSQL) in master id order, the order in which the listener
+    applies a batch, so competing listeners still cannot deadlock on them.
+    """
+    real = [e for e in events if not e.synthetic]
+    ids = sorted({e.user_id for e in real})
+    replicas = _replicas_for_update().filter(master_id__in=ids).order_by("master_id")
+    found = {r.master_id: r for r in replicas}
+    held = {r.user.username for r in found.values() if r.user is not None}
+    named = {name for e in real if isinstance(name := e.user.get("username"), str) and name}
+    wanted = named - held  # a user keeping its name needs no check
+    # All or nothing: if any user holds one of these names, compare in the database, event
+    # by event, rather than in Python (a collation may see equal names Python tells apart).
+    taken = bool(wanted) and User.objects.filter(username__in=wanted).exists()
+    free = set() if taken else wanted
+    return BatchReads({i: found.get(i) for i in ids}, free, freeable=held | named)
+
+
+def _unwaited(names: set[str]) -> set[str]:
+    """``names`` if no live replica whose user is parked waits for any of them, else none
+    (all or nothing, as for free names)."""
+    if not names:
+        return set()
+    waiting = (
+        Replica.objects.filter(username__in=names, tombstone=False, user__isnull=False)
+        .exclude(user__username=F("username"))
+        .exists()
+    )
+    return set() if waiting else set(names)
+
+
+def event_apply(*, event: Envelope, batch: BatchReads | None = None) -> ApplyResult:
+    """Apply ``event`` exactly once (whatever the delivery count), in one transaction.
+
+    ``batch``: what the listener read for the whole batch (``batch_reads``), in the same
+    transaction; without it the replica is read here.
+    """
     if event.synthetic:
         # decide() pushes synthetic events whatever is held: the database is not even read.
         return _result(event, decide(None, event), None)
-    with transaction.atomic():
-        replica = Replica.objects.select_for_update().filter(master_id=event.user_id).first()
-        held = replica.version if replica is not None else None
-        decision = decide(_held(replica), event)
-        user: User | None = None
-        if decision is Decision.UPSERT:
-            user = _upsert(replica, event)
-        elif decision is Decision.DELETE:
-            _delete(replica, event)
+    try:
+        with transaction.atomic():
+            replica = _locked_replica(event.user_id, batch)
+            held = replica.version if replica is not None else None
+            decision = decide(_held(replica), event)
+            user: User | None = None
+            if decision is Decision.UPSERT:
+                user = _upsert(replica, event, batch)
+            elif decision is Decision.DELETE:
+                _delete(replica, event, batch)
+    except BaseException:
+        if batch is not None:  # rolled back: objects in hand may be ahead of the database
+            batch.forget()
+        raise
     return _result(event, decision, user, held_version=held)
+
+
+def _replicas_for_update() -> models.QuerySet[Replica]:
+    """Replicas with their users in the same query, the replica rows locked.
+
+    Only the replica rows: a user row is locked when it is written, as before the join.
+    """
+    return Replica.objects.select_for_update(of=("self",)).select_related("user")
+
+
+def _locked_replica(master_id: int, batch: BatchReads | None) -> Replica | None:
+    if batch is not None:
+        known, replica = batch.take(master_id)
+        if known:
+            return replica
+    replicas = _replicas_for_update().filter(master_id=master_id)
+    return next(iter(replicas[:1]), None)  # master_id is unique: no ORDER BY (``first()``)
 
 
 def _held(replica: Replica | None) -> Held | None:
     return None if replica is None else Held(replica.version, replica.tombstone)
 
 
-def _upsert(replica: Replica | None, event: Envelope) -> User:
+def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> User:
     values = _writable_values(event)
     user = replica.user if replica is not None else None
     username = values.get("username")
@@ -94,50 +205,67 @@ def _upsert(replica: Replica | None, event: Envelope) -> User:
         raise ApplyError(f"event {event.event_id}: master user {event.user_id} has no username")
     freed = ""
     if isinstance(username, str) and (user is None or user.username != username):
-        _free_username(username, owner=user, event=event)
+        _free_username(username, owner=user, event=event, batch=batch)
         freed = user.username if user is not None else ""
     if user is None:
         user = User(**values)
         user.set_unusable_password()  # logs in with credentials this client sets, if any
         user.save()
-    elif values:
+    else:
+        changed = [name for name, value in values.items() if getattr(user, name) != value]
         for name, value in values.items():
             setattr(user, name, value)
-        user.save(update_fields=list(values))
+        # An UPDATE that writes nothing new (a snapshot of an equal user) is skipped. When
+        # anything changed, every replicated column is written, not only the changed ones:
+        # the user row was read at the batch's start, unlocked, and a local edit since then
+        # must not survive because the stale copy happened to equal the event's value.
+        if changed:
+            user.save(update_fields=list(values))
+    if batch is not None:
+        batch.claim(user.username)
     _save_replica(replica, event, user=user, username=username)
     if freed:
-        _unpark(freed, event=event)
+        _unpark(freed, event=event, batch=batch)
     return user
 
 
-def _delete(replica: Replica | None, event: Envelope) -> None:
+def _delete(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> None:
     user = replica.user if replica is not None else None
     _save_replica(replica, event, user=None, username=None)
     if user is not None:
         user.delete()
-        _unpark(user.username, event=event)
+        _unpark(user.username, event=event, batch=batch)
 
 
 def _save_replica(
     replica: Replica | None, event: Envelope, *, user: User | None, username: FieldValue
 ) -> None:
-    replica = replica or Replica(master_id=event.user_id)
+    if replica is None:
+        replica = Replica(master_id=event.user_id)
+        update_fields = None  # a new row: INSERT every column
+    else:
+        update_fields = ["user", "tombstone", "version", "last_event_id", "updated_at"]
     replica.user = user
     replica.tombstone = user is None
     replica.version = event.version
     replica.last_event_id = event.event_id
     if isinstance(username, str):
         replica.username = username
-    replica.save()
+        update_fields = update_fields and [*update_fields, "username"]
+    replica.save(update_fields=update_fields)
 
 
-def _free_username(username: str, *, owner: User | None, event: Envelope) -> None:
+def _free_username(
+    username: str, *, owner: User | None, event: Envelope, batch: BatchReads | None
+) -> None:
     """Make ``username`` free for master user ``event.user_id``, or refuse to merge."""
-    holders = User.objects.select_for_update().filter(username=username)
-    holder = (holders.exclude(pk=owner.pk) if owner is not None else holders).first()
-    if holder is None:
+    if batch is not None and batch.is_free(username):
         return
-    held_by = Replica.objects.filter(user_id=holder.pk).first()
+    # Usernames are unique: no ORDER BY (``first()`` adds one), at most one row.
+    holder = next(iter(User.objects.select_for_update().filter(username=username)[:1]), None)
+    if holder is None or (owner is not None and holder.pk == owner.pk):
+        return
+    held_by = next(iter(Replica.objects.filter(user_id=holder.pk)[:1]), None)
     if held_by is None:
         raise UsernameCollision(
             f"event {event.event_id}: username {username!r} of master user {event.user_id} "
@@ -152,15 +280,19 @@ def _free_username(username: str, *, owner: User | None, event: Envelope) -> Non
     )  # fmt: skip
     holder.username = parked
     holder.save(update_fields=["username"])
+    if batch is not None:
+        batch.forget()
 
 
-def _unpark(username: str, *, event: Envelope) -> None:
+def _unpark(username: str, *, event: Envelope, batch: BatchReads | None) -> None:
     """``username`` was just freed: give it back to a replicated user parked waiting for it.
 
     Parking is only right while the other user's own rename is still to come; when the
     events arrived the other way round (the parked user's state was the newer one), this
     is what puts it right, whatever the order.
     """
+    if batch is not None and batch.nobody_waits_for(username):
+        return
     waiting = (
         Replica.objects.select_for_update()
         .select_related("user")
@@ -179,6 +311,8 @@ def _unpark(username: str, *, event: Envelope) -> None:
     )  # fmt: skip
     waiting.user.username = username
     waiting.user.save(update_fields=["username"])
+    if batch is not None:
+        batch.forget()
 
 
 def _writable_values(event: Envelope) -> dict[str, FieldValue]:

@@ -5,8 +5,10 @@ and deletes over a few users whose usernames come from a small pool, so names pa
 user to another and come back. Each change becomes the envelope the master would publish
 (``reactive_cli.contract.new_event``: the next per-user version, the full allow-listed
 state). The envelopes are then delivered with random duplicates in a random order to the
-real ``event_apply``; afterwards every user must be held exactly as the master has it
-(deleted users: a tombstone at the last version), and no local user may remain parked.
+real ``event_apply``, one by one or in batches of up to 10 that share one transaction and
+what ``batch_reads`` read for them (as the listener applies them); afterwards every user
+must be held exactly as the master has it (deleted users: a tombstone at the last
+version), and no local user may remain parked.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from client.replica.models import Replica
-from client.replica.services import event_apply
+from client.replica.services import batch_reads, event_apply
 from reactive_cli.contract import Action, Envelope, FieldValue, new_event
 from tests.support.reliability import record
 
@@ -118,9 +120,11 @@ class Master:
 class Case:
     """A master history and the order in which its envelopes reach the client."""
 
-    def __init__(self, master: Master, delivery: list[Envelope]) -> None:
+    def __init__(self, master: Master, delivery: list[Envelope], batch: int = 0) -> None:
         self.master = master
         self.delivery = tuple(delivery)
+        #: Events per transaction sharing ``batch_reads``; 0: one by one, no batch reads.
+        self.batch = batch
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         def show(e: Envelope) -> str:
@@ -136,7 +140,7 @@ class Case:
             for u in self.master.users.values()
         ]
         lines = "\n  ".join(show(e) for e in self.delivery)
-        return f"Case(master={final}, delivery=\n  {lines}\n)"
+        return f"Case(master={final}, batch={self.batch}, delivery=\n  {lines}\n)"
 
 
 @st.composite
@@ -159,7 +163,21 @@ def cases(draw: Callable[..., Any]) -> Case:
     events = master.events
     again = draw(st.lists(st.sampled_from(events), max_size=len(events))) if events else []
     delivery = draw(st.permutations([*events, *again]))
-    return Case(master, delivery)
+    return Case(master, delivery, batch=draw(st.integers(0, 10)))
+
+
+def deliver_all(case: Case) -> None:
+    """Apply the case's envelopes in its delivery order, one by one or in batches."""
+    if not case.batch:
+        for event in case.delivery:
+            event_apply(event=event)
+        return
+    for start in range(0, len(case.delivery), case.batch):
+        chunk = case.delivery[start : start + case.batch]
+        with transaction.atomic():  # as Listener._handle_batch: one read, a savepoint each
+            reads = batch_reads(events=chunk)
+            for event in chunk:
+                event_apply(event=event, batch=reads)
 
 
 @dataclass
@@ -214,8 +232,7 @@ def test_any_history_delivered_duplicated_and_reordered_ends_in_the_masters_stat
     def property_holds(case: Case) -> None:
         with transaction.atomic():  # each example starts from an empty client database
             try:
-                for event in case.delivery:
-                    event_apply(event=event)
+                deliver_all(case)
                 behind, differing = compare(case.master)
                 locals_ = User.objects.count()
                 parked = list(User.objects.filter(username__startswith="!"))

@@ -1,0 +1,239 @@
+"""What applying events costs in SQL, and that reading a batch's rows once changes no outcome.
+
+The listener applies a batch in one transaction: ``batch_reads`` reads every replica of the
+batch (and which of its usernames are free) in one or two queries, then each event runs in
+its own savepoint. The statement counts below are upper bounds per event kind, so that a
+change that brings back a query per event shows here (``bench/apply.py`` prints the CPU).
+Transaction control (BEGIN, COMMIT, savepoints: one per event, by design) is not counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from client.replica import listener
+from client.replica.decide import Decision
+from client.replica.models import Replica
+from client.replica.services import (
+    ApplyResult,
+    batch_reads,
+    event_apply,
+    placeholder_username,
+)
+from reactive_cli.contract import Action, Envelope
+from tests.client.support import Queue, sqs_responses, user_event
+from tests.support.processes import until
+
+pytestmark = pytest.mark.django_db
+
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+#: Events per batch: SQS's most per receive.
+BATCH = 10
+
+
+@contextlib.contextmanager
+def statements() -> Iterator[list[str]]:
+    """The SQL statements run inside the block, transaction control left out."""
+    found: list[str] = []
+    with CaptureQueriesContext(connection) as captured:
+        yield found
+    found.extend(
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)
+    )
+
+
+def apply_batch(events: list[Envelope]) -> list[ApplyResult]:
+    """Apply ``events`` as ``Listener._handle_batch`` does: one transaction, one read."""
+    with transaction.atomic():
+        reads = batch_reads(events=events)
+        return [event_apply(event=event, batch=reads) for event in events]
+
+
+def create(i: int) -> Envelope:
+    return user_event(user_id=i, username=f"user{i}")
+
+
+def update(i: int) -> Envelope:
+    return user_event(
+        user_id=i, version=2, action=Action.UPDATED, username=f"user{i}", first_name="New"
+    )
+
+
+def rename(i: int) -> Envelope:
+    return user_event(user_id=i, version=2, action=Action.UPDATED, username=f"renamed{i}")
+
+
+def delete(i: int) -> Envelope:
+    return user_event(user_id=i, version=3, action=Action.DELETED, username=f"user{i}")
+
+
+KINDS = {"create": create, "update": update, "rename": rename, "delete": delete}
+
+
+def held_before(kind: str, ids: range) -> None:
+    """What the client holds before events of ``kind`` arrive."""
+    if kind != "create":
+        apply_batch([create(i) for i in ids])
+    if kind == "delete":
+        apply_batch([update(i) for i in ids])
+
+
+@pytest.mark.parametrize(
+    ("kind", "per_event", "per_batch"),
+    [
+        ("create", 2, 2),  # INSERT user, INSERT replica; read replicas, are the names free
+        ("update", 2, 1),  # UPDATE user (changed columns), UPDATE replica; read replicas
+        ("rename", 2, 3),  # as update; + are the names free, does anyone wait for the old ones
+        ("delete", 5, 2),  # UPDATE replica, Django's delete of the user (4); read, anyone waits
+    ],
+)
+def test_a_batch_costs_at_most_its_statements_per_event_and_per_batch(kind, per_event, per_batch):
+    # Given the users a batch of ten events of this kind finds
+    ids = range(1, BATCH + 1)
+    held_before(kind, ids)
+
+    # When the ten arrive in one batch
+    with statements() as run:
+        results = apply_batch([KINDS[kind](i) for i in ids])
+
+    # Then each was applied, at the cost of its own writes and a few reads for all
+    expected = Decision.DELETE if kind == "delete" else Decision.UPSERT
+    assert {r.decision for r in results} == {expected}
+    assert len(run) <= per_event * BATCH + per_batch, "\n".join(run)
+
+
+@pytest.mark.parametrize(
+    ("kind", "most"),
+    [
+        ("create", 4),  # read the replica (with its user), is the name free, INSERT, INSERT
+        ("update", 3),  # read, UPDATE user, UPDATE replica
+        ("rename", 5),  # read, is the name free, UPDATE, UPDATE, anyone waiting for the old
+        ("delete", 7),  # read, UPDATE replica, Django's delete (4), anyone waiting
+    ],
+)
+def test_one_event_on_its_own_costs_at_most_its_statements(kind, most):
+    held_before(kind, range(1, 2))
+
+    with statements() as run:
+        event_apply(event=KINDS[kind](1))
+
+    assert len(run) <= most, "\n".join(run)
+
+
+def test_an_update_writes_every_column_it_carries_over_an_edit_made_after_the_batch_read():
+    event_apply(event=create(1))  # first_name "Ana"
+    event = user_event(
+        user_id=1, version=2, action=Action.UPDATED, username="user1", last_name="Master"
+    )
+    with transaction.atomic():
+        reads = batch_reads(events=[event])
+        # a local edit lands after the batch read the user row (it is not locked)
+        User.objects.filter(username="user1").update(first_name="local edit")
+        event_apply(event=event, batch=reads)
+
+    user = User.objects.get(username="user1")
+    assert (user.first_name, user.last_name) == ("Ana", "Master")  # the master's, both
+
+
+def test_a_snapshot_equal_to_the_user_held_writes_no_user_row():
+    event_apply(event=create(1))
+    same = user_event(user_id=1, version=1, action=Action.SNAPSHOT, username="user1")
+
+    with statements() as run:
+        result = event_apply(event=same)
+
+    assert result.decision is Decision.UPSERT
+    assert not [sql for sql in run if sql.startswith('UPDATE "auth_user"')]
+
+
+def test_a_refused_event_leaves_the_rest_of_its_batch_applied():
+    # Given a client-local user "carol"
+    User.objects.create_user("carol", password="x")
+    batch = [create(1), user_event(user_id=2, username="carol"), create(3)]
+
+    # When a batch holds the master's own "carol" between two other creates
+    with transaction.atomic():
+        reads = batch_reads(events=batch)
+        outcomes = []
+        for event in batch:
+            try:
+                outcomes.append(event_apply(event=event, batch=reads).decision)
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+
+    # Then only "carol" is refused (never merged), and the others are applied
+    assert outcomes == [Decision.UPSERT, "UsernameCollision", Decision.UPSERT]
+    assert sorted(Replica.objects.values_list("master_id", flat=True)) == [1, 3]
+    assert not Replica.objects.filter(user__username="carol").exists()
+
+
+def test_a_user_parked_earlier_in_the_batch_is_read_afresh_by_its_own_later_event():
+    # Given 1 "ana" and 2 "bob"
+    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+
+    # When one batch brings 2's rename to "ana" (which parks 1), then 1's older-named update
+    apply_batch(
+        [
+            user_event(user_id=2, version=2, action=Action.UPDATED, username="ana"),
+            user_event(user_id=1, version=2, action=Action.UPDATED, username="ana", last_name="X"),
+        ]
+    )
+
+    # Then it ends as event by event: 1 takes "ana" back, and 2 waits for it parked
+    names = dict(Replica.objects.values_list("master_id", "user__username"))
+    assert names == {1: "ana", 2: placeholder_username(2)}
+    assert User.objects.get(username="ana").last_name == "X"
+
+
+def test_a_swap_of_usernames_inside_one_batch_ends_with_the_names_swapped():
+    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+
+    apply_batch(
+        [
+            user_event(user_id=1, version=2, action=Action.UPDATED, username="cy"),
+            user_event(user_id=1, version=3, action=Action.UPDATED, username="bob"),
+            user_event(user_id=2, version=2, action=Action.UPDATED, username="ana"),
+        ]
+    )
+
+    names = dict(Replica.objects.values_list("master_id", "user__username"))
+    assert names == {1: "bob", 2: "ana"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_reads_each_received_batch_once(queue: Queue, layer_prefix):
+    # Given ten creates in the queue
+    for i in range(1, BATCH + 1):
+        queue.send_event(create(i))
+    notifier = listener.Notifier()
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        wait_seconds=1,
+        notifier=notifier,
+    )
+    run: list[str] = []
+
+    def applied() -> bool:
+        with statements() as polled:
+            loop.poll_once()
+        run.extend(polled)
+        return Replica.objects.count() == BATCH
+
+    # When the listener polls until all are applied
+    try:
+        with sqs_responses(queue.sqs, "ReceiveMessage") as calls:
+            until(applied, what="ten creates applied")
+    finally:
+        notifier.close()
+
+    # Then each received batch cost two reads, and each event its two writes
+    batches = sum(1 for r in calls["ReceiveMessage"] if r.get("Messages"))
+    assert len(run) <= 2 * BATCH + 2 * batches, "\n".join(run)

@@ -13,6 +13,7 @@ still run the sweep; only the per-commit kick changes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 #: Row ids one publishing round takes at most (the rest wait for the next round).
 MAX_ROUND = 500
+#: Seconds an exiting process waits for its thread to publish what it was given (a short
+#: command that saved users); what is left then is the sweep's.
+EXIT_FLUSH_SECONDS = 10.0
 
 
 class Publisher:
@@ -34,13 +38,24 @@ class Publisher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        #: Ids submitted and not yet through a round; ``flush`` waits for none.
+        self._unsettled = 0
+        self._settled = threading.Condition()
 
     def submit(self, row_id: int) -> None:
         """Queue a committed row for publishing (starts the thread on first use, and again
         in a forked child, whose copy of the thread does not run)."""
         if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
             self._start()
+        with self._settled:
+            self._unsettled += 1
         self._ids.put(row_id)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until every submitted id went through a round; whether
+        they all did. Called at exit, so that a short command's saves leave published."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._unsettled <= 0, timeout=timeout)
 
     def _start(self) -> None:
         with self._lock:
@@ -48,6 +63,9 @@ class Publisher:
                 return
             if self._pid != os.getpid():  # forked: the parent's queued ids are the parent's
                 self._ids = queue.SimpleQueue()
+                self._unsettled = 0
+                self._settled = threading.Condition()
+                atexit.register(self.flush, EXIT_FLUSH_SECONDS)
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
             self._thread.start()
@@ -68,6 +86,9 @@ class Publisher:
             except Exception:  # never let the thread die: the sweep publishes what is left
                 logger.exception("Outbox publisher: %d event(s) left for the sweep", len(ids))
             finally:
+                with self._settled:
+                    self._unsettled -= len(ids)
+                    self._settled.notify_all()
                 if self._ids.empty():  # idle: hold no database connection while waiting
                     connections.close_all()  # this thread's own only
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -100,3 +103,49 @@ def test_the_sweep_leaves_alone_the_rows_a_round_is_still_publishing(monkeypatch
     assert topic.queue.depth() == 3  # each published once
     assert not OutboxEvent.objects.filter(claim__isnull=False).exists()
     assert {u.pk for u in users} == set(OutboxEvent.objects.values_list("user_id", flat=True))
+
+
+#: A short command: saves one user and exits at once (the publisher flushes at exit).
+SAVE_AND_EXIT = """
+import django
+django.setup()
+from django.contrib.auth.models import User
+user = User(username="short-lived")
+user.set_unusable_password()
+user.save()
+print(user.pk)
+"""
+
+
+@db
+def test_a_short_command_publishes_its_saves_before_it_exits(reactive, topic):
+    from django.db import connection
+
+    db_settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db_settings['NAME']}"
+    else:
+        url = (
+            f"postgres://{db_settings['USER']}@{db_settings['HOST']}:{db_settings['PORT']}"
+            f"/{db_settings['NAME']}"
+        )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "master.settings",
+        "DATABASE_URL": url,
+        "REDIS_URL": reactive.redis_url,
+        "AWS_ENDPOINT_URL": reactive.aws_endpoint_url or "",
+        "REACTIVE_PREFIX": reactive.prefix,
+        "REACTIVE_TOPIC_ARN": topic.arn,
+        "REACTIVE_RELAY": "thread",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SAVE_AND_EXIT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    # No worker, no sweep here: only the exiting process itself can have published it
+    row = OutboxEvent.objects.get(user_id=int(done.stdout.split()[-1]))
+    assert row.sent_at is not None and row.claim is None
+    [message] = topic.queue.receive(1)
+    assert "short-lived" in message["Body"]

@@ -63,30 +63,27 @@ def _log_level() -> str:
     return level
 
 
+def _env_count(name: str, default: int, least: int, most: int, unit: str) -> int:
+    """A whole number of ``unit`` from the environment, within ``least..most``."""
+    raw = _env.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not least <= value <= most:
+        raise ConfigError(f"{name}={raw!r} must be within {least}..{most} {unit}")
+    return value
+
+
 def _ws_token_seconds() -> int:
     """Lifetime of a websocket stream token (client/replica/tokens.py): short, never zero."""
-    raw = _env.get("REACTIVE_WS_TOKEN_SECONDS", "").strip() or "300"
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise ConfigError(f"REACTIVE_WS_TOKEN_SECONDS={raw!r} is not a whole number") from None
-    if not 1 <= seconds <= 86400:
-        raise ConfigError(f"REACTIVE_WS_TOKEN_SECONDS={raw!r} must be within 1..86400 seconds")
-    return seconds
+    return _env_count("REACTIVE_WS_TOKEN_SECONDS", 300, 1, 86400, "seconds")
 
 
 def _channel_layer_max_connections() -> int:
-    """Redis connections one process's channel layer may hold: 1,100 sockets and room to spare."""
-    name = "REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS"
-    raw = _env.get(name, "").strip() or "2000"
-    try:
-        count = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    # The blocking receive alone holds one connection for seconds at a time.
-    if not 10 <= count <= 100_000:
-        raise ConfigError(f"{name}={raw!r} must be within 10..100000 connections")
-    return count
+    """Redis connections one process's channel layer may hold: 1,100 sockets and room to
+    spare; at least 10, as the blocking receive alone holds one for seconds at a time."""
+    return _env_count("REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS", 2000, 10, 100_000, "connections")
 
 
 #: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).

@@ -271,17 +271,14 @@ def outbox_publish_pending(
     claim = outbox_claim(
         limit=limit, now=now, created_before=created_before, ignore_backoff=ignore_backoff
     )
-    if not claim.rows:
-        return PublishReport()
-    outcome = outbox_publish_claim(claim=claim)
-    outbox_settle(claim=claim, outcome=outcome)
-    report = _counted(outcome, claimed=len(claim.rows))
-    logger.info(
-        "Outbox relay: published %d event(s), %d failed, %d left for a later run",
-        report.published,
-        report.failed,
-        len(claim.rows) - report.published - report.failed,
-    )
+    report = _publish_and_settle(claim)
+    if report.claimed:
+        logger.info(
+            "Outbox relay: published %d event(s), %d failed, %d left for a later run",
+            report.published,
+            report.failed,
+            report.claimed - report.published - report.failed,
+        )
     return report
 
 
@@ -293,18 +290,21 @@ def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
     the sweep off rows this run is still publishing (no duplicates under a burst, when a
     round outlasts the sweep's minimum age); rows SNS refuses back off like any failure.
     """
-    claim = outbox_claim(limit=len(ids), now=timezone.now(), ids=ids)
+    report = _publish_and_settle(outbox_claim(limit=len(ids), now=timezone.now(), ids=ids))
+    if report.claimed:
+        logger.debug(
+            "Outbox publisher: published %d event(s), %d failed", report.published, report.failed
+        )
+    return report
+
+
+def _publish_and_settle(claim: Claim) -> PublishReport:
+    """Publish a claim's rows, record the outcome on them, and count it (nothing if empty)."""
     if not claim.rows:
         return PublishReport()
     outcome = outbox_publish_claim(claim=claim)
     outbox_settle(claim=claim, outcome=outcome)
-    report = _counted(outcome, claimed=len(claim.rows))
-    logger.debug(
-        "Outbox publisher: published %d event(s), %d failed",
-        report.published,
-        report.failed,
-    )
-    return report
+    return _counted(outcome, claimed=len(claim.rows))
 
 
 def _counted(outcome: Outcome, *, claimed: int) -> PublishReport:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -53,7 +52,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from master.users import changes
 from master.users.models import OutboxEvent, UserVersion
 from master.users.services import reactive_settings
-from reactive_cli import aws, naming, resources
+from reactive_cli import aws, naming, resources, selection
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.errors import AwsError, ConfigError, UsageError
 from reactive_cli.settings import Settings
@@ -285,37 +284,23 @@ def users_selected(
     At least one criterion (or ``all_users``) is required, so nothing is republished by
     accident.
     """
-    if not (all_users or ids or username_regex or where or joined_since):
-        raise UsageError("choose users: --ids, --username-regex, --where, --joined-since, or --all")
+    selection.check_chosen(
+        all_users=all_users,
+        ids=ids,
+        username_regex=username_regex,
+        where=where,
+        joined_since=joined_since,
+    )
     users = User.objects.all()
     if ids:
         users = users.filter(pk__in=list(ids))
     if username_regex:
-        try:
-            re.compile(username_regex)
-        except re.error as exc:
-            raise UsageError(f"--username-regex {username_regex!r}: {exc}") from None
         users = users.filter(username__regex=username_regex)
     if where:
         users = users.filter(**where)
     if joined_since is not None:
         users = users.filter(date_joined__gte=joined_since)
     return users
-
-
-def parse_where(items: Iterable[str]) -> dict[str, Any]:
-    """``--where LOOKUP=VALUE`` items as filter keyword arguments (true/false/none typed)."""
-    lookups: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", name.strip()):
-            raise UsageError(
-                f"--where {item!r}: write LOOKUP=VALUE, e.g. is_active=false or "
-                "last_name__startswith=Sm"
-            )
-        typed: Any = {"true": True, "false": False, "none": None}.get(raw.strip().lower(), raw)
-        lookups[name.strip()] = typed
-    return lookups
 
 
 # --- Envelopes and progress (pure) ------------------------------------------------------------
@@ -803,29 +788,3 @@ def repair(
         for start in range(0, len(pairs), MAX_SEND_ENTRIES):
             run.send(sender, pairs[start : start + MAX_SEND_ENTRIES])
     return BackfillReport(progress=run.progress(), unknown=tuple(unknown))
-
-
-# --- Parsing operator input -------------------------------------------------------------------
-
-
-def parse_since(text: str) -> datetime:
-    """``--since``: an ISO date or date-time; naive values are UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+00:00]"
-        ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def parse_ids(text: str) -> list[int]:
-    """``--ids``: master ids separated by commas or white space."""
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    try:
-        ids = [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--ids: {text[:80]!r} is not a list of master ids like 1,2,3") from None
-    if not ids or any(i < 1 for i in ids):
-        raise UsageError("--ids: give at least one master id, each 1 or more")
-    return ids

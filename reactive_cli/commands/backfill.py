@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli import localstack
+from reactive_cli import localstack, selection
 from reactive_cli.commands.manage import MASTER, component_env
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, load_config
 from reactive_cli.errors import ConfigError, UsageError
@@ -87,6 +87,10 @@ def backfill(
 
     Example: reactive backfill --client shop --batch 1000
     """
+    if since:  # checked here first: one line and exit code 2, before the master starts
+        selection.parse_since(since)
+    if ids:
+        selection.parse_ids(ids)
     args = ["backfill", "--client", client, "--batch", str(batch), "--max-depth", str(max_depth)]
     if since:
         args += ["--since", since]

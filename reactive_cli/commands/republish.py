@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from reactive_cli import selection
 from reactive_cli.commands.backfill import MasterEnv, master_environment, run_streaming
 from reactive_cli.commands.manage import MASTER
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir
@@ -51,6 +52,16 @@ def republish(
 
     Example: reactive republish --where last_name__startswith=Sm --dry-run
     """
+    # Checked here first: a mistake is one line and exit code 2, before the master starts.
+    selection.check_chosen(
+        all_users=all_users,
+        ids=selection.parse_ids(ids) if ids else (),
+        username_regex=username_regex,
+        where=selection.parse_where(where or []),
+        joined_since=(
+            selection.parse_since(joined_since, option="--joined-since") if joined_since else None
+        ),
+    )
     args = ["republish"]
     if ids:
         args += ["--ids", ids]

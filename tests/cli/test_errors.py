@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from reactive_cli import exitcodes
 from tests.cli.conftest import write_config
 from tests.support.processes import free_port
@@ -157,3 +159,58 @@ def test_a_bad_option_value_is_a_usage_error_without_a_traceback(reactive):
     ran = reactive("status", "--watch", "--json", "--state-dir")
     assert ran.code == exitcodes.USAGE
     assert "Traceback" not in ran.err + ran.out
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ("backfill", "--client", "news"),
+            "ConfigError: unknown client 'news' in the local defaults (no reactive.toml): "
+            "known clients: shop, blog",
+        ),
+        (
+            ("diff", "--client", "news"),
+            "ConfigError: unknown client 'news' in the local defaults (no reactive.toml): "
+            "known clients: shop, blog",
+        ),
+        (
+            ("backfill", "--client", "shop", "--ids", "1,x"),
+            "UsageError: --ids: '1,x' is not a list of master ids like 1,2,3",
+        ),
+        (
+            ("backfill", "--client", "shop", "--since", "yesterday"),
+            "UsageError: --since 'yesterday' is not a date: use YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][+00:00]",
+        ),
+        (
+            ("republish",),
+            "UsageError: choose users: --ids, --username-regex, --where, --joined-since, or --all",
+        ),
+        (
+            ("republish", "--ids", "0"),
+            "UsageError: --ids: give at least one master id, each 1 or more",
+        ),
+        (
+            ("republish", "--joined-since", "2020-13-01"),
+            "UsageError: --joined-since '2020-13-01' is not a date: use YYYY-MM-DD or "
+            "YYYY-MM-DDTHH:MM[:SS][+00:00]",
+        ),
+        (
+            ("republish", "--where", "1bad"),
+            "UsageError: --where '1bad': write LOOKUP=VALUE, e.g. is_active=false or "
+            "last_name__startswith=Sm",
+        ),
+        (
+            ("republish", "--username-regex", "("),
+            "UsageError: --username-regex '(': missing ), unterminated subpattern at position 0",
+        ),
+    ],
+)
+def test_fleet_commands_refuse_bad_input_in_one_line_before_the_master_starts(
+    reactive, args, error
+):
+    ran = reactive(*args)
+    assert ran.code == exitcodes.USAGE
+    assert ran.err.splitlines() == [error]
+    assert ran.out == ""

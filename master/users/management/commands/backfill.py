@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from master.users import snapshots
+from reactive_cli import selection
 from reactive_cli.errors import ReactiveError
 
 #: Exit code after Ctrl-C or SIGTERM (128 + SIGINT), the checkpoint kept.
@@ -72,7 +73,7 @@ class Command(BaseCommand):
 
     def _backfill(self, options: dict[str, Any]) -> None:
         client = options["client"]
-        since = snapshots.parse_since(options["since"]) if options["since"] else None
+        since = selection.parse_since(options["since"]) if options["since"] else None
 
         def resumed(checkpoint: snapshots.Checkpoint) -> None:
             self.stdout.write(
@@ -102,7 +103,7 @@ class Command(BaseCommand):
 
     def _repair(self, options: dict[str, Any]) -> None:
         text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
-        ids = snapshots.parse_ids(text)
+        ids = selection.parse_ids(text)
         report = snapshots.repair(client=options["client"], ids=ids, queue_url=options["queue_url"])
         p = report.progress
         self.stdout.write(

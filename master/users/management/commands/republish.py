@@ -11,6 +11,7 @@ from django.core.exceptions import FieldError, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from master.users import services, snapshots
+from reactive_cli import selection
 from reactive_cli.errors import ReactiveError
 
 
@@ -38,12 +39,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             users = snapshots.users_selected(
-                ids=snapshots.parse_ids(options["ids"]) if options["ids"] else (),
+                ids=selection.parse_ids(options["ids"]) if options["ids"] else (),
                 all_users=options["all"],
                 username_regex=options["username_regex"],
-                where=snapshots.parse_where(options["where"]),
+                where=selection.parse_where(options["where"]),
                 joined_since=(
-                    snapshots.parse_since(options["joined_since"])
+                    selection.parse_since(options["joined_since"], option="--joined-since")
                     if options["joined_since"]
                     else None
                 ),

@@ -97,6 +97,8 @@ class Handled:
 
     message: SQSMessage
     result: ApplyResult | None
+    #: Seconds ``event_apply`` took (for the metrics, observed once the batch committed).
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -325,8 +327,12 @@ class Listener:
 
     def _handle_batch(self, messages: list[SQSMessage]) -> tuple[list[Handled], list[SQSMessage]]:
         """Decode every message, then apply the events in ONE transaction (one commit per
-        batch), each in its own savepoint so a refused one leaves the others applied. The
-        batch's replicas are read (and locked) once, up front, not once per event.
+        batch). The batch's replicas are read (and locked) once, up front, not per event.
+
+        The batch is first applied with no savepoint per event (two statements and a
+        context manager less each). If any event fails, that transaction rolls back and the
+        batch is applied again, each event in its own savepoint, so a refused one leaves the
+        others applied; failures are logged in that second pass only, once per receive.
 
         Events are applied in (user, version) order: one user's frames go out in version
         order, and competing listeners lock replicas in the same order (no deadlocks).
@@ -341,19 +347,36 @@ class Listener:
             else:
                 decoded.append((message, event))
         decoded.sort(key=lambda pair: (pair[1].user_id, pair[1].version))
-        rest: list[SQSMessage] = []
-        with transaction.atomic():
-            # One read for the batch's replicas and usernames; none when stopping before it.
-            reads = batch_reads(events=[e for _, e in decoded]) if not self.stopping else None
-            for index, (message, event) in enumerate(decoded):
-                if self.stopping:
-                    rest = [m for m, _ in decoded[index:]]
-                    break
-                handled.append(self._apply(message, event, reads))
-        for done in handled:  # committed: only now is what each event did true
+        try:
+            with transaction.atomic():
+                applied, rest = self._apply_all(decoded, guarded=False)
+        except Exception:  # one event failed and rolled the batch back: again, one by one
+            with transaction.atomic():
+                applied, rest = self._apply_all(decoded, guarded=True)
+        for done in applied:  # committed: only now is what each event did true
             if done.result is not None:
+                self._observe(done)
                 _log_applied(done)
-        return handled, rest
+        return handled + applied, rest
+
+    def _apply_all(
+        self, decoded: list[tuple[SQSMessage, Envelope]], *, guarded: bool
+    ) -> tuple[list[Handled], list[SQSMessage]]:
+        """Apply the events in the open transaction; ``guarded``: each in a savepoint, its
+        failure logged and kept to itself; else the first failure raises."""
+        applied: list[Handled] = []
+        # One read for the batch's replicas and usernames; none when stopping before it.
+        reads = batch_reads(events=[e for _, e in decoded]) if not self.stopping else None
+        for index, (message, event) in enumerate(decoded):
+            if self.stopping:
+                return applied, [m for m, _ in decoded[index:]]
+            if guarded:
+                applied.append(self._apply(message, event, reads))
+            else:
+                started = time.perf_counter()
+                result = event_apply(event=event, batch=reads, savepoint=False)
+                applied.append(Handled(message, result, time.perf_counter() - started))
+        return applied, []
 
     def _decode(self, message: SQSMessage) -> Envelope | None:
         """The message's event, or None (logged once per receive, left for the DLQ)."""
@@ -385,11 +408,15 @@ class Listener:
                 event.event_id, message_id, receives,
             )  # fmt: skip
             return Handled(message, None)
-        if not event.synthetic:
-            self.metrics.apply_seconds.observe(time.perf_counter() - started)
-            lag = time.time() - event.occurred_at.timestamp()
-            self.metrics.lag_seconds.observe(max(0.0, lag))
-        return Handled(message, result)
+        return Handled(message, result, time.perf_counter() - started)
+
+    def _observe(self, done: Handled) -> None:
+        """An applied real event's apply time and lag, for the metrics."""
+        if done.result is None or done.result.event.synthetic:
+            return
+        self.metrics.apply_seconds.observe(done.seconds)
+        lag = time.time() - done.result.event.occurred_at.timestamp()
+        self.metrics.lag_seconds.observe(max(0.0, lag))
 
     def _count(self, stats: BatchStats, handled: list[Handled]) -> None:
         """Add one batch to the metrics."""

@@ -150,17 +150,21 @@ def _unwaited(names: set[str]) -> set[str]:
     return set() if waiting else set(names)
 
 
-def event_apply(*, event: Envelope, batch: BatchReads | None = None) -> ApplyResult:
+def event_apply(
+    *, event: Envelope, batch: BatchReads | None = None, savepoint: bool = True
+) -> ApplyResult:
     """Apply ``event`` exactly once (whatever the delivery count), in one transaction.
 
     ``batch``: what the listener read for the whole batch (``batch_reads``), in the same
-    transaction; without it the replica is read here.
+    transaction; without it the replica is read here. Inside an open transaction the event
+    gets a savepoint of its own unless ``savepoint`` is False: then a failure rolls back
+    the whole enclosing transaction (the listener's fast pass, see ``_handle_batch``).
     """
     if event.synthetic:
         # decide() pushes synthetic events whatever is held: the database is not even read.
         return _result(event, decide(None, event), None)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             replica = _locked_replica(event.user_id, batch)
             held = replica.version if replica is not None else None
             decision = decide(_held(replica), event)

@@ -237,3 +237,55 @@ def test_the_listener_reads_each_received_batch_once(queue: Queue, layer_prefix)
     # Then each received batch cost two reads, and each event its two writes
     batches = sum(1 for r in calls["ReceiveMessage"] if r.get("Messages"))
     assert len(run) <= 2 * BATCH + 2 * batches, "\n".join(run)
+
+
+def listen_until(queue: Queue, done) -> list[str]:
+    """Poll a real listener until ``done()``; every SQL statement it ran, savepoints too."""
+    notifier = listener.Notifier()
+    loop = listener.Listener(
+        settings=queue.settings, client="shop", queue_url=queue.url, wait_seconds=1,
+        notifier=notifier,
+    )  # fmt: skip
+    ran: list[str] = []
+
+    def poll() -> bool:
+        with CaptureQueriesContext(connection) as captured:
+            loop.poll_once()
+        ran.extend(q["sql"] for q in captured.captured_queries)
+        return bool(done())
+
+    try:
+        until(poll, what="the listener to apply the batch")
+    finally:
+        notifier.close()
+    return ran
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clean_batch_is_applied_without_a_savepoint_per_event(queue: Queue, layer_prefix):
+    for i in range(1, 4):
+        queue.send_event(create(i))
+
+    ran = listen_until(queue, lambda: Replica.objects.count() == 3)
+
+    assert not [sql for sql in ran if sql.startswith("SAVEPOINT")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_event_rolls_the_fast_pass_back_and_the_rest_apply_one_by_one(
+    queue: Queue, layer_prefix, caplog
+):
+    # Given a client-local "carol", and a batch whose middle event is the master's "carol"
+    User.objects.create_user("carol", password="x")
+    refused = user_event(user_id=2, username="carol")
+    for event in (create(1), refused, create(3)):
+        queue.send_event(event)
+
+    # When the listener applies what it receives
+    ran = listen_until(queue, lambda: Replica.objects.count() == 2)
+
+    # Then the other two are applied, in savepoints, and the refusal logged once per receive
+    assert set(Replica.objects.values_list("master_id", flat=True)) == {1, 3}
+    assert [sql for sql in ran if sql.startswith("SAVEPOINT")]
+    refusals = [r for r in caplog.records if str(refused.event_id) in r.getMessage()]
+    assert len(refusals) == 1 and "UsernameCollision" in refusals[0].getMessage()

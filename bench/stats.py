@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """The nearest-rank percentile of ``values`` (None when empty); 0.5 is the median."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+from reactive_cli.delivery import percentile  # the one nearest-rank percentile
 
 
 def summary(values: Iterable[float]) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) 
         user.set_unusable_password()  # logs in with credentials this client sets, if any
         user.save()
     else:
-        changed = [name for name, value in values.items() if getattr(user, name) != value]
+        changed = any(getattr(user, name) != value for name, value in values.items())
         for name, value in values.items():
             setattr(user, name, value)
         # An UPDATE that writes nothing new (a snapshot of an equal user) is skipped. When

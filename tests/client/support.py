@@ -115,6 +115,26 @@ def listening(
 
 
 @contextlib.contextmanager
+def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
+    """A listener on ``queue`` that the test drives itself (``poll_once``), with a notifier
+    of its own that is closed on exit."""
+    from client.replica import listener
+
+    notifier = listener.Notifier()
+    try:
+        yield listener.Listener(
+            settings=queue.settings,
+            client="shop",
+            queue_url=queue.url,
+            wait_seconds=1,
+            notifier=notifier,
+            **options,
+        )
+    finally:
+        notifier.close()
+
+
+@contextlib.contextmanager
 def sqs_responses(client: Any, *operations: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
     """Record the parsed response of every call to ``operations`` made on a boto3 SQS client."""
     calls: dict[str, list[dict[str, Any]]] = {op: [] for op in operations}

@@ -17,7 +17,6 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from client.replica import listener
 from client.replica.decide import Decision
 from client.replica.models import Replica
 from client.replica.services import (
@@ -27,7 +26,7 @@ from client.replica.services import (
     placeholder_username,
 )
 from reactive_cli.contract import Action, Envelope
-from tests.client.support import Queue, sqs_responses, user_event
+from tests.client.support import Queue, polled_listener, sqs_responses, user_event
 from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db
@@ -211,28 +210,18 @@ def test_the_listener_reads_each_received_batch_once(queue: Queue, layer_prefix)
     # Given ten creates in the queue
     for i in range(1, BATCH + 1):
         queue.send_event(create(i))
-    notifier = listener.Notifier()
-    loop = listener.Listener(
-        settings=queue.settings,
-        client="shop",
-        queue_url=queue.url,
-        wait_seconds=1,
-        notifier=notifier,
-    )
     run: list[str] = []
 
-    def applied() -> bool:
-        with statements() as polled:
-            loop.poll_once()
-        run.extend(polled)
-        return Replica.objects.count() == BATCH
-
     # When the listener polls until all are applied
-    try:
-        with sqs_responses(queue.sqs, "ReceiveMessage") as calls:
-            until(applied, what="ten creates applied")
-    finally:
-        notifier.close()
+    with polled_listener(queue) as loop, sqs_responses(queue.sqs, "ReceiveMessage") as calls:
+
+        def applied() -> bool:
+            with statements() as polled:
+                loop.poll_once()
+            run.extend(polled)
+            return Replica.objects.count() == BATCH
+
+        until(applied, what="ten creates applied")
 
     # Then each received batch cost two reads, and each event its two writes
     batches = sum(1 for r in calls["ReceiveMessage"] if r.get("Messages"))
@@ -241,23 +230,16 @@ def test_the_listener_reads_each_received_batch_once(queue: Queue, layer_prefix)
 
 def listen_until(queue: Queue, done) -> list[str]:
     """Poll a real listener until ``done()``; every SQL statement it ran, savepoints too."""
-    notifier = listener.Notifier()
-    loop = listener.Listener(
-        settings=queue.settings, client="shop", queue_url=queue.url, wait_seconds=1,
-        notifier=notifier,
-    )  # fmt: skip
     ran: list[str] = []
+    with polled_listener(queue) as loop:
 
-    def poll() -> bool:
-        with CaptureQueriesContext(connection) as captured:
-            loop.poll_once()
-        ran.extend(q["sql"] for q in captured.captured_queries)
-        return bool(done())
+        def poll() -> bool:
+            with CaptureQueriesContext(connection) as captured:
+                loop.poll_once()
+            ran.extend(q["sql"] for q in captured.captured_queries)
+            return bool(done())
 
-    try:
         until(poll, what="the listener to apply the batch")
-    finally:
-        notifier.close()
     return ran
 
 

@@ -11,7 +11,7 @@ from client.replica import listener
 from client.replica.models import Replica
 from reactive_cli import exitcodes
 from reactive_cli.main import main
-from tests.client.support import Queue, user_event
+from tests.client.support import Queue, polled_listener, user_event
 from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)
@@ -25,15 +25,7 @@ def test_a_fixed_then_redriven_message_is_applied(
     local = User.objects.create_user("carol", password="x")
     event = user_event(user_id=3, username="carol", first_name="Carol")
     message_id = queue.send_event(event)
-    notifier = listener.Notifier()
-    loop = listener.Listener(
-        settings=queue.settings,
-        client="shop",
-        queue_url=queue.url,
-        wait_seconds=1,
-        notifier=notifier,
-    )
-    try:
+    with polled_listener(queue) as loop:
         # When the real listener refuses it until SQS moves it to the dead-letter queue
         def dead() -> bool:
             loop.poll_once()
@@ -71,8 +63,6 @@ def test_a_fixed_then_redriven_message_is_applied(
             return Replica.objects.filter(master_id=3).exists()
 
         until(applied, timeout=30, what="the redriven event applied")
-    finally:
-        notifier.close()
 
     replica = Replica.objects.select_related("user").get(master_id=3)
     assert (replica.version, replica.last_event_id) == (1, event.event_id)

@@ -14,7 +14,7 @@ from client.replica import listener
 from client.replica.models import Replica
 from reactive_cli import metrics
 from reactive_cli.contract import Action
-from tests.client.support import Queue, listen_env, user_event
+from tests.client.support import Queue, listen_env, polled_listener, user_event
 from tests.support.processes import free_port, port_open, python, running, until
 
 db = pytest.mark.django_db(transaction=True)
@@ -46,33 +46,25 @@ def test_the_listeners_metrics_count_what_was_sent(queue: Queue, layer_prefix):
     queue.send_event(user_event(user_id=9, username="carol"))
 
     registry = CollectorRegistry()
-    notifier = listener.Notifier()
-    loop = listener.Listener(
-        settings=queue.settings,
-        client="shop",
-        queue_url=queue.url,
-        wait_seconds=1,
-        registry=registry,
-        read_depths=True,
-        notifier=notifier,
-    )
     port = free_port()
     server = metrics.serve(registry, port=port)
     try:
-        # When the listener handles everything (the two bad ones until they are dead letters)
-        until(lambda: loop.poll_once() is not None and queue.counts(queue.dlq_url)[0] == 2,
-              timeout=60, what="two dead letters")  # fmt: skip
-        until(lambda: loop.poll_once() is not None and queue.empty(), what="queue drained")
-        # and then an event older than what is held arrives late
-        queue.send_event(user_event(user_id=1, username="user1", version=2, action=Action.UPDATED))
-        until(lambda: loop.poll_once() is not None and queue.empty(), what="late one handled")
-        loop._depths_read_at = -listener.DEPTH_INTERVAL_SECONDS  # read the depths again now
-        loop.poll_once()
-        found = scrape(port)
+        with polled_listener(queue, registry=registry, read_depths=True) as loop:
+            # When the listener handles everything (the two bad ones until they are dead letters)
+            until(lambda: loop.poll_once() is not None and queue.counts(queue.dlq_url)[0] == 2,
+                  timeout=60, what="two dead letters")  # fmt: skip
+            until(lambda: loop.poll_once() is not None and queue.empty(), what="queue drained")
+            # and then an event older than what is held arrives late
+            queue.send_event(
+                user_event(user_id=1, username="user1", version=2, action=Action.UPDATED)
+            )
+            until(lambda: loop.poll_once() is not None and queue.empty(), what="late one handled")
+            loop._depths_read_at = -listener.DEPTH_INTERVAL_SECONDS  # read the depths again now
+            loop.poll_once()
+            found = scrape(port)
     finally:
         server.shutdown()
         server.server_close()
-        notifier.close()
 
     # Then the counters say exactly that
     shop = (("client", "shop"),)

@@ -105,9 +105,12 @@ class Envelope:
     schema: int = field(default=SCHEMA_VERSION)
 
     def __post_init__(self) -> None:
-        _check(self.schema == SCHEMA_VERSION, f"unknown schema version {self.schema!r}")
+        # Messages are formatted only for a defect: an event is checked on every receive.
+        if self.schema != SCHEMA_VERSION:
+            raise ContractError(f"unknown schema version {self.schema!r}")
         _check(isinstance(self.event_id, uuid.UUID), "event_id must be a UUID")
-        _check(isinstance(self.action, Action), f"unknown action {self.action!r}")
+        if not isinstance(self.action, Action):
+            raise ContractError(f"unknown action {self.action!r}")
         _check(
             isinstance(self.occurred_at, datetime) and self.occurred_at.tzinfo is not None,
             "occurred_at must be a timezone-aware datetime",
@@ -119,7 +122,8 @@ class Envelope:
         for name in self.changed:
             _check_field_name(name)
         _check(isinstance(self.user, Mapping), "user must be an object")
-        _check(len(self.user) <= MAX_FIELDS, f"user has more than {MAX_FIELDS} fields")
+        if len(self.user) > MAX_FIELDS:
+            raise ContractError(f"user has more than {MAX_FIELDS} fields")
         for name, value in self.user.items():
             _check_field_name(name)
             _check_value(name, value)
@@ -178,18 +182,13 @@ def encode(envelope: Envelope) -> str:
     return text
 
 
+#: What parsing and building an envelope from untrusted input may raise besides ContractError.
+_DEFECTS = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
+
+
 def decode(data: str | bytes) -> Envelope:
     """Parse and validate one wire envelope; every defect becomes a ``ContractError``."""
-    try:
-        raw = data.encode() if isinstance(data, str) else data
-        if len(raw) > MAX_BODY_BYTES:
-            raise ContractError(f"body is {len(raw)} bytes, more than {MAX_BODY_BYTES}")
-        obj = json.loads(raw)
-        return _from_dict(obj)
-    except ContractError:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
-        raise ContractError(f"not an event: {type(e).__name__}: {e}") from e
+    return _decode(data, None)
 
 
 def decode_sqs_body(body: str) -> Envelope:
@@ -198,14 +197,27 @@ def decode_sqs_body(body: str) -> Envelope:
         raise ContractError(f"body is {len(body)} characters, far more than an event")
     try:
         obj = json.loads(body)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise ContractError(f"not an event: invalid JSON: {e}") from e
     if isinstance(obj, dict) and obj.get("Type") == "Notification" and "Message" in obj:
         message = obj["Message"]
         if not isinstance(message, str):
             raise ContractError("SNS notification whose Message is not a string")
         return decode(message)
-    return decode(body)
+    return _decode(body, obj)  # raw delivery: the body is the envelope, parsed once
+
+
+def _decode(data: str | bytes, parsed: object) -> Envelope:
+    """``decode(data)``; ``parsed``: ``data`` already parsed as JSON (None: not yet)."""
+    try:
+        raw = data.encode() if isinstance(data, str) else data
+        if len(raw) > MAX_BODY_BYTES:
+            raise ContractError(f"body is {len(raw)} bytes, more than {MAX_BODY_BYTES}")
+        return _from_dict(json.loads(raw) if parsed is None else parsed)
+    except ContractError:
+        raise
+    except _DEFECTS as e:
+        raise ContractError(f"not an event: {type(e).__name__}: {e}") from e
 
 
 def _from_dict(obj: object) -> Envelope:
@@ -253,13 +265,16 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _check_field_name(name: object) -> None:
-    _check(isinstance(name, str) and bool(_FIELD_NAME.match(name)), f"bad field name {name!r}")
+    if not (isinstance(name, str) and _FIELD_NAME.match(name)):
+        raise ContractError(f"bad field name {name!r}")
 
 
 def _check_value(name: str, value: object) -> None:
     if isinstance(value, str):
-        _check(len(value) <= MAX_VALUE_CHARS, f"{name} is longer than {MAX_VALUE_CHARS} chars")
+        if len(value) > MAX_VALUE_CHARS:
+            raise ContractError(f"{name} is longer than {MAX_VALUE_CHARS} chars")
     elif isinstance(value, int) and not isinstance(value, bool):
-        _check(_is_int(value), f"{name} is out of range")
-    else:
-        _check(value is None or isinstance(value, bool), f"{name} has an unsupported type")
+        if not _is_int(value):
+            raise ContractError(f"{name} is out of range")
+    elif not (value is None or isinstance(value, bool)):
+        raise ContractError(f"{name} has an unsupported type")

@@ -2,11 +2,12 @@
 
 One batch is: ReceiveMessage (up to 10, long poll) -> decode each message -> apply the events
 with ``event_apply`` in ONE database transaction (the batch's replicas read once by
-``batch_reads``, then a savepoint per event) -> group_send the resulting frames, one user's
-in order, users at the same time (and, for synthetic events, an ack to ``reactive
-emit-test``, see ``reactive_cli.delivery``) -> ONE DeleteMessageBatch for every message that
-was applied or ignored. A message that is malformed or refused is logged once per receive and
-left alone, so that SQS moves it to the dead-letter queue after maxReceiveCount receives.
+``batch_reads``; no savepoint per event unless one fails, see ``_handle_batch``) ->
+group_send the resulting frames, one user's in order, users at the same time (and, for
+synthetic events, an ack to ``reactive emit-test``, see ``reactive_cli.delivery``) -> ONE
+DeleteMessageBatch for every message that was applied or ignored. A message that is
+malformed or refused is logged once per receive and left alone, so that SQS moves it to the
+dead-letter queue after maxReceiveCount receives.
 
 The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
 logged with its traceback and the loop goes on. On stop it finishes the message in hand,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -330,9 +332,11 @@ class Listener:
         batch). The batch's replicas are read (and locked) once, up front, not per event.
 
         The batch is first applied with no savepoint per event (two statements and a
-        context manager less each). If any event fails, that transaction rolls back and the
-        batch is applied again, each event in its own savepoint, so a refused one leaves the
-        others applied; failures are logged in that second pass only, once per receive.
+        context manager less each), and the local users it deletes are deleted together at
+        its end (one pass of Django's collector for them all, ``BatchReads.flush``). If any
+        event fails, that transaction rolls back and the batch is applied again, each event
+        in its own savepoint and each delete on its own, so a refused one leaves the others
+        applied; failures are logged in that second pass only, once per receive.
 
         Events are applied in (user, version) order: one user's frames go out in version
         order, and competing listeners lock replicas in the same order (no deadlocks).
@@ -353,10 +357,12 @@ class Listener:
         except Exception:  # one event failed and rolled the batch back: again, one by one
             with transaction.atomic():
                 applied, rest = self._apply_all(decoded, guarded=True)
+        debug = logger.isEnabledFor(logging.DEBUG)  # else not even its arguments are worked out
         for done in applied:  # committed: only now is what each event did true
             if done.result is not None:
                 self._observe(done)
-                _log_applied(done)
+                if debug:
+                    _log_applied(done)
         return handled + applied, rest
 
     def _apply_all(
@@ -365,18 +371,26 @@ class Listener:
         """Apply the events in the open transaction; ``guarded``: each in a savepoint, its
         failure logged and kept to itself; else the first failure raises."""
         applied: list[Handled] = []
-        # One read for the batch's replicas and usernames; none when stopping before it.
-        reads = batch_reads(events=[e for _, e in decoded]) if not self.stopping else None
+        if self.stopping:  # not even the batch's reads
+            return applied, [m for m, _ in decoded]
+        # One read for the batch's replicas and usernames. The fast pass deletes the batch's
+        # local users together at its end (``BatchReads.flush``); one by one when guarded.
+        reads = batch_reads(events=[e for _, e in decoded], defer_deletes=not guarded)
+        rest: list[SQSMessage] = []
         for index, (message, event) in enumerate(decoded):
             if self.stopping:
-                return applied, [m for m, _ in decoded[index:]]
+                rest = [m for m, _ in decoded[index:]]
+                break
             if guarded:
                 applied.append(self._apply(message, event, reads))
             else:
                 started = time.perf_counter()
                 result = event_apply(event=event, batch=reads, savepoint=False)
                 applied.append(Handled(message, result, time.perf_counter() - started))
-        return applied, []
+        started = time.perf_counter()
+        if reads.flush():  # their share of it counts in the deletes' apply time
+            applied = _spread(applied, Decision.DELETE, time.perf_counter() - started)
+        return applied, rest
 
     def _decode(self, message: SQSMessage) -> Envelope | None:
         """The message's event, or None (logged once per receive, left for the DLQ)."""
@@ -508,6 +522,20 @@ def _log_applied(done: Handled) -> None:
         event.event_id, done.message.get("MessageId", "?"), _receives(done.message),
         event.action.value, event.user_id, event.version, done.result.decision.value,
     )  # fmt: skip
+
+
+def _spread(handled: list[Handled], decision: Decision, seconds: float) -> list[Handled]:
+    """``handled`` with ``seconds`` shared out among the events ``decision`` was taken for."""
+    takers = sum(1 for h in handled if h.result is not None and h.result.decision is decision)
+    if not takers:
+        return handled
+    share = seconds / takers
+    return [
+        dataclasses.replace(h, seconds=h.seconds + share)
+        if h.result is not None and h.result.decision is decision
+        else h
+        for h in handled
+    ]
 
 
 def _receives(message: SQSMessage) -> str:

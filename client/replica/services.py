@@ -24,6 +24,7 @@ from django.db.models import F
 from client.replica import frames
 from client.replica.decide import Decision, Held, decide
 from client.replica.models import Replica
+from client.replica.rows import row_insert, row_update
 from client.replica.selectors import replicated_field_names, replicated_fields
 from reactive_cli import naming
 from reactive_cli.contract import Action, Envelope, FieldValue
@@ -78,16 +79,28 @@ class BatchReads:
     writes these rows, and each event writes only its own user's rows, except where it
     parks or unparks another user: that, and any failed event, drops everything known
     here, and reads go back to the database.
+
+    With ``defer_deletes`` it also holds the local users the batch deletes whose names no
+    parked user waits for (their replicas already tombstones), and deletes them all at once
+    (``flush``): before any read the batch's own reads do not answer, and at its end.
     """
 
     def __init__(
-        self, replicas: dict[int, Replica | None], free: set[str], freeable: set[str]
+        self,
+        replicas: dict[int, Replica | None],
+        free: set[str],
+        freeable: set[str],
+        *,
+        defer_deletes: bool = False,
     ) -> None:
         self._replicas = replicas
         self._free = free
         #: Names the batch's events may free: its users' names now and in its payloads.
         self._freeable = freeable
         self._unwaited: set[str] | None = None  # read on first use: most batches free none
+        self.defer_deletes = defer_deletes
+        #: Users to delete at the next ``flush``, in the order their events came.
+        self._doomed: list[User] = []
 
     def take(self, master_id: int) -> tuple[bool, Replica | None]:
         """(True, the replica or None if there was none) once per user; then (False, None)."""
@@ -110,15 +123,31 @@ class BatchReads:
         return username in self._unwaited
 
     def forget(self) -> None:
-        """Another user's rows were written, or an event failed: read from the database."""
+        """Another user's rows were written, or an event failed: read from the database.
+
+        Users waiting in ``delete_later`` are still deleted at the next ``flush``."""
         self._replicas.clear()
         self._free.clear()
         self._unwaited = set()
 
+    def delete_later(self, user: User) -> None:
+        """Delete ``user`` at the next ``flush`` (its replica is already a tombstone)."""
+        self._doomed.append(user)
 
-def batch_reads(*, events: Iterable[Envelope]) -> BatchReads:
+    def flush(self) -> int:
+        """Delete the users ``delete_later`` kept; how many. Call it before the transaction
+        ends, and before reading what a deleted user could change (``_read_database``)."""
+        doomed, self._doomed = self._doomed, []
+        _users_delete(doomed)
+        return len(doomed)
+
+
+def batch_reads(*, events: Iterable[Envelope], defer_deletes: bool = False) -> BatchReads:
     """Read what ``events`` will need, in one or two queries; call it inside the batch's
     transaction, before the first ``event_apply(event=..., batch=...)``.
+
+    ``defer_deletes``: the batch's deletes of local users wait for ``BatchReads.flush``,
+    which the caller must call before the transaction commits (``Listener._apply_all``).
 
     Replica rows are locked (PostgreSQL) in master id order, the order in which the listener
     applies a batch, so competing listeners still cannot deadlock on them.
@@ -134,7 +163,28 @@ def batch_reads(*, events: Iterable[Envelope]) -> BatchReads:
     # by event, rather than in Python (a collation may see equal names Python tells apart).
     taken = bool(wanted) and User.objects.filter(username__in=wanted).exists()
     free = set() if taken else wanted
-    return BatchReads({i: found.get(i) for i in ids}, free, freeable=held | named)
+    return BatchReads(
+        {i: found.get(i) for i in ids}, free, freeable=held | named, defer_deletes=defer_deletes
+    )
+
+
+def _users_delete(users: list[User]) -> None:
+    """Delete ``users`` through Django's collector, as ``user.delete()`` deletes one: client
+    apps' foreign keys (cascade, set null, protect) and pre/post_delete signals as usual.
+    Several go in one pass (``QuerySet.delete``): a handful of statements for them all
+    rather than for each, about a fifth of the CPU per user (ten: ~110 us each on SQLite,
+    against ~510 one by one)."""
+    if len(users) == 1:
+        users[0].delete()
+    elif users:
+        User.objects.filter(pk__in=[user.pk for user in users]).delete()
+
+
+def _read_database(batch: BatchReads | None) -> None:
+    """About to read users or replicas from the database: deletes kept for later go first,
+    so that the read sees what deleting them one by one would have left."""
+    if batch is not None:
+        batch.flush()
 
 
 def _unwaited(names: set[str]) -> set[str]:
@@ -193,6 +243,7 @@ def _locked_replica(master_id: int, batch: BatchReads | None) -> Replica | None:
         known, replica = batch.take(master_id)
         if known:
             return replica
+    _read_database(batch)
     replicas = _replicas_for_update().filter(master_id=master_id)
     return next(iter(replicas[:1]), None)  # master_id is unique: no ORDER BY (``first()``)
 
@@ -236,27 +287,40 @@ def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) 
 def _delete(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> None:
     user = replica.user if replica is not None else None
     _save_replica(replica, event, user=None, username=None)
-    if user is not None:
-        user.delete()
-        _unpark(user.username, event=event, batch=batch)
+    if user is None:
+        return
+    if batch is not None and batch.defer_deletes and batch.nobody_waits_for(user.username):
+        batch.delete_later(user)  # nobody to unpark: nothing reads the user before the flush
+        return
+    _read_database(batch)  # deletes in event order
+    user.delete()
+    _unpark(user.username, event=event, batch=batch)
 
 
 def _save_replica(
     replica: Replica | None, event: Envelope, *, user: User | None, username: FieldValue
 ) -> None:
+    adding = replica is None
     if replica is None:
         replica = Replica(master_id=event.user_id)
-        update_fields = None  # a new row: INSERT every column
-    else:
-        update_fields = ["user", "tombstone", "version", "last_event_id", "updated_at"]
     replica.user = user
     replica.tombstone = user is None
     replica.version = event.version
     replica.last_event_id = event.event_id
+    names = _REPLICA_WRITES
     if isinstance(username, str):
         replica.username = username
-        update_fields = update_fields and [*update_fields, "username"]
-    replica.save(update_fields=update_fields)
+        names = _REPLICA_WRITES_RENAMED
+    if adding:  # as replica.save() would, at a fraction of its CPU (``client.replica.rows``)
+        row_insert(replica)
+    else:
+        row_update(replica, names)
+
+
+#: The replica columns every applied event writes (``updated_at`` is ``auto_now``).
+_REPLICA_WRITES: tuple[str, ...] = ("user", "tombstone", "version", "last_event_id", "updated_at")
+#: ... and with the payload's username.
+_REPLICA_WRITES_RENAMED = (*_REPLICA_WRITES, "username")
 
 
 def _free_username(
@@ -265,6 +329,7 @@ def _free_username(
     """Make ``username`` free for master user ``event.user_id``, or refuse to merge."""
     if batch is not None and batch.is_free(username):
         return
+    _read_database(batch)  # a user deleted earlier in the batch holds no name
     # Usernames are unique: no ORDER BY (``first()`` adds one), at most one row.
     holder = next(iter(User.objects.select_for_update().filter(username=username)[:1]), None)
     if holder is None or (owner is not None and holder.pk == owner.pk):
@@ -297,6 +362,7 @@ def _unpark(username: str, *, event: Envelope, batch: BatchReads | None) -> None
     """
     if batch is not None and batch.nobody_waits_for(username):
         return
+    _read_database(batch)
     waiting = (
         Replica.objects.select_for_update()
         .select_related("user")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +132,43 @@ def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
         )
     finally:
         notifier.close()
+
+
+@contextlib.contextmanager
+def batch_listener() -> Iterator[Any]:
+    """A listener that a test hands received batches to (``_handle_batch``): it never calls
+    SQS or Redis. ``fallbacks`` counts the batches its fast pass could not apply (then
+    applied again, one savepoint per event)."""
+    from client.replica import listener
+
+    class Counting(listener.Listener):
+        fallbacks = 0
+
+        def _apply_all(self, decoded: Any, *, guarded: bool) -> Any:
+            self.fallbacks += guarded
+            return super()._apply_all(decoded, guarded=guarded)
+
+    notifier = listener.Notifier()
+    try:
+        yield Counting(
+            settings=Settings(), client="shop", queue_url="http://127.0.0.1:9/unused",
+            notifier=notifier,
+        )  # fmt: skip
+    finally:
+        notifier.close()
+
+
+def sqs_messages(events: Iterable[Envelope]) -> list[dict[str, Any]]:
+    """The messages one ReceiveMessage would hand the listener for ``events``."""
+    return [
+        {
+            "MessageId": str(event.event_id),
+            "ReceiptHandle": f"handle-{i}",
+            "Body": encode(event),
+            "Attributes": {"ApproximateReceiveCount": "1"},
+        }
+        for i, event in enumerate(events)
+    ]
 
 
 @contextlib.contextmanager

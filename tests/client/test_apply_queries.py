@@ -5,6 +5,8 @@ batch (and which of its usernames are free) in one or two queries, then each eve
 its own savepoint. The statement counts below are upper bounds per event kind, so that a
 change that brings back a query per event shows here (``bench/apply.py`` prints the CPU).
 Transaction control (BEGIN, COMMIT, savepoints: one per event, by design) is not counted.
+The listener's first pass (no savepoints) also deletes a batch's local users together, at
+its end: the last tests here drive it (``Listener._handle_batch``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 
 from client.replica.decide import Decision
@@ -26,7 +29,14 @@ from client.replica.services import (
     placeholder_username,
 )
 from reactive_cli.contract import Action, Envelope
-from tests.client.support import Queue, polled_listener, sqs_responses, user_event
+from tests.client.support import (
+    Queue,
+    batch_listener,
+    polled_listener,
+    sqs_messages,
+    sqs_responses,
+    user_event,
+)
 from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +83,10 @@ def delete(i: int) -> Envelope:
 
 
 KINDS = {"create": create, "update": update, "rename": rename, "delete": delete}
+
+
+def ids(count: int) -> range:
+    return range(1, count + 1)
 
 
 def held_before(kind: str, ids: range) -> None:
@@ -271,3 +285,75 @@ def test_a_refused_event_rolls_the_fast_pass_back_and_the_rest_apply_one_by_one(
     assert [sql for sql in ran if sql.startswith("SAVEPOINT")]
     refusals = [r for r in caplog.records if str(refused.event_id) in r.getMessage()]
     assert len(refusals) == 1 and "UsernameCollision" in refusals[0].getMessage()
+
+
+def test_the_listener_deletes_a_batchs_users_together_through_djangos_collector():
+    # Given ten users, and receivers of Django's delete signals for users (as a client app's)
+    held_before("delete", range(1, BATCH + 1))
+    signalled: list[tuple[str, str]] = []
+
+    def pre(instance, **_):
+        signalled.append(("pre", instance.username))
+
+    def post(instance, **_):
+        signalled.append(("post", instance.username))
+
+    pre_delete.connect(pre, sender=User, dispatch_uid="test-pre")
+    post_delete.connect(post, sender=User, dispatch_uid="test-post")
+
+    # When the listener receives their ten deletes in one batch
+    try:
+        with batch_listener() as loop, statements() as run:
+            handled, rest = loop._handle_batch(sqs_messages(delete(i) for i in ids(BATCH)))
+    finally:
+        pre_delete.disconnect(sender=User, dispatch_uid="test-pre")
+        post_delete.disconnect(sender=User, dispatch_uid="test-post")
+
+    # Then every user is gone, each signalled as by user.delete(), for one UPDATE of each
+    # replica and a handful of statements for all the users (read the replicas, does anyone
+    # wait for the names, then Django's delete: read the users, the two m2m tables, the
+    # replicas' foreign key, the users)
+    assert not rest and [h.result.decision for h in handled] == [Decision.DELETE] * BATCH
+    assert not loop.fallbacks
+    assert not User.objects.exists()
+    assert list(Replica.objects.values_list("tombstone", flat=True)) == [True] * BATCH
+    names = {f"user{i}" for i in ids(BATCH)}
+    assert {name for kind, name in signalled if kind == "pre"} == names
+    assert {name for kind, name in signalled if kind == "post"} == names
+    assert len(run) <= BATCH + 7, "\n".join(run)
+
+
+def test_a_name_a_delete_frees_is_taken_later_in_the_same_batch():
+    # Given 1 "ana" and 2 "bob"
+    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+
+    # When one batch deletes 1, renames 2 to "ana" and creates 3 as "bob"
+    batch = [
+        user_event(user_id=1, version=2, action=Action.DELETED, username="ana"),
+        user_event(user_id=2, version=2, action=Action.UPDATED, username="ana"),
+        user_event(user_id=3, username="bob"),
+    ]
+    with batch_listener() as loop:
+        handled, _ = loop._handle_batch(sqs_messages(batch))
+
+    # Then the first pass applied it all, with the names where the master has them
+    assert not loop.fallbacks
+    assert all(h.result is not None and h.result.decision.writes for h in handled)
+    names = dict(Replica.objects.values_list("master_id", "user__username"))
+    assert names == {1: None, 2: "ana", 3: "bob"}
+
+
+def test_a_user_parked_for_a_deleted_users_name_gets_it_in_the_same_batch():
+    # Given 1 "ana", and 2 parked waiting for "ana": 2's rename to "ana" came, then an
+    # update of 1 that still holds it
+    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+    apply_batch([user_event(user_id=2, version=2, action=Action.UPDATED, username="ana")])
+    apply_batch([user_event(user_id=1, version=2, action=Action.UPDATED, username="ana")])
+    assert User.objects.get(replica__master_id=2).username == placeholder_username(2)
+
+    # When a batch deletes 1
+    with batch_listener() as loop:
+        loop._handle_batch(sqs_messages([delete(1)]))
+
+    # Then 2 holds "ana" at once
+    assert dict(Replica.objects.values_list("master_id", "user__username")) == {1: None, 2: "ana"}

@@ -25,8 +25,10 @@ from reactive_cli.contract import Action, encode
 from reactive_cli.settings import Settings
 from tests.client.support import (
     Queue,
+    batch_listener,
     listen_env,
     listening,
+    sqs_messages,
     sqs_responses,
     user_event,
 )
@@ -115,21 +117,39 @@ def _logged(caplog, message_id: str, level: int) -> int:
     return sum(message_id in r.getMessage() and r.levelno == level for r in caplog.records)
 
 
+@pytest.mark.django_db
+def test_a_body_nested_too_deep_to_parse_is_malformed_and_the_rest_of_its_batch_applies(caplog):
+    # Given a batch whose first body is JSON nested deeper than the parser recurses
+    deep = {"MessageId": "deep", "ReceiptHandle": "h", "Body": "[" * 5000}
+    good = sqs_messages([user_event(user_id=1)])
+
+    # When the listener handles it
+    with batch_listener() as loop:
+        handled, rest = loop._handle_batch([deep, *good])
+
+    # Then that one is left for the dead-letter queue, as any malformed one, and the other applied
+    assert not rest
+    assert [h.result is None for h in handled] == [True, False]
+    assert replica_versions() == {1: 1}
+    assert "message deep (receive ?): malformed" in caplog.text
+
+
 @db
 def test_stop_finishes_the_message_in_hand_and_hands_back_the_rest(queue: Queue, layer_prefix):
     for user_id in (1, 2, 3):
         queue.send_event(user_event(user_id=user_id, username=f"user{user_id}"))
 
     with listening(queue) as (stop, thread):
-        # When the stop comes while the first message of the batch is being applied
+        # When the stop comes while the first message of the batch is being applied (its
+        # local user just saved, its replica not yet written)
         def stop_now(**_):
             stop.set()
 
-        post_save.connect(stop_now, sender=Replica, dispatch_uid="stop-now")
+        post_save.connect(stop_now, sender=User, dispatch_uid="stop-now")
         try:
             thread.join(10)
         finally:
-            post_save.disconnect(sender=Replica, dispatch_uid="stop-now")
+            post_save.disconnect(sender=User, dispatch_uid="stop-now")
         assert not thread.is_alive(), "listener did not return promptly"
 
     # Then that one is applied and deleted, the two others are visible again at once

@@ -23,7 +23,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
-from reactive_cli.settings import Settings, database, env_bool, env_list, secret_key
+from reactive_cli.settings import (
+    Settings,
+    database,
+    env_bool,
+    env_count,
+    env_list,
+    secret_key,
+)
 
 _env = os.environ
 
@@ -63,27 +70,24 @@ def _log_level() -> str:
     return level
 
 
-def _env_count(name: str, default: int, least: int, most: int, unit: str) -> int:
-    """A whole number of ``unit`` from the environment, within ``least..most``."""
-    raw = _env.get(name, "").strip() or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not least <= value <= most:
-        raise ConfigError(f"{name}={raw!r} must be within {least}..{most} {unit}")
-    return value
-
-
 def _ws_token_seconds() -> int:
     """Lifetime of a websocket stream token (client/replica/tokens.py): short, never zero."""
-    return _env_count("REACTIVE_WS_TOKEN_SECONDS", 300, 1, 86400, "seconds")
+    return env_count(
+        _env, "REACTIVE_WS_TOKEN_SECONDS", default=300, least=1, most=86400, unit="seconds"
+    )
 
 
 def _channel_layer_max_connections() -> int:
     """Redis connections one process's channel layer may hold: 1,100 sockets and room to
     spare; at least 10, as the blocking receive alone holds one for seconds at a time."""
-    return _env_count("REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS", 2000, 10, 100_000, "connections")
+    return env_count(
+        _env,
+        "REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS",
+        default=2000,
+        least=10,
+        most=100_000,
+        unit="connections",
+    )
 
 
 #: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).

@@ -13,6 +13,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_OUTBOX_MIN_AGE_SECONDS    rows the sweep leaves to the relay (default: 2)
     REACTIVE_RELAY                     who publishes a commit's events: "thread" (this process's
                                        publisher thread, default) or "celery" (a relay task)
+    REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
+                                       messages (master/users/pacing.py; default 0: never)
     REACTIVE_LOG_LEVEL                 default: INFO
 """
 
@@ -23,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from reactive_cli.errors import ConfigError
-from reactive_cli.settings import Settings, database, env_bool, env_list, secret_key
+from reactive_cli.settings import (
+    Settings,
+    database,
+    env_bool,
+    env_count,
+    env_list,
+    secret_key,
+)
 
 ENV = os.environ
 
@@ -128,6 +137,17 @@ REACTIVE_OUTBOX_MIN_AGE_SECONDS = _env_seconds("REACTIVE_OUTBOX_MIN_AGE_SECONDS"
 REACTIVE_RELAY = ENV.get("REACTIVE_RELAY", "thread").strip() or "thread"
 if REACTIVE_RELAY not in ("celery", "thread"):
     raise ConfigError(f"REACTIVE_RELAY={REACTIVE_RELAY!r}: use 'celery' or 'thread'")
+#: Most messages a relay lets wait in any client queue before it holds (0: never holds).
+#: For SQS implementations that slow down as a queue deepens, like the local stack's moto;
+#: master/users/pacing.py. Below 20 it could not publish two batches between looks.
+REACTIVE_RELAY_MAX_QUEUE_DEPTH = env_count(
+    ENV, "REACTIVE_RELAY_MAX_QUEUE_DEPTH", default=0, least=0, most=1_000_000, unit="messages"
+)
+if 0 < REACTIVE_RELAY_MAX_QUEUE_DEPTH < 20:
+    raise ConfigError(
+        f"REACTIVE_RELAY_MAX_QUEUE_DEPTH={REACTIVE_RELAY_MAX_QUEUE_DEPTH}: use 0 (off) or 20 "
+        "or more"
+    )
 
 # --- Celery (read by master/celery.py with namespace CELERY) --------------------------------
 CELERY_BROKER_URL = REACTIVE.redis_url

@@ -139,7 +139,10 @@ class Layout:
         }
 
     def master_env(self) -> dict[str, str]:
-        return self.common_env() | {"DJANGO_SETTINGS_MODULE": "master.settings"}
+        return self.common_env() | {
+            "DJANGO_SETTINGS_MODULE": "master.settings",
+            "REACTIVE_RELAY_MAX_QUEUE_DEPTH": str(RELAY_MAX_QUEUE_DEPTH),
+        }
 
     def client_env(self, name: str) -> dict[str, str]:
         return self.common_env() | {
@@ -214,6 +217,11 @@ class Program:
 
 #: Seconds supervisord lets a listener finish before SIGKILL: longer than one long poll.
 LISTENER_STOPWAITSECS = 30
+
+#: The master's REACTIVE_RELAY_MAX_QUEUE_DEPTH in the local stack (and the benchmarks): moto's
+#: SQS walks a whole queue on every receive and delete, so the relay holds publishing while a
+#: queue holds this many messages (master/users/pacing.py); on AWS pacing is off by default.
+RELAY_MAX_QUEUE_DEPTH = 50
 
 
 #: Largest websocket message a client's daphne takes, in bytes (daphne's default, 1 MiB, lets

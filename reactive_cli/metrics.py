@@ -105,6 +105,12 @@ class RelayMetrics:
             "Events SNS refused or could not be reached for (retried later).",
             registry=registry,
         )
+        self.paced = Counter(
+            "reactive_relay_paced_seconds",
+            "Seconds the relay held publishing while a client queue was full "
+            "(REACTIVE_RELAY_MAX_QUEUE_DEPTH).",
+            registry=registry,
+        )
         if outbox is not None:
             registry.register(OutboxCollector(outbox))
 

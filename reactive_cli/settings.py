@@ -142,6 +142,21 @@ def env_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no")
 
 
+def env_count(
+    env: Mapping[str, str], name: str, *, default: int, least: int, most: int, unit: str
+) -> int:
+    """A whole number of ``unit`` from ``env[name]`` (``default`` when unset or empty),
+    within ``least..most``."""
+    raw = (env.get(name) or "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not least <= value <= most:
+        raise ConfigError(f"{name}={raw!r} must be within {least}..{most} {unit}")
+    return value
+
+
 def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
     """Read a comma-separated list variable."""
     raw = env.get(name)

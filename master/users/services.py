@@ -19,8 +19,8 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from django.db import connections, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from master.users import changes, claims, retry, selectors
+from master.users import changes, claims, pacing, retry, selectors
 from master.users.metrics import RELAY
 from master.users.models import OutboxEvent, UserVersion
 from reactive_cli import aws, naming
@@ -59,11 +59,14 @@ SNAPSHOT_ATTR = "_reactive_snapshot"
 class PublishReport:
     """What one relay run did: rows claimed, published and left pending, and one error."""
 
-    #: Rows the run took; fewer than its limit means it left nothing behind that was due.
+    #: Rows the run took.
     claimed: int = 0
     published: int = 0
     failed: int = 0
     error: str = ""
+    #: The run took as many rows as it was allowed (its limit, or what pacing let it): more
+    #: may be due. Not full: it left nothing behind that was due.
+    full: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,10 +271,13 @@ def outbox_publish_pending(
     """
     now = timezone.now()
     created_before = now - min_age if min_age is not None else None
-    claim = outbox_claim(
-        limit=limit, now=now, created_before=created_before, ignore_backoff=ignore_backoff
+    claim, allowed = _paced_claim(
+        limit,
+        lambda allowed: outbox_claim(
+            limit=allowed, now=now, created_before=created_before, ignore_backoff=ignore_backoff
+        ),
     )
-    report = _publish_and_settle(claim)
+    report = _publish_and_settle(claim, full=len(claim.rows) >= allowed)
     if report.claimed:
         logger.info(
             "Outbox relay: published %d event(s), %d failed, %d left for a later run",
@@ -289,8 +295,25 @@ def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
     Rows already sent, or held by another run's live claim, are skipped. The claim keeps
     the sweep off rows this run is still publishing (no duplicates under a burst, when a
     round outlasts the sweep's minimum age); rows SNS refuses back off like any failure.
+    While pacing holds (``pacing.py``) the claimed rows go out in the parts it allows, each
+    settled as soon as it is published, the rest still claimed; if SNS takes none of a
+    part, or the claim runs short, the rest are released for a later run.
     """
-    report = _publish_and_settle(outbox_claim(limit=len(ids), now=timezone.now(), ids=ids))
+    claim = outbox_claim(limit=len(ids), now=timezone.now(), ids=ids)
+    pacer = _pacer()
+    parts: list[PublishReport] = []
+    rows = claim.rows
+    while rows:
+        allowed = pacer.take(len(rows)) if pacer is not None else len(rows)
+        part = replace(claim, rows=rows[:allowed])
+        rows = rows[allowed:]
+        done = _publish_and_settle(part)
+        parts.append(done)
+        if rows and (done.published == 0 or done.published + done.failed < allowed):
+            # SNS is failing, or the claim ran short: release the rest for a later run
+            outbox_settle(claim=replace(claim, rows=rows), outcome=Outcome())
+            break
+    report = _summed(parts, claimed=len(claim.rows))
     if report.claimed:
         logger.debug(
             "Outbox publisher: published %d event(s), %d failed", report.published, report.failed
@@ -298,22 +321,60 @@ def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
     return report
 
 
-def _publish_and_settle(claim: Claim) -> PublishReport:
+def _summed(parts: list[PublishReport], *, claimed: int) -> PublishReport:
+    """One report for the parts of a run."""
+    return PublishReport(
+        claimed=claimed,
+        published=sum(part.published for part in parts),
+        failed=sum(part.failed for part in parts),
+        error=next((part.error for part in parts if part.error), ""),
+    )
+
+
+def _paced_claim(wanted: int, claim: Callable[[int], Claim]) -> tuple[Claim, int]:
+    """``claim(allowed)``: up to ``wanted`` rows, fewer (after a wait) while a client queue
+    is full (REACTIVE_RELAY_MAX_QUEUE_DEPTH, ``pacing.py``); the claim and what it was
+    allowed. Rows it was allowed and did not find are given back to the pacer."""
+    pacer = _pacer()
+    if pacer is None:
+        return claim(wanted), wanted
+    allowed = pacer.take(wanted)
+    taken = claim(allowed)
+    pacer.give_back(allowed - len(taken.rows))
+    return taken, allowed
+
+
+def _pacer() -> pacing.Pacer | None:
+    """This process's pacer, or None when pacing is off (or the topic cannot be found: then
+    publishing fails and says so)."""
+    max_depth = django_settings.REACTIVE_RELAY_MAX_QUEUE_DEPTH
+    if max_depth <= 0:
+        return None
+    settings = reactive_settings()
+    try:
+        topic_arn = _topic_arn(settings)
+    except AwsError:
+        return None
+    return pacing.pacer_for(settings, topic_arn, max_depth, on_hold=RELAY.paced.inc)
+
+
+def _publish_and_settle(claim: Claim, *, full: bool = False) -> PublishReport:
     """Publish a claim's rows, record the outcome on them, and count it (nothing if empty)."""
     if not claim.rows:
         return PublishReport()
     outcome = outbox_publish_claim(claim=claim)
     outbox_settle(claim=claim, outcome=outcome)
-    return _counted(outcome, claimed=len(claim.rows))
+    return _counted(outcome, claimed=len(claim.rows), full=full)
 
 
-def _counted(outcome: Outcome, *, claimed: int) -> PublishReport:
+def _counted(outcome: Outcome, *, claimed: int, full: bool) -> PublishReport:
     """The report of one publishing run, added to the relay's metrics."""
     report = PublishReport(
         claimed=claimed,
         published=len(outcome.sent),
         failed=len(outcome.failures),
         error=next(iter(outcome.failures.values()), ""),
+        full=full,
     )
     RELAY.published.inc(report.published)
     RELAY.failed.inc(report.failed)

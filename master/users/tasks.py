@@ -31,7 +31,7 @@ def _relay() -> int:
     while True:
         report = services.outbox_publish_pending()
         published += report.published
-        if report.claimed < services.DEFAULT_LIMIT or not report.published:
+        if not report.full or not report.published:
             return published  # nothing due left behind, or SNS is failing: back off
 
 

@@ -34,6 +34,18 @@ def test_settings_refuse_a_sweep_interval_under_a_second(tmp_path) -> None:
     assert "REACTIVE_OUTBOX_SWEEP_SECONDS='0' must be at least 1 seconds" in result.stderr
 
 
+def test_settings_refuse_a_relay_queue_depth_that_is_not_off_and_under_20(tmp_path) -> None:
+    for raw, message in [
+        ("10", "REACTIVE_RELAY_MAX_QUEUE_DEPTH=10: use 0 (off) or 20 or more"),
+        ("lots", "REACTIVE_RELAY_MAX_QUEUE_DEPTH='lots' is not a whole number"),
+        ("-1", "REACTIVE_RELAY_MAX_QUEUE_DEPTH='-1' must be within 0..1000000 messages"),
+    ]:
+        result = import_settings(tmp_path, REACTIVE_RELAY_MAX_QUEUE_DEPTH=raw)
+
+        assert result.returncode != 0
+        assert message in result.stderr
+
+
 def test_requests_are_atomic_so_an_admin_save_and_its_event_commit_together() -> None:
     assert django_settings.DATABASES["default"]["ATOMIC_REQUESTS"] is True
 

@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
+from reactive_cli.contract import Action, Envelope, FieldValue, new_event
+from tests.client.support import sqs_messages
 
 #: SQS's most messages per receive: the listener's batch.
 BATCH = 10
@@ -119,26 +120,13 @@ def phases(users: int) -> list[tuple[str, list[Envelope]]]:
     return [("create", creates), ("update", updates), ("delete", deletes)]
 
 
-def messages(events: list[Envelope]) -> list[dict[str, Any]]:
-    """The SQS messages a ReceiveMessage would hand the listener for ``events``."""
-    return [
-        {
-            "MessageId": str(e.event_id),
-            "ReceiptHandle": f"handle-{e.event_id}",
-            "Body": encode(e),
-            "Attributes": {"ApproximateReceiveCount": "1"},
-        }
-        for e in events
-    ]
-
-
 def run_phase(
     listener: Any, name: str, events: list[Envelope], batch: int, notify: bool
 ) -> PhaseFigures:
     """Apply ``events`` ``batch`` at a time through the listener, as ``poll_once`` does."""
     from django.db import connection
 
-    bodies = messages(events)
+    bodies = sqs_messages(events)
     batches = [bodies[i : i + batch] for i in range(0, len(bodies), batch)]
     counter = QueryCounter()
     apply_cpu = notify_cpu = notify_wall = apply_wall = 0.0

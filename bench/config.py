@@ -208,14 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hot-updates", type=int, default=10)
     parser.add_argument("--profile", default="", help="directory for py-spy profiles")
     parser.add_argument("--relay", choices=["celery", "thread"], default="celery")
+    parser.add_argument("--max-queue-depth", type=int, default=0)
     parser.add_argument("--keep-logs", default="", help="copy the processes' logs here")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     os.environ["REACTIVE_RELAY"] = args.relay  # read by the master's settings at setup
+    os.environ["REACTIVE_RELAY_MAX_QUEUE_DEPTH"] = str(args.max_queue_depth)
     started = time.time()
-    result: dict[str, Any] = {"clients": args.clients, "users": args.users, "relay": args.relay}
+    result: dict[str, Any] = {
+        "clients": args.clients,
+        "users": args.users,
+        "relay": args.relay,
+        "max_queue_depth": args.max_queue_depth,
+    }
     code = 0
     try:
         run(args, result)

@@ -31,6 +31,7 @@ from typing import Any
 
 from bench import procstat, profiling, reference, report
 from bench.figures import figures, median_figures
+from reactive_cli.localstack import RELAY_MAX_QUEUE_DEPTH
 
 #: What ``--only`` accepts; "calls" and "cost" are measured during the throughput phases.
 SCENARIOS = ("throughput", "sustained", "latency", "calls", "cost", "fanout")
@@ -159,6 +160,8 @@ def _config_argv(args: argparse.Namespace, clients: int, fanout: bool, out: Path
         str(args.hot_updates),
         "--relay",
         args.relay,
+        "--max-queue-depth",
+        str(args.max_queue_depth),
         "--out",
         str(out),
     ]
@@ -214,6 +217,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("REACTIVE_RELAY") or "thread",
         help="the master's per-commit relay (REACTIVE_RELAY; default thread, as the project's)",
     )
+    parser.add_argument(
+        "--max-queue-depth",
+        type=int,
+        default=RELAY_MAX_QUEUE_DEPTH,
+        help="the master's REACTIVE_RELAY_MAX_QUEUE_DEPTH (0: no pacing; default: the local "
+        "stack's)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -247,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"bench: {meta['cores']} cores, load average {meta['load_average_start'][0]:.2f} "
         f"(a shared machine makes every figure noisy); moto {meta['moto']}; "
-        f"N={args.users}; clients {args.clients}; repeat {args.repeat}; relay {args.relay}",
+        f"N={args.users}; clients {args.clients}; repeat {args.repeat}; relay {args.relay}, "
+        f"pacing at {args.max_queue_depth or 'off'}",
         flush=True,
     )
     started = time.time()

@@ -10,7 +10,8 @@ of the master throughout, converges within that after the last write, no backlog
 The search: short steps from a start rate, up or down by ``STEP_FACTOR`` until one passes
 and one fails, then bisecting between them; a step is cut short once a client lags
 ``ABORT_LAG_S`` behind. Then a full-length hold at the highest rate that passed cleanly
-(lag and queue well inside the limits), and if that hold fails, one more a step lower.
+(lag and queue well inside the limits), and if that hold fails, up to two more at the
+lower rates that passed.
 Between steps the pipeline drains.
 """
 
@@ -37,6 +38,8 @@ POLL_S = 0.2
 STEP_FACTOR = 1.6
 #: ... then bisects (geometric mean) until they are this close.
 RESOLUTION = 1.25
+#: Full-length holds tried at most, each at a lower passing rate than the last.
+MAX_HOLDS = 3
 #: A passing step is "clean" (worth holding for the full length) when every client stayed
 #: within this lag and no queue got deeper than this.
 CLEAN_LAG_S = 0.5
@@ -177,15 +180,15 @@ def _clean(step: dict[str, Any]) -> bool:
 
 
 def _hold_candidates(steps: list[dict[str, Any]]) -> list[float]:
-    """At most two rates to hold, best first: the highest clean pass (else the highest
-    pass), then the next passing rate below it."""
+    """At most ``MAX_HOLDS`` rates to hold, best first: the highest clean pass (else the
+    highest pass), then the passing rates below it (else a step below)."""
     passes = sorted({s["rate"] for s in steps if s["passed"]}, reverse=True)
     clean = [r for r in passes if any(_clean(s) for s in steps if s["rate"] == r)]
     first = clean[0] if clean else (passes[0] if passes else None)
     if first is None:
         return []
-    below = [r for r in passes if r < first]
-    return [first, below[0] if below else round(first / STEP_FACTOR, 1)]
+    below = [r for r in passes if r < first] or [round(first / STEP_FACTOR, 1)]
+    return [first, *below][:MAX_HOLDS]
 
 
 def run(

@@ -51,15 +51,12 @@ async def test_emit_test_reports_delivery_to_an_open_socket_and_writes_no_databa
     uid = await in_master(master_ops.create_user, name, first_name="Emma")
     for app in (shop, blog):
         await replica(app, uid, username=name, version=1)
-    ws = await open_stream(shop, name)
-    assert (await next_frame(ws, "state"))["version"] == 1
+    async with await open_stream(shop, name) as ws:
+        assert (await next_frame(ws, "state"))["version"] == 1
 
-    try:
         # When the operator runs emit-test for that user
         ran = await asyncio.to_thread(emit_test, stack, tmp_path, name, "--json")
         test = await next_frame(ws, "test")
-    finally:
-        await ws.close()
 
     # Then both listeners delivered, shop's socket got it, blog had no socket
     assert ran.returncode == 0, ran.stderr

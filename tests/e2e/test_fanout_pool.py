@@ -122,6 +122,7 @@ async def open_socket(
             await ws.close()
             return f"{username}: no state frame: {type(exc).__name__}: {exc}"
     if (state["type"], state["user"]["username"]) != ("state", username):
+        await ws.close()
         return f"{username}: first frame {state}"
     return ws
 

@@ -103,11 +103,10 @@ async def test_usernames_that_are_not_channels_group_names_work_end_to_end(stack
     name = f"ana.maria+{unique('t')}@example.com"
     uid = await in_master(master_ops.create_user, name, first_name="Ana")
     await replica(shop, uid, username=name)
-    ws = await open_stream(shop, name)
-    assert (await next_frame(ws, "state"))["user"]["username"] == name
-    await in_master(master_ops.update_user, uid, first_name="Ana Maria")
-    assert (await next_frame(ws, "changed"))["user"]["first_name"] == "Ana Maria"
-    await ws.close()
+    async with await open_stream(shop, name) as ws:
+        assert (await next_frame(ws, "state"))["user"]["username"] == name
+        await in_master(master_ops.update_user, uid, first_name="Ana Maria")
+        assert (await next_frame(ws, "changed"))["user"]["first_name"] == "Ana Maria"
 
 
 def wait_drained(queue_url: str, endpoint: str) -> None:

@@ -17,6 +17,7 @@ from bench import master
 from bench.recorder import bench_sqs
 from bench.reference import BACKLOG_MESSAGES
 from bench.stats import slope_per_s
+from reactive_cli import aws
 
 #: Seconds between two samples while every queue is shallow...
 INTERVAL_S = 0.5
@@ -51,9 +52,8 @@ class BacklogWatch:
 
     def depth(self, url: str) -> int:
         """Messages in a queue, visible or in flight."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        return sum(int(attrs.get(n, 0)) for n in names)
+        depth = aws.queue_depth(self._sqs, url)
+        return depth.visible + depth.in_flight
 
     def sample(self) -> Sample:
         """One sample, now."""

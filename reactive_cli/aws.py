@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -121,6 +122,42 @@ def queue_url(settings: Settings, name: str) -> str:
         raise errors.QueueNotFound(
             f"queue {name} does not exist: run `reactive provision`", code=exc.code
         ) from exc
+
+
+#: GetQueueAttributes' names for a queue's messages: waiting to be received (visible),
+#: received and not yet deleted (in flight), and sent with a delay not yet over.
+VISIBLE = "ApproximateNumberOfMessages"
+IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
+DELAYED = "ApproximateNumberOfMessagesDelayed"
+DEPTH_ATTRIBUTES = (VISIBLE, IN_FLIGHT, DELAYED)
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """How many messages an SQS queue holds, as SQS approximates them."""
+
+    visible: int
+    in_flight: int
+    delayed: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every message the queue holds: visible, in flight and delayed."""
+        return self.visible + self.in_flight + self.delayed
+
+    @classmethod
+    def parse(cls, attributes: Mapping[str, str]) -> QueueDepth:
+        """The depth in a GetQueueAttributes answer (an attribute it lacks counts 0);
+        ``ValueError`` if one is not a number."""
+        return cls(*(int(attributes.get(name, 0)) for name in DEPTH_ATTRIBUTES))
+
+
+def queue_depth(sqs: Any, url: str) -> QueueDepth:
+    """One GetQueueAttributes call for the depth of the queue at ``url``, through ``sqs``
+    (a boto3 SQS client); its errors mapped as ``map_aws_errors`` maps them."""
+    with map_aws_errors(f"GetQueueAttributes {url}"):
+        answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES))
+    return QueueDepth.parse(answer.get("Attributes", {}))
 
 
 def caller_account(settings: Settings) -> tuple[str, str]:

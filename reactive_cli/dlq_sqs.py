@@ -33,12 +33,6 @@ LIST_VISIBILITY_SECONDS = 120
 #: Long poll of each ReceiveMessage, in seconds: a short poll samples only some of SQS's
 #: servers, so its empty answer would not mean that no letters are left.
 RECEIVE_WAIT_SECONDS = 1
-#: The depth attributes whose sum is how many messages a queue holds.
-DEPTH_ATTRIBUTES = (
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,11 +121,7 @@ def redrive(
 
 def depth(settings: Settings, url: str) -> int:
     """How many messages the queue holds: visible, in flight and delayed."""
-    with aws.map_aws_errors(f"GetQueueAttributes {url}"):
-        found = aws.client("sqs", settings).get_queue_attributes(
-            QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES)
-        )["Attributes"]
-    return sum(int(found.get(name, 0)) for name in DEPTH_ATTRIBUTES)
+    return aws.queue_depth(aws.client("sqs", settings), url).total
 
 
 def purge(settings: Settings, url: str) -> None:

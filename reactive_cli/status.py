@@ -26,8 +26,6 @@ from reactive_cli.supervisor import Process, Supervisor
 
 #: Why the oldest message's age is not shown (see the module docstring).
 OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would count a receive"
-VISIBLE = "ApproximateNumberOfMessages"
-IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
 
 #: A reading is its value, or the reason it could not be taken.
 Reading = Any
@@ -87,8 +85,8 @@ def build_status(
     *,
     clients: Sequence[str],
     processes: Sequence[Process] | str,
-    queues: Mapping[str, Mapping[str, str] | str],
-    dead_letter_queues: Mapping[str, Mapping[str, str] | str],
+    queues: Mapping[str, aws.QueueDepth | str],
+    dead_letter_queues: Mapping[str, aws.QueueDepth | str],
     outbox: OutboxReading | str,
     now: datetime,
 ) -> StackStatus:
@@ -110,8 +108,8 @@ def build_status(
 def _client(
     name: str,
     processes: Sequence[Process] | str,
-    queue: Mapping[str, str] | str,
-    dlq: Mapping[str, str] | str,
+    queue: aws.QueueDepth | str,
+    dlq: aws.QueueDepth | str,
 ) -> ClientStatus:
     listeners = [] if isinstance(processes, str) else [
         ListenerStatus(name=p.name, state=p.state, pid=p.pid or None,
@@ -124,9 +122,9 @@ def _client(
         name=name,
         listeners=listeners,
         listeners_error=processes if isinstance(processes, str) else "",
-        visible=None if isinstance(queue, str) else int(queue[VISIBLE]),
-        in_flight=None if isinstance(queue, str) else int(queue[IN_FLIGHT]),
-        dead_letters=None if isinstance(dlq, str) else int(dlq[VISIBLE]) + int(dlq[IN_FLIGHT]),
+        visible=None if isinstance(queue, str) else queue.visible,
+        in_flight=None if isinstance(queue, str) else queue.in_flight,
+        dead_letters=None if isinstance(dlq, str) else dlq.visible + dlq.in_flight,
         queue_error="; ".join(e for e in errors if e),
     )
 
@@ -156,15 +154,15 @@ def read_processes(sup: Supervisor) -> Sequence[Process] | str:
 
 def read_queues(
     settings: Settings, clients: Sequence[str], *, fifo: bool = False
-) -> tuple[dict[str, Mapping[str, str] | str], dict[str, Mapping[str, str] | str]]:
-    """Each client's queue and dead-letter queue depth attributes, or why not."""
+) -> tuple[dict[str, aws.QueueDepth | str], dict[str, aws.QueueDepth | str]]:
+    """Each client's queue and dead-letter queue depths, or why not."""
     recorded = resources.stack(
         settings.state_dir, settings.prefix,
         endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
     ) or {}  # fmt: skip
     known = recorded.get("clients", {})
-    queues: dict[str, Mapping[str, str] | str] = {}
-    dlqs: dict[str, Mapping[str, str] | str] = {}
+    queues: dict[str, aws.QueueDepth | str] = {}
+    dlqs: dict[str, aws.QueueDepth | str] = {}
     for name in clients:
         urls = known.get(name, {})
         queues[name] = _depths(
@@ -175,14 +173,9 @@ def read_queues(
     return queues, dlqs
 
 
-def _depths(settings: Settings, url: str | None, name: str) -> Mapping[str, str] | str:
+def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | str:
     try:
-        url = url or aws.queue_url(settings, name)
-        with aws.map_aws_errors(f"GetQueueAttributes {name}"):
-            answer = aws.client("sqs", settings).get_queue_attributes(
-                QueueUrl=url, AttributeNames=[VISIBLE, IN_FLIGHT]
-            )
-        return dict(answer["Attributes"])
+        return aws.queue_depth(aws.client("sqs", settings), url or aws.queue_url(settings, name))
     except ReactiveError as e:
         return f"{type(e).__name__}: {e}"
 

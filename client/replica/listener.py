@@ -468,14 +468,10 @@ class Listener:
                 dlq_name = str(redrive["deadLetterTargetArn"]).rsplit(":", 1)[-1]
                 with aws.map_aws_errors(f"GetQueueUrl {dlq_name}"):
                     dlq_url = self._sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-                    dlq = self._sqs.get_queue_attributes(
-                        QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-                    )["Attributes"]
-                dead = int(dlq.get("ApproximateNumberOfMessages", 0))
+                dead = aws.queue_depth(self._sqs, dlq_url).visible
+            depth = aws.QueueDepth.parse(found)
             self.metrics.queue_depth(
-                visible=int(found.get("ApproximateNumberOfMessages", 0)),
-                in_flight=int(found.get("ApproximateNumberOfMessagesNotVisible", 0)),
-                dead_letters=dead,
+                visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
             )
         except (AwsError, ValueError) as exc:
             logger.warning("listener %s: queue depths not read: %s", self.client, exc)

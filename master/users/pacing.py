@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from reactive_cli import aws
 from reactive_cli.errors import AwsError, QueueNotFound
@@ -57,7 +56,6 @@ RATE_PROBE = 1.25
 UNREAD_PAUSE_SECONDS = 30.0
 #: Seconds the list of subscribed queues is trusted before it is read again.
 QUEUES_TTL_SECONDS = 60.0
-DEPTH_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
 
 
 # --- The rules (pure) -----------------------------------------------------------------------
@@ -288,15 +286,9 @@ class QueueDepths:
         depths: dict[str, int] = {}
         for name, url in self._urls.items():
             try:
-                with aws.map_aws_errors(f"GetQueueAttributes {url}"):
-                    answer = sqs.get_queue_attributes(
-                        QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES)
-                    )
+                depths[name] = aws.queue_depth(sqs, url).total
             except QueueNotFound:
                 self._listed_at = None  # unsubscribed or deleted: list them again next look
-                continue
-            attributes: dict[str, Any] = answer.get("Attributes", {})
-            depths[name] = sum(int(attributes.get(key, 0)) for key in DEPTH_ATTRIBUTES)
         return depths
 
     def _subscribed(self) -> dict[str, str]:

@@ -537,10 +537,7 @@ class QueueSender:
 
     def depth(self) -> int:
         """Messages waiting (visible) in the queue, as SQS approximates them."""
-        name = "ApproximateNumberOfMessages"
-        with aws.map_aws_errors(f"GetQueueAttributes {self.queue_url}"):
-            answer = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=[name])
-        return int(answer.get("Attributes", {}).get(name, 0))
+        return aws.queue_depth(self._sqs, self.queue_url).visible
 
     def _call(self, envelopes: list[Envelope]) -> dict[int, str]:
         entries = [self._entry(e) for e in envelopes]

@@ -43,9 +43,8 @@ class Shop:
         return f"{self.prefix}-shop-dlq"
 
     def counts(self, url: str) -> tuple[int, int]:
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        found = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        return int(found[names[0]]), int(found[names[1]])
+        found = aws.queue_depth(self.sqs, url)
+        return found.visible, found.in_flight
 
     def dead_letters(self, *bodies: str) -> list[str]:
         """Send ``bodies`` to the queue and fail each MAX_RECEIVES times: their message ids."""

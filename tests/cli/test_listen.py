@@ -12,7 +12,7 @@ from pathlib import Path
 
 import boto3
 
-from reactive_cli import resources
+from reactive_cli import aws, resources
 from reactive_cli.contract import encode
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_cli.settings import Settings
@@ -32,9 +32,8 @@ def replicas(db: Path) -> int:
 
 
 def queue_counts(sqs, url: str) -> tuple[int, int]:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-    return int(attributes[names[0]]), int(attributes[names[1]])
+    found = aws.queue_depth(sqs, url)
+    return found.visible, found.in_flight
 
 
 def test_sigterm_mid_stream_exits_0_and_a_second_run_applies_the_rest(

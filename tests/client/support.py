@@ -62,14 +62,8 @@ class Queue:
 
     def counts(self, url: str | None = None) -> tuple[int, int]:
         """(visible, in flight) messages in the queue (or the queue at ``url``)."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url or self.url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]),
-            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-        )
+        found = aws.queue_depth(self.sqs, url or self.url)
+        return found.visible, found.in_flight
 
     def empty(self) -> bool:
         return self.counts() == (0, 0)

@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from reactive_cli import aws
 from reactive_cli.contract import Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.support import master_ops
@@ -112,11 +113,10 @@ async def test_usernames_that_are_not_channels_group_names_work_end_to_end(stack
 def wait_drained(queue_url: str, endpoint: str) -> None:
     """Wait until the queue holds no message, visible or in flight."""
     sqs = boto3.client("sqs", endpoint_url=endpoint)
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
 
     def empty() -> bool:
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-        return all(attrs[n] == "0" for n in names)
+        found = aws.queue_depth(sqs, queue_url)
+        return found.visible == found.in_flight == 0
 
     until(empty, timeout=30, interval=0.1, what="the queue to drain")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from reactive_cli import aws
 from tests.support.processes import Proc, until
 from tests.support.stack import ClientApp, Stack
 
@@ -33,9 +34,8 @@ def sqs(stack: Stack) -> Any:
 
 def depth(stack: Stack, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attrs = sqs(stack).get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)
-    return int(attrs["Attributes"][names[0]]), int(attrs["Attributes"][names[1]])
+    found = aws.queue_depth(sqs(stack), queue_url)
+    return found.visible, found.in_flight
 
 
 def wait_drained(stack: Stack, queue_url: str, *, timeout: float = 60) -> None:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from reactive_cli import aws
 from tests.support.processes import until
 
 #: Seconds one receive may long-poll; it returns as soon as a message is there.
@@ -45,9 +46,8 @@ class Queue:
 
     def depth(self) -> int:
         """Messages the queue holds, received or not (moto delivers during the Publish call)."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=names)
-        return sum(int(attributes["Attributes"][name]) for name in names)
+        depth = aws.queue_depth(self.sqs, self.url)
+        return depth.visible + depth.in_flight
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from reactive_cli.aws import QueueDepth
 from reactive_cli.metrics import OutboxReading
 from reactive_cli.status import OLDEST_AGE_NOTE, build_status
 from reactive_cli.supervisor import Process
@@ -15,8 +16,8 @@ SHOP = [
     Process(group="shop-listener", name="shop-listener-01", state="STOPPED", pid=0),
     Process(group="shop-web", name="shop-web", state="RUNNING", pid=8),
 ]  # fmt: skip
-DEPTHS = {"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "1"}
-DLQ = {"ApproximateNumberOfMessages": "2", "ApproximateNumberOfMessagesNotVisible": "0"}
+DEPTHS = QueueDepth(visible=3, in_flight=1)
+DLQ = QueueDepth(visible=2, in_flight=0)
 
 
 def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():

@@ -14,10 +14,15 @@ delete, so a burst published faster than the listeners drain builds a backlog th
 drains ever more slowly; held at the queue, the same burst stays shallow and arrives sooner.
 On AWS a deep queue costs nothing, which is why it is off unless configured.
 
-A queue that stays over N/4 without draining for ``STALL_SECONDS`` (its client is down,
-say) is not waited for: its events queue up as they always would, and it counts again once
-it is back down to N/4. A depth that cannot be read never holds publishing: the relay
-publishes unpaced for ``UNREAD_PAUSE_SECONDS``, then tries again.
+A queue that makes no progress for ``STALL_SECONDS`` is not waited for: its events queue up
+as they always would, and it counts again once it is back down to N/4. No progress is
+staying over N/4 without draining (its client is down, say), or staying at N or more
+while it drains (something else keeps it full: a backfill, which fills a queue to its own
+``--max-depth``, or a client far slower than the rest). So a backfill holds live events
+for every client at most ``STALL_SECONDS``, not for as long as it runs.
+
+A depth that cannot be read never holds publishing: the relay publishes unpaced for
+``UNREAD_PAUSE_SECONDS``, then tries again.
 
 ``observe``, ``room`` and ``hold`` are the rules, pure; ``Pacer`` keeps the state of one
 process and does the waiting; ``QueueDepths`` reads the depths from SQS.
@@ -38,12 +43,15 @@ from reactive_cli.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a queue over the resume depth may go without draining before it is no longer
-#: waited for.
+#: Seconds a queue over the resume depth may go without progress (draining while under the
+#: limit) before it is no longer waited for.
 STALL_SECONDS = 5.0
 #: Shortest and longest hold before a look, in seconds.
 MIN_HOLD_SECONDS = 0.02
 MAX_HOLD_SECONDS = 0.5
+#: Longest a held relay goes without a look, in seconds, whatever the estimate says: a
+#: queue something else refills drains slowly on paper, and only looks see it stall.
+MAX_LOOK_SECONDS = 1.0
 #: Drain rate assumed for a queue not yet seen draining, in messages per second.
 DEFAULT_DRAIN_RATE = 100.0
 #: Weight of the newest measurement in a queue's drain rate (the rest is its history).
@@ -67,9 +75,9 @@ class QueueView:
 
     depth: int
     at: float
-    #: When it was last seen draining, or at the resume depth or less.
+    #: When it was last seen draining while under the limit, or at the resume depth or less.
     progress_at: float
-    #: Over the resume depth without draining for ``STALL_SECONDS``: not waited for until
+    #: Over the resume depth without progress for ``STALL_SECONDS``: not waited for until
     #: it is back down to it.
     stalled: bool = False
     #: Messages per second it drained between looks (None: never seen draining).
@@ -105,7 +113,9 @@ def observe(
             rate = max(rate, previous.drain_rate * RATE_PROBE)
     if depth <= resume_depth(max_depth):  # it holds nobody: no need to watch it drain
         return QueueView(depth=depth, at=now, progress_at=now, drain_rate=rate)
-    progress_at = now if drained > 0 else previous.progress_at
+    # Draining at the limit or over it is no progress: what the relay holds back for, more
+    # messages from elsewhere take (a backfill tops its queue up as fast as it drains).
+    progress_at = now if drained > 0 and depth < max_depth else previous.progress_at
     stalled = previous.stalled or now - progress_at >= stall_seconds
     return QueueView(depth=depth, at=now, progress_at=progress_at, stalled=stalled, drain_rate=rate)
 
@@ -121,16 +131,20 @@ def room(views: Mapping[str, QueueView], *, max_depth: int, wanted: int) -> int:
 def hold(views: Mapping[str, QueueView], *, published: int, now: float, max_depth: int) -> float:
     """Seconds to wait before the next look: until every queue waited for should be down to
     the resume depth, from its last depth, the ``published`` events since and its drain
-    rate; 0 if it should be there already, else within the hold bounds."""
+    rate; 0 if it should be there already or was last looked at ``MAX_LOOK_SECONDS`` ago,
+    else within the hold bounds."""
     resume = resume_depth(max_depth)
-    wait = 0.0
+    wait, look_in = 0.0, MAX_LOOK_SECONDS
     for view in views.values():
         if view.stalled:
             continue
         rate = view.drain_rate or DEFAULT_DRAIN_RATE
         expected = view.depth + published - rate * (now - view.at)
         wait = max(wait, (expected - resume) / rate)
-    return 0.0 if wait <= 0 else min(MAX_HOLD_SECONDS, max(MIN_HOLD_SECONDS, wait))
+        look_in = min(look_in, MAX_LOOK_SECONDS - (now - view.at))
+    if wait <= 0 or look_in < MIN_HOLD_SECONDS:
+        return 0.0
+    return min(MAX_HOLD_SECONDS, look_in, max(MIN_HOLD_SECONDS, wait))
 
 
 # --- One process's pacer --------------------------------------------------------------------
@@ -244,8 +258,9 @@ class Pacer:
 def _log_change(name: str, before: QueueView | None, after: QueueView) -> None:
     if after.stalled and not (before and before.stalled):
         logger.warning(
-            "Relay pacing: queue %s holds %d messages and has not drained for %.0f s; "
-            "publishing without waiting for it (is its listener running?)",
+            "Relay pacing: queue %s holds %d messages and has not drained, or not below the "
+            "limit, for %.0f s; publishing without waiting for it (is its listener running, "
+            "or a backfill filling it?)",
             name,
             after.depth,
             after.at - after.progress_at,

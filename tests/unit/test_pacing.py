@@ -12,6 +12,7 @@ import pytest
 from master.users.pacing import (
     DEFAULT_DRAIN_RATE,
     MAX_HOLD_SECONDS,
+    MAX_LOOK_SECONDS,
     MIN_HOLD_SECONDS,
     RATE_PROBE,
     STALL_SECONDS,
@@ -60,11 +61,21 @@ def test_a_queue_found_drained_is_thought_to_drain_faster_than_measured() -> Non
     assert above.drain_rate == pytest.approx(0.5 * 80.0 + 0.5 * 100.0)
 
 
-def test_a_queue_over_the_limit_that_drains_is_still_waited_for() -> None:
-    before = view(300, at=0.0)
-    after = observe(before, 290, STALL_SECONDS + 1, published=0, max_depth=LIMIT)
+def test_a_queue_under_the_limit_that_drains_is_still_waited_for() -> None:
+    before = view(LIMIT - 1, at=0.0)
+    after = observe(before, LIMIT - 2, STALL_SECONDS + 1, published=0, max_depth=LIMIT)
     assert not after.stalled
     assert after.progress_at == STALL_SECONDS + 1
+
+
+def test_a_queue_kept_at_the_limit_or_over_is_stalled_after_the_stall_time_though_it_drains():
+    # A backfill tops the queue up as fast as its listener drains it: 300 drained since,
+    # yet it is still over the limit. That is no progress the relay could publish into.
+    before = view(300, at=0.0)
+    soon = observe(before, 290, STALL_SECONDS - 1, published=0, max_depth=LIMIT)
+    assert not soon.stalled and soon.drain_rate is not None
+    late = observe(soon, LIMIT, STALL_SECONDS, published=0, max_depth=LIMIT)
+    assert late.stalled and late.progress_at == 0.0
 
 
 def test_a_queue_over_the_limit_that_does_not_drain_is_stalled_after_the_stall_time() -> None:
@@ -134,6 +145,16 @@ def test_the_hold_assumes_a_default_rate_waits_for_the_slowest_and_stays_in_boun
         MIN_HOLD_SECONDS
     )
     assert hold({"a": view(900, stalled=True)}, published=0, now=0.0, max_depth=LIMIT) == 0.0
+
+
+def test_a_queue_thought_to_drain_slowly_is_looked_at_again_after_the_look_interval() -> None:
+    # 1 message/s measured: on paper it is down to the resume depth in three minutes, but
+    # the estimate may be wrong (something refills it), and only a look can tell.
+    slow = {"a": view(200, at=0.0, rate=1.0)}
+    assert hold(slow, published=0, now=0.0, max_depth=LIMIT) == MAX_HOLD_SECONDS
+    last = MAX_LOOK_SECONDS - MAX_HOLD_SECONDS / 2
+    assert hold(slow, published=0, now=last, max_depth=LIMIT) == pytest.approx(MAX_HOLD_SECONDS / 2)
+    assert hold(slow, published=0, now=MAX_LOOK_SECONDS, max_depth=LIMIT) == 0.0
 
 
 # --- the pacer ------------------------------------------------------------------------------
@@ -236,6 +257,41 @@ def test_a_queue_nobody_drains_holds_publishing_only_for_the_stall_time(caplog) 
     # Held for the dead queue until it stalled, then only as fast as the live one drains.
     assert STALL_SECONDS <= sum(held) <= STALL_SECONDS + 2000 / 500.0 + 1.0
     assert "queue dead holds" in caplog.text and "is its listener running" in caplog.text
+
+
+def test_a_backfill_keeping_a_queue_full_holds_live_events_only_for_the_stall_time(caplog):
+    # For a minute a backfill tops "late" up to twice the limit every 0.37 s, in
+    # batches of 10, while its listener drains 150/s: a look finds it anywhere from 145 to
+    # 200, often lower than at the look before. "other" is a client that keeps up. Live events
+    # come one at a time, a tenth of a second apart.
+    queues = Queues({"late": 150.0, "other": 1000.0})
+    drain, backfill_until = queues.sleep, 60.0
+    refill_at = [0.25]
+
+    def sleep_while_backfilling(seconds: float) -> None:
+        assert seconds > 0
+        end = queues.now + seconds
+        while refill_at[0] <= min(end, backfill_until):
+            drain(refill_at[0] - queues.now)
+            room = 2.0 * LIMIT - queues.depths["late"]
+            queues.depths["late"] += 10 * max(0, math.floor(room / 10))
+            refill_at[0] += 0.37
+        drain(end - queues.now)
+
+    queues.sleep = sleep_while_backfilling  # type: ignore[method-assign]
+    queues.depths["late"] = 2.0 * LIMIT
+    held: list[float] = []
+    pacer = queues.pacer(on_hold=held.append)
+    with caplog.at_level(logging.WARNING, logger="master.users.pacing"):
+        for _ in range(50):
+            assert queues.now < 3600, "the pacer held publishing for an hour"
+            assert pacer.take(1) == 1
+            queues.publish(1)
+            sleep_while_backfilling(0.1)  # the next save
+    # Held until the queue counted as stalled, not until the backfill ended
+    assert STALL_SECONDS <= sum(held) <= STALL_SECONDS + MAX_LOOK_SECONDS
+    assert queues.now < backfill_until
+    assert "queue late holds" in caplog.text and "backfill" in caplog.text
 
 
 def test_depths_that_cannot_be_read_never_hold_publishing(caplog) -> None:

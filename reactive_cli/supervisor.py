@@ -27,6 +27,8 @@ from reactive_cli.errors import (
 
 #: The socket's file name inside the stack's state directory.
 SOCKET_NAME = "supervisor.sock"
+#: The longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL).
+MAX_SOCKET_PATH_BYTES = 107
 #: A listener program is called ``<client>-listener``; its processes ``<client>-listener-NN``.
 LISTENER_SUFFIX = "-listener"
 #: Bytes of a process's log shown with a spawn error.

@@ -37,11 +37,12 @@ class Cli:
     state_dir: Path
     ports: dict[str, int]
 
-    def __call__(self, *args: str, timeout: float = 120) -> Ran:
+    def __call__(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Ran:
+        """Run ``reactive ARGS`` with stdout and stderr pipes; ``env`` adds to the stack's."""
         done = subprocess.run(
             [sys.executable, "-m", "reactive_cli", *args],
-            env=self.env, cwd=self.state_dir.parent, capture_output=True, text=True,
-            timeout=timeout,
+            env=self.env | (env or {}), cwd=self.state_dir.parent, capture_output=True,
+            text=True, timeout=timeout,
         )  # fmt: skip
         return Ran(done.returncode, done.stdout, done.stderr)
 

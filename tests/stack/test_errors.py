@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from reactive_cli import exitcodes
 from tests.stack.conftest import Cli
+from tests.support.processes import port_open
 
 
 def test_listeners_and_logs_without_supervisord_say_to_start_the_stack(cli: Cli):
@@ -54,3 +56,38 @@ def test_manage_an_unknown_component_names_the_known_ones(cli: Cli):
         "ConfigError: unknown client 'news' in the local defaults (no reactive.toml): "
         "known clients: shop, blog"
     ]
+
+
+def unusable_state_dirs(cli: Cli) -> list[tuple[list[str], dict[str, str], str, str]]:
+    """(args, environment, state dir, expected cause) for state dirs `up` cannot use as root."""
+    a_file = cli.state_dir / "a-file"
+    a_file.write_text("not a directory")
+    long = cli.state_dir / ("x" * (108 - len(str(cli.state_dir))))
+    under_a_file = a_file / "st"
+    return [
+        (["--state-dir", str(under_a_file)], {}, str(under_a_file),
+         f"cannot write the state directory {under_a_file}: Not a directory "
+         f"({under_a_file / 'logs'})"),
+        ([], {"REACTIVE_STATE_DIR": str(a_file)}, str(a_file),
+         f"cannot write the state directory {a_file}: Not a directory ({a_file / 'logs'})"),
+        (["--state-dir", "/sys/reactive-test"], {}, "/sys/reactive-test",
+         "cannot write the state directory /sys/reactive-test: Operation not permitted "
+         "(/sys/reactive-test)"),
+        (["--state-dir", str(long)], {}, str(long),
+         f"state directory {long}: its path is too long for supervisord's socket "
+         f"({len(str(long / 'supervisor.sock'))} bytes, at most 107)"),
+    ]  # fmt: skip
+
+
+def test_up_with_a_state_dir_it_cannot_use_is_one_line_exit_2_and_leaves_nothing_running(
+    cli: Cli,
+):
+    for args, env, state_dir, cause in unusable_state_dirs(cli):
+        ran = cli("up", *args, env=env)
+        assert ran.code == exitcodes.USAGE, ran.err
+        assert ran.err.splitlines() == [
+            f"ConfigError: {cause}: choose a short, writable one with --state-dir or "
+            "REACTIVE_STATE_DIR"
+        ]
+        assert not Path(state_dir, "supervisor.sock").exists()
+        assert not any(port_open(port) for port in cli.ports.values())

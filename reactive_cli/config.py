@@ -1,6 +1,8 @@
 """``reactive.toml``: the topic prefix, FIFO or not, and the clients with their options.
 
-Found at ``--config``, else ``$REACTIVE_CONFIG``, else ``./reactive.toml``. Parsed with
+Which configuration a command uses is one rule, ``RULE`` (``choose`` is it in code): a
+file named by ``--config``, else the local stack ``reactive up`` recorded, else
+``$REACTIVE_CONFIG``, else ``./reactive.toml``, else the local defaults. Parsed with
 stdlib ``tomllib`` into frozen dataclasses; every error is a ``ConfigError`` naming the file,
 the key and the fix. Unknown keys are errors, so a typo is never silently ignored.
 Stdlib-only (no boto3, typer or Django), so loading it stays cheap.
@@ -12,6 +14,7 @@ import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +68,13 @@ class Config:
     prefix: str
     fifo: bool = False
     clients: tuple[ClientConfig, ...] = field(default_factory=tuple)
+    #: Where a configuration with no file came from, for messages.
+    where: str = "the local defaults (no reactive.toml)"
 
     @property
     def source(self) -> str:
         """Where this configuration came from, for messages."""
-        return self.path.name if self.path else "the local defaults (no reactive.toml)"
+        return self.path.name if self.path else self.where
 
     def client(self, name: str) -> ClientConfig:
         """The client called ``name``; ``ConfigError`` naming the known clients if absent."""
@@ -78,6 +83,58 @@ class Config:
                 return client
         known = ", ".join(c.name for c in self.clients) or "none"
         raise ConfigError(f"unknown client {name!r} in {self.source}: known clients: {known}")
+
+
+class Source(StrEnum):
+    """Where a command's configuration comes from, in the order ``choose`` tries them."""
+
+    FLAG = "--config"
+    LOCAL_STACK = "the local stack"
+    ENV = CONFIG_ENV
+    WORKING_DIR = "the working directory"
+    DEFAULTS = "the local defaults"
+
+
+#: Which configuration every command uses, as its --help states it (``choose`` in code).
+RULE = (
+    "Configuration: --config FILE if given; else the local stack `reactive up` recorded in "
+    "STATE_DIR (its clients, ports and endpoint); else $REACTIVE_CONFIG; else ./reactive.toml; "
+    "else the local defaults (clients shop and blog). A file named by --config or "
+    "$REACTIVE_CONFIG must exist and be valid (exit 2)."
+)
+
+
+def choose(
+    *, flag: Path | None, stack_recorded: bool, env: Mapping[str, str], cwd_file: bool
+) -> Source:
+    """Where the configuration comes from (``RULE``): ``flag`` is --config, ``stack_recorded``
+    whether STATE_DIR holds a local stack, ``cwd_file`` whether ./reactive.toml exists."""
+    if flag is not None:
+        return Source.FLAG
+    if stack_recorded:
+        return Source.LOCAL_STACK
+    if env.get(CONFIG_ENV):
+        return Source.ENV
+    return Source.WORKING_DIR if cwd_file else Source.DEFAULTS
+
+
+def resolve(
+    flag: Path | None, env: Mapping[str, str], cwd: Path, *, stack_recorded: bool
+) -> tuple[Source, Config | None]:
+    """The configuration a command uses (``RULE``): its source, and the ``Config`` (None when
+    the local stack is used: the caller reads its record). Every file named by --config or
+    $REACTIVE_CONFIG is read, used or not, so a missing or invalid one is always an error."""
+    named = {Source.FLAG: flag, Source.ENV: Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None}
+    loaded = {source: read(path, source, env) for source, path in named.items() if path}
+    cwd_file = cwd / DEFAULT_FILE
+    source = choose(flag=flag, stack_recorded=stack_recorded, env=env, cwd_file=cwd_file.is_file())
+    if source is Source.LOCAL_STACK:
+        return source, None
+    if source in loaded:
+        return source, loaded[source]
+    if source is Source.WORKING_DIR:
+        return source, read(cwd_file, source, env)
+    return source, local_defaults(env)
 
 
 def locate(flag: Path | None, env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
@@ -95,9 +152,15 @@ def load(flag: Path | None, env: Mapping[str, str], cwd: Path, *, required: bool
     A file named by ``--config`` or ``$REACTIVE_CONFIG`` must always exist.
     """
     path, how = locate(flag, env, cwd)
+    if not required and how == "the working directory" and not path.is_file():
+        return local_defaults(env)
+    return read(path, how, env)
+
+
+def read(path: Path, how: str, env: Mapping[str, str]) -> Config:
+    """The config file at ``path`` (named by ``how``, for messages); ConfigError if it is
+    missing or invalid."""
     if not path.is_file():
-        if not required and how == "the working directory":
-            return local_defaults(env)
         raise ConfigError(
             f"no config file at {path} (from {how}): copy reactive.toml.example to "
             f"{DEFAULT_FILE} and edit it, or pass --config PATH"
@@ -109,17 +172,11 @@ def load(flag: Path | None, env: Mapping[str, str], cwd: Path, *, required: bool
     return parse(data, path=path, env=env)
 
 
-def load_or_names(
-    flag: Path | None, env: Mapping[str, str], cwd: Path, names: Iterable[str]
-) -> Config:
-    """The config file; with no ``./reactive.toml`` and ``names`` given, those clients with
-    default options (what ``reactive provision --client NAME`` does without a file)."""
-    names = list(names)
-    path, how = locate(flag, env, cwd)
-    if names and how == "the working directory" and not path.is_file():
-        clients = tuple(ClientConfig(name=naming.check_client_name(n)) for n in names)
-        return replace(local_defaults(env), clients=clients)
-    return load(flag, env, cwd, required=True)
+def with_clients(cfg: Config, names: Iterable[str]) -> Config:
+    """``cfg`` with exactly these clients, each with default options (what
+    ``reactive provision --client NAME`` does with the local defaults)."""
+    clients = tuple(ClientConfig(name=naming.check_client_name(n)) for n in names)
+    return replace(cfg, clients=clients)
 
 
 def local_defaults(env: Mapping[str, str]) -> Config:

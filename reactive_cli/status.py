@@ -141,6 +141,15 @@ def _outbox(outbox: OutboxReading | str, now: datetime) -> OutboxStatus:
     )
 
 
+def problems(found: StackStatus) -> list[str]:
+    """Why each part that could not be read was not: one line each, without repeats."""
+    lines = [f"listeners: {c.listeners_error}" for c in found.clients if c.listeners_error]
+    lines += [f"{c.name}: {c.queue_error}" for c in found.clients if c.queue_error]
+    if found.outbox.error:
+        lines.append(f"master outbox: {found.outbox.error}")
+    return list(dict.fromkeys(lines))
+
+
 # --- reading the parts (I/O); each returns its value or the reason it could not ---
 
 

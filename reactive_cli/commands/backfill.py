@@ -17,10 +17,10 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli import localstack, selection
+from reactive_cli import selection
 from reactive_cli.commands.manage import MASTER, component_env
-from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, load_config
-from reactive_cli.errors import ConfigError, UsageError
+from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
+from reactive_cli.errors import ConfigError
 
 ClientName = Annotated[
     str, typer.Option("--client", "-c", help="The client (its queue).", show_default=False)
@@ -110,12 +110,7 @@ def backfill(
 
 def check_client(client: str, state_dir: Path, config_path: Path | None) -> None:
     """Refuse a client the local stack or the config does not know (a typo sends nothing)."""
-    layout = localstack.Layout.recorded(state_dir.absolute())
-    if layout is None:
-        load_config(config_path, required=False).client(client)
-    elif client not in layout.clients:
-        known = ", ".join(layout.clients)
-        raise UsageError(f"unknown client {client!r} in the local stack: known: {known}")
+    target(config_path, state_dir).config.client(client)
 
 
 def master_environment(
@@ -152,9 +147,9 @@ def client_database_variable(client: str) -> str:
 def _finish(
     env: dict[str, str], state_dir: Path, config_path: Path | None, env_file: Path | None
 ) -> dict[str, str]:
-    if localstack.Layout.recorded(state_dir.absolute()) is None:
-        cfg = load_config(config_path, required=False)
-        env["REACTIVE_PREFIX"] = cfg.prefix  # the names provisioning gave the queues
+    found = target(config_path, state_dir)
+    if found.layout is None:
+        env["REACTIVE_PREFIX"] = found.config.prefix  # the names provisioning gave the queues
         env["REACTIVE_STATE_DIR"] = str(state_dir.absolute())
     if env_file is not None:
         env |= read_env_file(env_file)

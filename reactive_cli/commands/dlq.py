@@ -11,14 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import dlq, dlq_sqs, exitcodes, localstack, naming, resources
+from reactive_cli import dlq, dlq_sqs, exitcodes, naming, resources
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
     Json,
     StateDir,
-    load_config,
     settings_for,
+    target,
 )
 from reactive_cli.errors import UsageError
 from reactive_cli.settings import Settings
@@ -198,18 +198,16 @@ def purge(
 
 
 def _target(client: str, config_path: Path | None, state_dir: Path) -> Target:
-    """The client's queues: the local stack's if `reactive up` recorded one, else the config's.
+    """The client's queues, per ``config.RULE`` (the local stack's, or the config's).
 
     A client must be known: in the local stack, or in the config or what provisioning
     recorded for its prefix (``ConfigError``/``UsageError`` naming the known ones).
     """
-    layout = localstack.enter_recorded(state_dir)  # a local stack: talk to it, not to AWS
-    cfg = load_config(config_path, required=False)
+    found = target(config_path, state_dir, enter=True)  # a local stack: talk to it
+    cfg = found.config
     naming.check_client_name(client)
-    if layout is not None:
-        if client not in layout.clients:
-            known = ", ".join(layout.clients)
-            raise UsageError(f"unknown client {client!r} in the local stack: known: {known}")
+    if found.layout is not None:
+        cfg.client(client)  # ConfigError naming the local stack's clients
         return Target(settings=settings_for(cfg), client=client, fifo=False)
     settings = Settings.from_env(prefix=cfg.prefix, state_dir=state_dir.absolute())
     if client not in resources.recorded_clients(settings.state_dir, cfg.prefix):

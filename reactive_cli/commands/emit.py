@@ -9,17 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import emit, exitcodes, localstack
+from reactive_cli import emit, exitcodes
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
     Json,
     StateDir,
-    load_config,
     settings_for,
 )
+from reactive_cli.commands.options import (
+    target as configured,
+)
 from reactive_cli.delivery import ClientDelivery, failed_clients, percentile, summary_line
-from reactive_cli.errors import UsageError
 
 
 def emit_test(
@@ -60,18 +61,10 @@ def emit_test(
 
     Example: reactive emit-test demo --count 3
     """
-    layout = localstack.enter_recorded(state_dir)  # a local stack: talk to it, not to AWS
-    cfg = load_config(config_path, required=False)
-    if layout is not None:
-        names = layout.clients
-        if client and client not in names:
-            known = ", ".join(names)
-            raise UsageError(f"unknown client {client!r} in the local stack: known: {known}")
-    else:
-        names = tuple(c.name for c in cfg.clients)
-        if client:
-            cfg.client(client)  # ConfigError naming the config's clients
-    clients = [client] if client else list(names)
+    cfg = configured(config_path, state_dir, enter=True).config  # a local stack: talk to it
+    if client:
+        cfg.client(client)  # ConfigError naming the known clients
+    clients = [client] if client else [c.name for c in cfg.clients]
     settings = settings_for(cfg)
     target = emit.resolve_user(user)
     events = emit.synthetic_events(target, count)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli.commands.options import ConfigPath, load_config
+from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
 
 
 def listen(
@@ -16,6 +16,7 @@ def listen(
         typer.Option("--client", "-c", help="The client whose queue to read.", show_default=False),
     ],
     config_path: ConfigPath = None,
+    state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Run one client's SQS listener in the foreground (what supervisord runs).
 
@@ -24,16 +25,17 @@ def listen(
     resources `reactive provision` recorded, else a lookup by name.
     SIGTERM/SIGINT: let the long poll in progress end (up to 20 s), finish the message in
     hand, delete what was applied, hand the rest back, exit 0; a second signal stops at
-    once. Without a
-    reactive.toml the local defaults apply (clients shop and blog).
+    once. The client must be in the configuration (see --config); the local stack's
+    listeners run `python -m client listen` under supervisord.
 
     Example: reactive listen --client shop
     """
-    cfg = load_config(config_path, required=False)
+    cfg = target(config_path, state_dir, enter=True).config
     cfg.client(client)  # an unknown client fails here, naming the known ones
     os.environ["DJANGO_SETTINGS_MODULE"] = "client.settings"
     os.environ["REACTIVE_CLIENT"] = client
     os.environ["REACTIVE_PREFIX"] = cfg.prefix
+    os.environ["REACTIVE_STATE_DIR"] = str(state_dir.absolute())
     import django
 
     django.setup()

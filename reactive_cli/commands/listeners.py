@@ -40,6 +40,7 @@ def listeners(
     group; --all means every client's listeners. Stopping waits until each has finished its
     long poll and handed back what it did not apply. Starting one already running, or
     stopping one already stopped, is reported and is not an error.
+    Configuration: none; only the supervisord of STATE_DIR (no reactive.toml).
 
     Example: reactive listeners restart shop
     """

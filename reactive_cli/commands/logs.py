@@ -33,6 +33,7 @@ def logs(
     NAME is a process (`shop-listener-00`), a group (`shop-listener`, `master-web`) or a
     client (its listener processes). Several processes: each log under a header line.
     --follow (one process only) polls for new lines until Ctrl-C or SIGTERM.
+    Configuration: none; only the supervisord of STATE_DIR (no reactive.toml).
 
     Example: reactive logs shop-listener --lines 20
     """

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli import localstack
-from reactive_cli.commands.options import ConfigPath, load_config
+from reactive_cli.commands.options import ConfigPath, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir
 from reactive_cli.errors import ConfigError
 
@@ -44,8 +43,10 @@ def manage(
 
 
 def component_env(component: str, state_dir: Path, config_path: Path | None) -> dict[str, str]:
-    """The variables ``component`` runs with: the local stack's, else the settings module."""
-    layout = localstack.Layout.recorded(state_dir)
+    """The variables ``component`` runs with (``config.RULE``): the local stack's, else the
+    settings module."""
+    found = target(config_path, state_dir)
+    layout = found.layout
     if layout is not None:
         if component == MASTER:
             return layout.master_env()
@@ -55,5 +56,5 @@ def component_env(component: str, state_dir: Path, config_path: Path | None) -> 
         return layout.client_env(component)
     if component == MASTER:
         return {"DJANGO_SETTINGS_MODULE": "master.settings"}
-    load_config(config_path, required=False).client(component)
+    found.config.client(component)
     return {"DJANGO_SETTINGS_MODULE": "client.settings", "REACTIVE_CLIENT": component}

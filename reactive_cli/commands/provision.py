@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import config, resources
-from reactive_cli.commands.options import ConfigPath, Json, settings_for
+from reactive_cli.commands.options import (
+    DEFAULT_STATE,
+    ConfigPath,
+    Json,
+    StateDir,
+    settings_for,
+    target,
+)
 from reactive_cli.provision import Desired, Plan, apply_plan, plan_provision, read_existing
 
 _STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "delete": "red"}
@@ -28,20 +33,23 @@ def provision(
         bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
     ] = False,
     json_output: Json = False,
+    state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Create or update the SNS topic and per client a queue, dead-letter queue, subscription.
 
     Shows the plan (create / update / unchanged per resource), then applies it and records
     the ARNs and URLs in `STATE_DIR/resources.json`, where master and clients find them.
-    Needs a reactive.toml (--config, $REACTIVE_CONFIG or ./reactive.toml); without one,
-    --client NAME provisions that client with default options. Running it twice changes
-    nothing the second time.
+    Which clients: see --config; with the local defaults, --client NAME provisions that
+    client with default options. Running it twice changes nothing the second time.
 
     Example: reactive provision --dry-run
     """
-    cfg = config.load_or_names(config_path, os.environ, Path.cwd(), client or ())
+    found = target(config_path, state_dir, enter=True)
+    cfg = found.config
+    if found.source is config.Source.DEFAULTS and client:
+        cfg = config.with_clients(cfg, client)
     desired = Desired.from_config(cfg, client or ())
-    settings = settings_for(cfg)
+    settings = settings_for(cfg, None if found.layout else state_dir)
     console = Console(quiet=json_output)
     with console.status(f"Reading what exists for prefix {cfg.prefix!r}..."):
         plan = plan_provision(desired, read_existing(settings, desired))

@@ -11,8 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import localstack
-from reactive_cli.commands.options import ConfigPath, StateDir, load_config
+from reactive_cli.commands.options import StateDir, load_config
 from reactive_cli.settings import DEFAULT_STATE_DIR
+
+#: Which configuration `up` runs (it records the local stack that other commands then use).
+UP_RULE = (
+    "Configuration: --config FILE if given; else $REACTIVE_CONFIG; else ./reactive.toml; else "
+    "the local defaults (clients shop and blog). A file named by --config or $REACTIVE_CONFIG "
+    "must exist and be valid (exit 2)."
+)
 
 
 def _port(flag: str, envvar: str, default: int, what: str) -> Any:
@@ -34,7 +41,15 @@ def up(
             show_default=False,
         ),
     ] = None,
-    config_path: ConfigPath = None,
+    config_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help=f"The reactive.toml whose prefix, clients and listeners to run. {UP_RULE}",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
     moto_port: Annotated[
         int, _port("--moto-port", "REACTIVE_MOTO_PORT", localstack.MOTO_PORT, "moto's SNS/SQS")
     ] = localstack.MOTO_PORT,
@@ -132,6 +147,7 @@ def down(state_dir: StateDir = Path(DEFAULT_STATE_DIR)) -> None:
     """Stop every process of the local stack and its supervisord; returns when all are gone.
 
     A stack that is not up is already down: that is said, and the exit code is 0.
+    Configuration: none; only the supervisord of STATE_DIR (no reactive.toml).
 
     Example: reactive down
     """

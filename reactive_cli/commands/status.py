@@ -15,11 +15,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from reactive_cli import localstack
+from reactive_cli import exitcodes
 from reactive_cli import status as model
 from reactive_cli.commands.interrupt import until_stopped
-from reactive_cli.commands.options import ConfigPath, Json, load_config, settings_for
+from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
+from reactive_cli.config import Source
+from reactive_cli.errors import StackError
 from reactive_cli.settings import Settings
 
 #: Seconds between two refreshes with --watch.
@@ -38,42 +40,64 @@ def status(
 
     Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; queue depths
     (visible, in flight, dead letters) from SQS; the outbox backlog from the master's
-    database. A part that cannot be read shows why instead. The oldest message's age is
-    "n/a": SQS gives it only as a CloudWatch metric, and peeking would count as a receive.
-    For the local stack, clients, ports and endpoint are those `reactive up` recorded.
+    database. A part that cannot be read shows "?" and its cause goes to stderr, one line
+    each; the exit code is then 6. A local stack that is not running is one line, exit 4;
+    with no local stack and no reactive.toml there is nothing to report on (exit 4). The
+    oldest message's age is "n/a": SQS gives it only as a CloudWatch metric, and peeking
+    would count as a receive. --watch keeps going whatever it cannot read.
 
     Example: reactive status --json
     """
     read = _reader(state_dir.absolute(), config_path)
-    if json_output:
-        typer.echo(json.dumps(read().as_json(), indent=2, default=str))
+    if not watch:
+        found = read()
+        problems = model.problems(found)
+        if json_output:
+            data = found.as_json() | {"problems": problems}
+            typer.echo(json.dumps(data, indent=2, default=str))
+        else:
+            Console().print(render(found))
+        err = Console(stderr=True)
+        for line in problems:
+            err.print(Text(line, style="red"), soft_wrap=True)
+        if problems:
+            raise typer.Exit(code=exitcodes.UNREACHABLE)
         return
     console = Console()
-    if not watch:
-        console.print(render(read()))
-        return
     with until_stopped():
         if not console.is_terminal:  # a pipe or a file: print every refresh, one after another
             while True:
-                console.print(render(read()))
+                console.print(render(read(), problems=True))
                 time.sleep(WATCH_INTERVAL_SECONDS)
-        with Live(render(read()), console=console, auto_refresh=False) as live:
+        with Live(render(read(), problems=True), console=console, auto_refresh=False) as live:
             while True:
                 time.sleep(WATCH_INTERVAL_SECONDS)
-                live.update(render(read()), refresh=True)
+                live.update(render(read(), problems=True), refresh=True)
 
 
 def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.StackStatus]:
-    layout = localstack.enter_recorded(state_dir)
+    """What ``status`` reads, per ``config.RULE``; a local stack that is not running, or
+    nothing to report on at all, is a ``StackError`` here, before anything is read."""
+    found = target(config_path, state_dir, enter=True)
+    sup = connect(state_dir)
+    layout = found.layout
     if layout is not None:  # the local stack: its own endpoint, credentials and databases
+        if not sup.is_up():
+            raise StackError(
+                f"the local stack recorded in {state_dir} is not running (nothing answers on "
+                f"{sup.socket}): start it with `reactive up`"
+            )
         settings = Settings.from_env(layout.common_env())
         clients, fifo, master_env = layout.clients, False, layout.master_env()
+    elif found.source is Source.DEFAULTS:
+        raise StackError(
+            f"no local stack recorded in {state_dir} and no reactive.toml: run `reactive up`, "
+            "or pass --config (or --state-dir of the stack)"
+        )
     else:
-        cfg = load_config(config_path, required=False)
-        settings = settings_for(cfg)
-        clients = tuple(c.name for c in cfg.clients)
-        fifo, master_env = cfg.fifo, {}
-    sup = connect(state_dir)
+        settings = Settings.from_env(prefix=found.config.prefix, state_dir=state_dir)
+        clients = tuple(c.name for c in found.config.clients)
+        fifo, master_env = found.config.fifo, {}
 
     def read() -> model.StackStatus:
         queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
@@ -89,8 +113,9 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
     return read
 
 
-def render(found: model.StackStatus) -> Group:
-    """The status as one table and an outbox line."""
+def render(found: model.StackStatus, *, problems: bool = False) -> Group:
+    """The status as one table and an outbox line; with ``problems``, why each part that
+    could not be read was not, below them (--watch: stderr would break the redraw)."""
     table = Table("client", "listener", "state", "pid", "uptime", "visible", "in flight",
                   "dead letters", "oldest msg")  # fmt: skip
     for client in found.clients:
@@ -98,20 +123,19 @@ def render(found: model.StackStatus) -> Group:
         rows: list[list[str | Text]] = [
             [p.name, _state(p.state), _n(p.pid), _uptime(p.uptime_seconds)]
             for p in client.listeners
-        ] or [[client.listeners_error or "none", "", "", ""]]
+        ] or [["?" if client.listeners_error else "none", "", "", ""]]
         for i, row in enumerate(rows):
             table.add_row(client.name if i == 0 else "", *row, *(queue if i == 0 else [""] * 4))
-        if client.queue_error:
-            table.add_row("", Text(client.queue_error, style="red"), *[""] * 7)
     outbox = found.outbox
     if outbox.error:
-        line = Text(f"master outbox: {outbox.error}", style="yellow")
+        line = Text("master outbox: ?", style="yellow")
     else:
         age = outbox.oldest_pending_age_seconds
         oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
-    return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
+    why = [Text(p, style="red") for p in model.problems(found)] if problems else []
+    return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
 
 
 def _n(value: int | None) -> str:

@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import resources
-from reactive_cli.commands.options import ConfigPath, load_config, settings_for
+from reactive_cli.commands.options import (
+    DEFAULT_STATE,
+    ConfigPath,
+    StateDir,
+    settings_for,
+    target,
+)
 from reactive_cli.config import ClientConfig
 from reactive_cli.errors import ConfigError
 from reactive_cli.provision import Desired, read_existing
@@ -21,18 +27,19 @@ from reactive_cli.teardown import apply_teardown, plan_teardown
 def teardown(
     config_path: ConfigPath = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Remove the topic, every client's queue and dead-letter queue, and the subscriptions.
 
-    Subscriptions go first, then queues and DLQs, then the topic. Covers the clients in the
-    config and any recorded in `STATE_DIR/resources.json` for its prefix (without a
-    reactive.toml: the local defaults, clients shop and blog). Asks first unless --yes;
-    dead letters still in a DLQ are lost.
+    Subscriptions go first, then queues and DLQs, then the topic. Covers the clients of the
+    configuration (see --config) and any recorded in `STATE_DIR/resources.json` for its
+    prefix. Asks first unless --yes; dead letters still in a DLQ are lost.
 
     Example: reactive teardown --yes
     """
-    cfg = load_config(config_path, required=False)
-    settings = settings_for(cfg)
+    found = target(config_path, state_dir, enter=True)
+    cfg = found.config
+    settings = settings_for(cfg, None if found.layout else state_dir)
     names = {c.name for c in cfg.clients} | set(
         resources.recorded_clients(settings.state_dir, cfg.prefix)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,15 +14,22 @@ from tests.cli.conftest import write_config
 from tests.support.processes import free_port
 
 
-def test_provision_without_a_config_file_says_where_it_looked_and_how_to_create_one(
-    reactive, tmp_path
-):
-    ran = reactive("provision")
-    assert ran.code == exitcodes.USAGE
-    assert ran.err.splitlines() == [
-        f"ConfigError: no config file at {tmp_path / 'reactive.toml'} (from the working "
-        "directory): copy reactive.toml.example to reactive.toml and edit it, or pass --config PATH"
-    ]
+def test_provision_dry_run_without_a_config_plans_the_local_defaults_as_up_does(reactive, prefix):
+    ran = reactive("provision", "--dry-run", "--json", REACTIVE_PREFIX=prefix)
+    assert ran.code == exitcodes.OK, ran.err
+    plan = json.loads(ran.out)["plan"]
+    assert {s["name"] for s in plan if s["resource"] == "queue"} == {
+        f"{prefix}-shop",
+        f"{prefix}-blog",
+    }
+
+
+def test_a_config_named_by_the_flag_must_exist_and_be_valid(reactive, tmp_path):
+    ran = reactive("provision", "--dry-run", "--config", str(tmp_path / "nope.toml"))
+    assert (ran.code, ran.err.splitlines()) == (exitcodes.USAGE, [
+        f"ConfigError: no config file at {tmp_path / 'nope.toml'} (from --config): copy "
+        "reactive.toml.example to reactive.toml and edit it, or pass --config PATH"
+    ])  # fmt: skip
 
 
 def test_a_config_named_by_the_variable_must_exist(reactive, tmp_path):

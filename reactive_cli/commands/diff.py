@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import diffing, exitcodes
+from reactive_cli.commands import output
 from reactive_cli.commands.backfill import (
     ClientName,
     MasterEnv,
@@ -77,7 +78,7 @@ def diff(
     except ContractError as e:
         raise UsageError(f"a dump could not be read: {e}") from e
     report = diffing.compare(ours, theirs)
-    console = Console(quiet=json_output)
+    console = output.console(quiet=json_output)
     err = Console(stderr=True)
     if json_output:
         typer.echo(json.dumps({"client": client, **report.as_json(every_user=every_user)}))

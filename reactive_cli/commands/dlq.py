@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import dlq, dlq_sqs, exitcodes, naming, resources
+from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
@@ -98,7 +99,7 @@ def list_letters(
         }
         typer.echo(json.dumps(data, indent=2))
     else:
-        console = Console()
+        console = output.console()
         if listing.letters:
             console.print(_table(listing.letters))
             console.print(f"{len(listing.letters)} dead letter(s) in {target.dlq_name}.")
@@ -135,7 +136,7 @@ def redrive(
         raise UsageError("give exactly one of --id MESSAGE_ID or --all")
     target = _target(client, config_path, state_dir)
     dlq_url, queue_url = target.url(), target.url(dead_letters=False)
-    console = Console()
+    console = output.console()
     with Console(stderr=True).status(f"Moving {target.dlq_name} to {target.queue_name}...") as s:
 
         def progress(moved: int) -> None:
@@ -185,7 +186,7 @@ def purge(
     """
     target = _target(client, config_path, state_dir)
     url = target.url()
-    console = Console()
+    console = output.console()
     count = dlq_sqs.depth(target.settings, url)
     if count == 0:
         console.print(f"Nothing to purge: {target.dlq_name} is empty.")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import emit, exitcodes
+from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
@@ -70,13 +71,14 @@ def emit_test(
     events = emit.synthetic_events(target, count)
     topic = emit.topic_arn(settings, cfg)
     ids = [str(e.event_id) for e in events]
-    console = Console(quiet=json_output)
+    console = output.console(quiet=json_output)
     if no_wait:
         emit.publish(settings, topic, events)
         _print_json_or(json_output, {"user_id": target.user_id, "events": ids, "waited": False})
         console.print(f"Published {count} synthetic event(s) for {target.label}:", *ids, sep="\n")
         return
-    with console.status(f"Published {count} event(s) for {target.label}; awaiting acks..."):
+    waiting = f"Published {count} event(s) for {target.label}; awaiting acks..."
+    with output.progress(waiting, quiet=json_output):
         deliveries = emit.emit_and_collect(settings, topic, events, clients, timeout=timeout)
     failed = failed_clients(deliveries)
     summary = summary_line(deliveries, user=target.label, timeout=timeout)

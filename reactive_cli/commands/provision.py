@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import config, resources
+from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
@@ -50,13 +51,13 @@ def provision(
         cfg = config.with_clients(cfg, client)
     desired = Desired.from_config(cfg, client or ())
     settings = settings_for(cfg, None if found.layout else state_dir)
-    console = Console(quiet=json_output)
-    with console.status(f"Reading what exists for prefix {cfg.prefix!r}..."):
+    console = output.console(quiet=json_output)
+    with output.progress(f"Reading what exists for prefix {cfg.prefix!r}...", quiet=json_output):
         plan = plan_provision(desired, read_existing(settings, desired))
     render_plan(console, plan)
     produced = None
     if not dry_run:
-        with console.status(f"Applying {len(plan.changes)} change(s)..."):
+        with output.progress(f"Applying {len(plan.changes)} change(s)...", quiet=json_output):
             result = apply_plan(settings, plan)
         produced = result.as_json()
         where = resources.record(

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from reactive_cli import exitcodes
 from reactive_cli import status as model
+from reactive_cli.commands import output
 from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
@@ -56,14 +57,14 @@ def status(
             data = found.as_json() | {"problems": problems}
             typer.echo(json.dumps(data, indent=2, default=str))
         else:
-            Console().print(render(found))
+            output.console().print(render(found))
         err = Console(stderr=True)
         for line in problems:
             err.print(Text(line, style="red"), soft_wrap=True)
         if problems:
             raise typer.Exit(code=exitcodes.UNREACHABLE)
         return
-    console = Console()
+    console = output.console()
     with until_stopped():
         if not console.is_terminal:  # a pipe or a file: print every refresh, one after another
             while True:

@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import resources
+from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
@@ -45,8 +45,8 @@ def teardown(
     )
     chosen = tuple(ClientConfig(name=n) for n in sorted(names))
     desired = Desired.from_config(replace(cfg, clients=chosen))
-    console = Console()
-    with console.status(f"Reading what exists for prefix {cfg.prefix!r}..."):
+    console = output.console()
+    with output.progress(f"Reading what exists for prefix {cfg.prefix!r}..."):
         steps = plan_teardown(desired, read_existing(settings, desired))
     if not steps:
         resources.forget(settings.state_dir, cfg.prefix)
@@ -60,7 +60,7 @@ def teardown(
         if not sys.stdin.isatty():
             raise ConfigError("teardown needs confirmation and stdin is not a terminal: pass --yes")
         typer.confirm(f"Remove these {len(steps)} resources?", abort=True)
-    with console.status(f"Removing {len(steps)} resources..."):
+    with output.progress(f"Removing {len(steps)} resources..."):
         apply_teardown(settings, steps)
     resources.forget(settings.state_dir, cfg.prefix)
     console.print(f"Removed {len(steps)} resources.")

@@ -81,6 +81,26 @@ def test_listeners_start_brings_a_clients_listeners_back(stack: Cli):
     assert (again.code, again.out) == (exitcodes.OK, "shop-listener: already running\n")
 
 
+def test_up_without_a_terminal_prints_each_step_as_a_plain_line(stack: Cli):
+    assert stack.started is not None
+    steps = stack.started.err.splitlines()
+    assert steps[0] == "starting supervisord..."
+    assert f"waiting for moto (SNS/SQS) on :{stack.ports['moto']}..." in steps
+    assert f"waiting for shop web on :{stack.ports['shop']}..." in steps
+    assert steps[-1] == "creating the demo users (replicated through the pipeline)..."
+
+
+def test_status_without_a_terminal_prints_every_column_whole(stack: Cli):
+    ran = stack("status", env={"COLUMNS": None})  # stdout a pipe, as in `| cat` or a CI log
+    assert ran.code == exitcodes.OK, ran.err
+    assert "…" not in ran.out
+    assert max(len(line) for line in ran.out.splitlines()) > 80
+    for name in ("shop", "blog"):
+        row = table_rows(ran.out)[name]
+        assert row[1:3] == [f"{name}-listener", "RUNNING"] and row[-1] == "n/a"
+        assert row[3].isdigit() and row[4].count(":") == 2
+
+
 def test_logs_show_the_listener_listening_on_its_queue(stack: Cli):
     def listening() -> str:
         ran = stack("logs", "shop-listener", "--lines", "50")

@@ -15,6 +15,7 @@ from reactive_cli.commands import (
     diff,
     dlq,
     emit,
+    flags,
     listen,
     listeners,
     logs,
@@ -41,20 +42,21 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode="markdown",  # docstring paragraphs reflow; blank lines separate them
+    cls=flags.Group,
 )
-app.command("provision")(provision.provision)
-app.command("teardown")(teardown.teardown)
-app.command("listen")(listen.listen)
-app.command("emit-test")(emit.emit_test)
-app.command("up")(stack.up)
-app.command("down")(stack.down)
-app.command("listeners")(listeners.listeners)
-app.command("logs")(logs.logs)
-app.command("status")(status.status)
-app.command("manage")(manage.manage)
-app.command("backfill")(backfill.backfill)
-app.command("diff")(diff.diff)
-app.command("republish")(republish.republish)
+app.command("provision", cls=flags.Command)(provision.provision)
+app.command("teardown", cls=flags.Command)(teardown.teardown)
+app.command("listen", cls=flags.Command)(listen.listen)
+app.command("emit-test", cls=flags.Command)(emit.emit_test)
+app.command("up", cls=flags.Command)(stack.up)
+app.command("down", cls=flags.Command)(stack.down)
+app.command("listeners", cls=flags.Command)(listeners.listeners)
+app.command("logs", cls=flags.Command)(logs.logs)
+app.command("status", cls=flags.Command)(status.status)
+app.command("manage", cls=flags.Command)(manage.manage)
+app.command("backfill", cls=flags.Command)(backfill.backfill)
+app.command("diff", cls=flags.Command)(diff.diff)
+app.command("republish", cls=flags.Command)(republish.republish)
 app.add_typer(dlq.app, name="dlq")
 
 _err = Console(stderr=True)

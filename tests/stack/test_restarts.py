@@ -6,14 +6,16 @@ tests run in file order and the last takes it down and up again.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from reactive_cli import exitcodes
 from reactive_cli.supervisor import Supervisor
-from tests.stack.conftest import Cli, local_stack
+from tests.stack.conftest import Cli, hint, local_stack, run_as_typed
 
 LISTENERS = ("shop-listener-00", "shop-listener-01")
 
@@ -21,7 +23,8 @@ LISTENERS = ("shop-listener-00", "shop-listener-01")
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """The local stack of one client, shop, with two listener processes."""
-    state_dir = tmp_path_factory.mktemp("pair")
+    state_dir = tmp_path_factory.mktemp("pair") / "st"  # its reactive.toml is for it alone
+    state_dir.mkdir()
     with local_stack(state_dir, clients=("shop",), config="[clients.shop]\nlisteners = 2\n") as run:
         yield run
 
@@ -73,9 +76,12 @@ def test_down_then_up_keeps_the_databases_and_says_queued_messages_were_lost(pai
     assert pair.started is not None and "Starting over" not in pair.started.err
     assert pair("down").code == exitcodes.OK
 
-    again = pair("up")
+    # (this time through the console script, by its path, as from a fresh clone)
+    script = str(Path(sys.executable).parent / "reactive")
+    again = run_as_typed(f"{script} up --state-dir {pair.state_dir}", pair)
 
     assert again.code == exitcodes.OK, again.err
+    assert hint(again.out, "Status") == f"{script} status --state-dir {pair.state_dir}"
     assert (
         f"Starting over {pair.state_dir}: kept the databases (master.sqlite3, "
         "client-shop.sqlite3: users, versions, the outbox, replicas) and the demo passwords; "

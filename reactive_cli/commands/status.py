@@ -50,7 +50,7 @@ def status(
     Example: reactive status --json
     """
     read = _reader(state_dir.absolute(), config_path)
-    if not watch:
+    if json_output or not watch:  # --json is one reading, as a script wants
         found = read()
         problems = model.problems(found)
         if json_output:

@@ -19,6 +19,7 @@ from reactive_cli.commands.options import (
     settings_for,
     target,
 )
+from reactive_cli.errors import ConfigError
 from reactive_cli.provision import Desired, Plan, apply_plan, plan_provision, read_existing
 
 _STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "delete": "red"}
@@ -51,6 +52,12 @@ def provision(
         cfg = config.with_clients(cfg, client)
     desired = Desired.from_config(cfg, client or ())
     settings = settings_for(cfg, None if found.layout else state_dir)
+    if _demo_clients_into_aws(found.source, client, settings.aws_endpoint_url, dry_run):
+        raise ConfigError(
+            "no reactive.toml and no AWS_ENDPOINT_URL: this would create the demo clients "
+            f"{', '.join(c.name for c in cfg.clients)} in real AWS; copy reactive.toml.example "
+            "to reactive.toml and name your clients, or pass --client NAME"
+        )
     console = output.console(quiet=json_output)
     with output.progress(f"Reading what exists for prefix {cfg.prefix!r}...", quiet=json_output):
         plan = plan_provision(desired, read_existing(settings, desired))
@@ -77,6 +84,14 @@ def provision(
             "resources": produced,
         }
         typer.echo(json.dumps(data, indent=2))
+
+
+def _demo_clients_into_aws(
+    source: config.Source, clients: list[str] | None, endpoint: str | None, dry_run: bool
+) -> bool:
+    """Whether applying would create the local defaults' demo clients in real AWS: nobody
+    named a client (no file, no --client) and no local endpoint is set."""
+    return source is config.Source.DEFAULTS and not clients and not endpoint and not dry_run
 
 
 def render_plan(console: Console, plan: Plan) -> None:

@@ -80,3 +80,14 @@ def test_every_command_has_help_with_an_example(reactive):
         ran = reactive(command, "--help")
         assert ran.code == exitcodes.OK
         assert "Example: reactive " + command in ran.out
+
+
+def test_without_a_config_or_endpoint_provision_refuses_to_create_demo_clients_in_aws(reactive):
+    ran = reactive("provision", AWS_ENDPOINT_URL=None)
+
+    assert ran.code == exitcodes.USAGE, ran.out
+    assert ran.err.strip().splitlines() == [
+        "ConfigError: no reactive.toml and no AWS_ENDPOINT_URL: this would create the demo "
+        "clients shop, blog in real AWS; copy reactive.toml.example to reactive.toml and name "
+        "your clients, or pass --client NAME"
+    ]

@@ -6,7 +6,8 @@ it pulls in neither Django nor boto3 nor typer.
 
 Wire format (JSON object, UTF-8), schema 1::
 
-    {"schema": 1, "event_id": "<uuid4>", "action": "created|updated|deleted|snapshot",
+    {"schema": 1, "event_id": "<uuid4>",
+     "action": "created|updated|deleted|snapshot|withdrawn",
      "occurred_at": "<ISO 8601, UTC>", "user_id": <master pk>, "version": <per-user, >= 1>,
      "changed": ["first_name", ...], "synthetic": false,
      "user": {"username": "...", "email": "...", ...allow-listed fields only}}
@@ -20,6 +21,16 @@ A snapshot never takes a version of its own, so clients accept it at the version
 already hold (it repairs same-version drift) and never over a newer one (see
 ``client/replica/decide.py``). ``snapshot`` was added within schema 1: a decoder older than it
 refuses snapshots (``ContractError``), which then wait in the dead-letter queue.
+
+``withdrawn`` says the user left the published set (became staff or superuser while those
+are not published: ``master/users/changes.py``): a client removes its local user as on a
+delete and keeps a marker that a re-entry (a later ``updated`` or ``snapshot`` with every
+field) lifts. Its ``user`` and ``changed`` are always empty: nothing of an excluded user
+leaves the master. The master records it as a live event at the user's next version;
+backfill and repair send it at the master's current version. It too was added within
+schema 1: a decoder older than it refuses it (``ContractError``), so on a client not yet
+upgraded the withdrawal waits in the dead-letter queue (and the user stays live there)
+until the client is upgraded and the message is sent back (``reactive dlq redrive``).
 
 Decoding is strict: any defect raises ``ContractError`` and nothing else.
 """
@@ -88,6 +99,8 @@ class Action(StrEnum):
     DELETED = "deleted"
     #: The full allow-listed state at the master's current version (backfill and repair).
     SNAPSHOT = "snapshot"
+    #: The user left the published set: clients remove it; ``user`` and ``changed`` are empty.
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +140,8 @@ class Envelope:
         for name, value in self.user.items():
             _check_field_name(name)
             _check_value(name, value)
+        if self.action is Action.WITHDRAWN and (self.user or self.changed):
+            raise ContractError("a withdrawn event carries no fields: user and changed are empty")
         # Freeze the payload so that an envelope can be shared safely.
         object.__setattr__(self, "user", MappingProxyType(dict(self.user)))
 

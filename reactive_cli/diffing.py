@@ -5,19 +5,26 @@
 
     master                    client                              status
     ------------------------  ----------------------------------  --------------------------
-    live user                 nothing, or live without local user MISSING  (repair: snapshot)
+    live user                 nothing, withdrawn, or live without MISSING  (repair: snapshot)
+                              local user
     live user                 other version or other field values STALE    (repair: snapshot)
     live user                 same version and fields             EQUAL
+    live user                 tombstone                           STALE    (a tombstone is
+                                                                            final: no repair)
+    excluded (staff)          live (with or without local user)   EXTRA    (repair: withdrawn)
+    excluded (staff)          withdrawn, tombstone or nothing     EQUAL    (no user on either)
     tombstone                 live (with or without local user)   EXTRA    (repair: deleted)
+    tombstone                 withdrawn                           STALE    (repair: deleted,
+                                                                            which is final)
     tombstone                 tombstone or nothing                EQUAL    (no user on either)
     no record                 live                                EXTRA    (cannot be repaired
                                                                             by an event)
-    excluded (staff)          anything                            SKIPPED  (not replicated)
-    live user                 tombstone                           STALE    (a tombstone is
-                                                                            final: no repair)
+    no record                 withdrawn, tombstone or nothing     EQUAL
 
-Fields compared are those both sides carry (the allow-list). A diff taken while events are
-in flight shows them as stale or missing for a moment: run it again.
+"Excluded" users are outside the master's published set (staff and superusers unless
+REACTIVE_PUBLISH_STAFF): no client may hold them, so one that does is EXTRA, as for a user
+deleted in the master. Fields compared are those both sides carry (the allow-list). A diff
+taken while events are in flight shows them as stale or missing for a moment: run it again.
 """
 
 from __future__ import annotations
@@ -47,10 +54,9 @@ class Status(StrEnum):
     """How one user on the client compares with the master."""
 
     MISSING = "missing"  # the master has the user; the client does not (or lost the local row)
-    EXTRA = "extra"  # the client shows a user the master deleted or does not know
+    EXTRA = "extra"  # the client holds a user the master deleted, excludes or does not know
     STALE = "stale"  # both have it, with another version or other field values
     EQUAL = "equal"
-    SKIPPED = "skipped"  # excluded from replication in the master (staff, superusers)
 
     @property
     def differs(self) -> bool:
@@ -63,18 +69,21 @@ class Record:
     """One user as one side holds it (a line of ``users_dump`` or ``replica_dump``).
 
     ``fields`` is None for a client replica whose local user is gone; ``version`` is None
-    for a master user that never had an event.
+    for a master user that never had an event. ``excluded``: the master's user is outside
+    its published set; ``withdrawn``: the client's marker of such a user (no local user).
     """
 
     master_id: int
     version: int | None
     tombstone: bool = False
     excluded: bool = False
+    withdrawn: bool = False
     fields: Mapping[str, FieldValue] | None = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
-        return not self.tombstone
+        """Whether this side holds the user as present (a client: even without local user)."""
+        return not (self.tombstone or self.withdrawn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +100,8 @@ class Entry:
     reason: str = ""
     #: Whether sending the master's current state to the client closes the gap.
     repairable: bool = True
+    #: Whether the master excludes the user (outside its published set).
+    excluded: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +112,7 @@ class Entry:
             "fields": list(self.fields),
             "reason": self.reason,
             "repairable": self.repairable,
+            "excluded": self.excluded,
         }
 
 
@@ -115,6 +127,11 @@ class Report:
         """How many users have each status (every status present, zeros included)."""
         counts = Counter(e.status for e in self.entries)
         return {status.value: counts.get(status, 0) for status in Status}
+
+    @property
+    def withdrawn(self) -> int:
+        """How many of the equal users the master excludes (held by the client as nothing)."""
+        return sum(1 for e in self.entries if e.excluded and e.status is Status.EQUAL)
 
     @property
     def differences(self) -> tuple[Entry, ...]:
@@ -159,12 +176,17 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
             master_version=m.version if m else None,
             client_version=c.version if c else None,
             reason=reason,
+            excluded=m is not None and m.excluded,
             **more,
         )
 
-    if m is not None and m.excluded:
-        return entry(Status.SKIPPED, "staff or superuser: not replicated")
     client_live = c is not None and c.live
+    if m is not None and m.excluded:
+        if client_live:
+            return entry(Status.EXTRA, "staff or superuser in the master: must be withdrawn")
+        return entry(Status.EQUAL, "staff or superuser in the master: " + _held_as(c))
+    if m is not None and m.tombstone and c is not None and c.withdrawn:
+        return entry(Status.STALE, "deleted in the master, withdrawn on the client")
     if m is None or m.tombstone:
         if not client_live:
             return entry(Status.EQUAL)
@@ -173,6 +195,8 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
         return entry(Status.EXTRA, "deleted in the master")
     if c is None:
         return entry(Status.MISSING, "not on the client")
+    if c.withdrawn:
+        return entry(Status.MISSING, "withdrawn on the client")
     if c.tombstone:
         return entry(Status.STALE, "tombstoned on the client, live in the master", repairable=False)
     if c.fields is None:
@@ -190,6 +214,13 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
 
 def _v(version: int | None) -> str:
     return "none" if version is None else str(version)
+
+
+def _held_as(c: Record | None) -> str:
+    """What a client holds of a user it must not show: words for the table."""
+    if c is None:
+        return "not on the client"
+    return "withdrawn on the client" if c.withdrawn else "tombstoned on the client"
 
 
 def _differing(
@@ -223,6 +254,7 @@ def parse_record(line: str) -> Record:
         version=version,
         tombstone=obj.get("tombstone") is True,
         excluded=obj.get("excluded") is True,
+        withdrawn=obj.get("withdrawn") is True,
         fields=fields,
     )
 

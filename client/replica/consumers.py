@@ -22,7 +22,8 @@ from reactive_cli import delivery, naming
 
 logger = logging.getLogger(__name__)
 
-#: Close code after a "gone" frame: the account was deactivated or deleted; don't reconnect.
+#: Close code after a "gone" frame: the account was deactivated, deleted or withdrawn (no
+#: longer published to clients); don't reconnect.
 CLOSE_GONE = 4001
 
 

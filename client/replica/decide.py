@@ -33,6 +33,26 @@ them repair what live events cannot:
   is a tombstone sent by backfill or repair for a user that vanished from the master without
   an event (a raw SQL delete, a deleted staff user): the master's word wins.
 
+Withdrawals (``Action.WITHDRAWN``): the user left the published set (promoted to staff or
+superuser while those are not published). The master records one as a live event at the
+user's next version, and backfill and repair send one at its current version. The client
+removes the local user as on a delete and holds a WITHDRAWN marker at that version, with
+no user. Unlike a tombstone the marker is not final, since the person still exists and a
+demotion brings them back:
+
+- a withdrawal NEWER than, or at the SAME version as, a live user withdraws it: SAME as for
+  a delete, because repair and backfill send it at the master's current version (a user
+  promoted by ``QuerySet.update()``, no version bump); the master's word wins. A
+  withdrawal NEWER than nothing held records the marker, so a late older event is ignored.
+- on a WITHDRAWN marker, a NEWER create/update (the demotion sends every field) or a NEWER
+  or SAME snapshot (repair of a user demoted without an event) is upserted: the user comes
+  back in full. A NEWER or SAME delete turns the marker into a tombstone (SAME: a delete
+  sent by backfill or repair for a user that vanished without an event). A NEWER
+  withdrawal moves the marker to its version (a republish of a user still excluded).
+- anything OLDER than the marker, and a create/update/withdrawal at its SAME version (a
+  redelivery), is ignored: a stale event never brings a withdrawn user back.
+- a tombstone stays final: a withdrawal never touches it.
+
 Applying stays idempotent: a snapshot delivered twice writes the same state twice.
 """
 
@@ -50,6 +70,7 @@ class Decision(StrEnum):
 
     UPSERT = "upsert"  # create or update the local user to the event's payload
     DELETE = "delete"  # delete the local user, keep a tombstone with the version
+    WITHDRAW = "withdraw"  # delete the local user, keep a withdrawn marker with the version
     IGNORE_STALE = "ignore_stale"  # version not newer than held: duplicate or late
     IGNORE_TOMBSTONED = "ignore_tombstoned"  # the user was deleted: never resurrect
     NOTIFY_ONLY = "notify_only"  # synthetic test event: push to sockets, write nothing
@@ -57,15 +78,17 @@ class Decision(StrEnum):
     @property
     def writes(self) -> bool:
         """Whether carrying out this decision changes the database."""
-        return self in (Decision.UPSERT, Decision.DELETE)
+        return self in (Decision.UPSERT, Decision.DELETE, Decision.WITHDRAW)
 
 
 @dataclass(frozen=True)
 class Held:
-    """What the client holds for one master user: its version and whether it is a tombstone."""
+    """What the client holds for one master user: its version, and whether it is a tombstone
+    or a withdrawn marker."""
 
     version: int
     tombstoned: bool
+    withdrawn: bool = False
 
 
 class State(StrEnum):
@@ -74,6 +97,7 @@ class State(StrEnum):
     ABSENT = "absent"
     LIVE = "live"
     TOMBSTONED = "tombstoned"
+    WITHDRAWN = "withdrawn"
 
 
 class Freshness(StrEnum):
@@ -85,7 +109,8 @@ class Freshness(StrEnum):
 
 
 _C, _U, _D, _S = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT
-_ABSENT, _LIVE, _TOMB = State.ABSENT, State.LIVE, State.TOMBSTONED
+_W = Action.WITHDRAWN
+_ABSENT, _LIVE, _TOMB, _WDRN = State.ABSENT, State.LIVE, State.TOMBSTONED, State.WITHDRAWN
 _NEW, _SAME, _OLD = Freshness.NEWER, Freshness.SAME, Freshness.OLDER
 
 #: THE rules: (held state, action, freshness) -> decision. ABSENT is always NEWER.
@@ -94,6 +119,7 @@ RULES: Mapping[tuple[State, Action, Freshness], Decision] = {
     (_ABSENT, _U, _NEW): Decision.UPSERT,  # the create was lost or comes later: upsert
     (_ABSENT, _D, _NEW): Decision.DELETE,  # delete before any create: record the tombstone
     (_ABSENT, _S, _NEW): Decision.UPSERT,  # backfill of a client that never saw the user
+    (_ABSENT, _W, _NEW): Decision.WITHDRAW,  # nothing to remove: record the marker
     (_LIVE, _C, _NEW): Decision.UPSERT,
     (_LIVE, _U, _NEW): Decision.UPSERT,
     (_LIVE, _D, _NEW): Decision.DELETE,
@@ -106,6 +132,9 @@ RULES: Mapping[tuple[State, Action, Freshness], Decision] = {
     (_LIVE, _U, _OLD): Decision.IGNORE_STALE,
     (_LIVE, _D, _OLD): Decision.IGNORE_STALE,
     (_LIVE, _S, _OLD): Decision.IGNORE_STALE,  # a live change overtook the snapshot: it wins
+    (_LIVE, _W, _NEW): Decision.WITHDRAW,  # promoted: the user leaves the published set
+    (_LIVE, _W, _SAME): Decision.WITHDRAW,  # repair: promoted without an event
+    (_LIVE, _W, _OLD): Decision.IGNORE_STALE,  # demoted since: the newer state holds
     (_TOMB, _C, _NEW): Decision.IGNORE_TOMBSTONED,
     (_TOMB, _U, _NEW): Decision.IGNORE_TOMBSTONED,
     (_TOMB, _D, _NEW): Decision.IGNORE_TOMBSTONED,  # already gone; the tombstone stays
@@ -118,6 +147,24 @@ RULES: Mapping[tuple[State, Action, Freshness], Decision] = {
     (_TOMB, _U, _OLD): Decision.IGNORE_STALE,
     (_TOMB, _D, _OLD): Decision.IGNORE_STALE,
     (_TOMB, _S, _OLD): Decision.IGNORE_STALE,
+    (_TOMB, _W, _NEW): Decision.IGNORE_TOMBSTONED,  # a tombstone is final
+    (_TOMB, _W, _SAME): Decision.IGNORE_STALE,
+    (_TOMB, _W, _OLD): Decision.IGNORE_STALE,
+    (_WDRN, _C, _NEW): Decision.UPSERT,  # re-entry: every field comes back
+    (_WDRN, _U, _NEW): Decision.UPSERT,  # demoted: the update carries every field
+    (_WDRN, _D, _NEW): Decision.DELETE,  # deleted while excluded: now final
+    (_WDRN, _S, _NEW): Decision.UPSERT,
+    (_WDRN, _W, _NEW): Decision.WITHDRAW,  # still excluded (republished): marker moves up
+    (_WDRN, _C, _SAME): Decision.IGNORE_STALE,
+    (_WDRN, _U, _SAME): Decision.IGNORE_STALE,
+    (_WDRN, _D, _SAME): Decision.DELETE,  # a backfilled tombstone: vanished without an event
+    (_WDRN, _S, _SAME): Decision.UPSERT,  # repair: demoted without an event
+    (_WDRN, _W, _SAME): Decision.IGNORE_STALE,  # the withdrawal itself, delivered again
+    (_WDRN, _C, _OLD): Decision.IGNORE_STALE,  # a stale event never brings the user back
+    (_WDRN, _U, _OLD): Decision.IGNORE_STALE,
+    (_WDRN, _D, _OLD): Decision.IGNORE_STALE,
+    (_WDRN, _S, _OLD): Decision.IGNORE_STALE,
+    (_WDRN, _W, _OLD): Decision.IGNORE_STALE,
 }
 
 
@@ -125,7 +172,9 @@ def state_of(held: Held | None) -> State:
     """Classify what is held."""
     if held is None:
         return State.ABSENT
-    return State.TOMBSTONED if held.tombstoned else State.LIVE
+    if held.tombstoned:
+        return State.TOMBSTONED
+    return State.WITHDRAWN if held.withdrawn else State.LIVE
 
 
 def freshness_of(held: Held | None, event: Envelope) -> Freshness:

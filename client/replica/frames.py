@@ -5,7 +5,8 @@ Frames (JSON objects sent to the browser)::
     {"type": "state", "version": N, "user": {...}}                      on (re)connect
     {"type": "changed", "event_id", "action", "version", "changed": [...],
      "user": {...}, "occurred_at"}                                       after an applied event
-    {"type": "gone", "reason": "deactivated"|"deleted", "version": N}   last frame, then close
+    {"type": "gone", "reason": "deactivated"|"deleted"|"withdrawn", "version": N}
+                                                                         last frame, then close
     {"type": "test", "event_id", "action", "version", "user_id", "occurred_at"}  synthetic
 
 Group messages (channel layer, group ``naming.user_group(master_id)``) are
@@ -33,6 +34,8 @@ class GoneReason(StrEnum):
 
     DEACTIVATED = "deactivated"
     DELETED = "deleted"
+    #: The user left the master's published set (became staff or superuser): removed here.
+    WITHDRAWN = "withdrawn"
 
 
 def state_frame(*, version: int, user: Mapping[str, FieldValue]) -> Frame:

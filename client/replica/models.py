@@ -1,4 +1,5 @@
-"""The client's record of each master user: its local User and version, or a tombstone."""
+"""The client's record of each master user: its local User and version, a tombstone, or a
+withdrawn marker."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ class Replica(models.Model):
 
     #: The user's primary key in the master: the stable identity of a replicated user.
     master_id = models.PositiveBigIntegerField(unique=True)
-    #: The local user; None once deleted (tombstone) or if removed locally.
+    #: The local user; None once deleted (tombstone), withdrawn, or if removed locally.
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -30,6 +31,9 @@ class Replica(models.Model):
     username = models.CharField(max_length=150, blank=True, default="", db_index=True)
     #: True once the master deleted the user: late creates/updates are then ignored.
     tombstone = models.BooleanField(default=False)
+    #: True while the user is outside the master's published set (staff or superuser not
+    #: published): no local user; a newer full state brings it back (``decide.py``).
+    withdrawn = models.BooleanField(default=False)
     #: The event that produced this state (for logs and support).
     last_event_id = models.UUIDField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -46,12 +50,19 @@ class Replica(models.Model):
                 condition=models.Q(tombstone=False) | models.Q(user__isnull=True),
                 name="replica_tombstone_has_no_user",
             ),
+            models.CheckConstraint(
+                condition=models.Q(withdrawn=False) | models.Q(user__isnull=True),
+                name="replica_withdrawn_has_no_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tombstone=False) | models.Q(withdrawn=False),
+                name="replica_not_tombstone_and_withdrawn",
+            ),
         ]
 
     #: Declared so that type checking works under any settings module.
     objects: ClassVar[models.Manager[Replica]] = models.Manager()
 
     def __str__(self) -> str:
-        return f"master user {self.master_id} v{self.version}" + (
-            " (tombstone)" if self.tombstone else ""
-        )
+        held = " (tombstone)" if self.tombstone else " (withdrawn)" if self.withdrawn else ""
+        return f"master user {self.master_id} v{self.version}{held}"

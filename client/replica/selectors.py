@@ -55,19 +55,20 @@ def replica_state_for_user(*, user: User) -> ReplicaState | None:
 def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
     """Every replica in master id order, as ``replica_dump`` prints it for ``reactive diff``.
 
-    ``{"master_id", "version", "tombstone", "fields"}``: ``fields`` are the replicated
-    fields the local user holds; ``{}`` for a tombstone; None for a live replica whose local
-    user is gone (deleted by hand on this client).
+    ``{"master_id", "version", "tombstone", "withdrawn", "fields"}``: ``fields`` are the
+    replicated fields the local user holds; ``{}`` for a tombstone or a withdrawn marker;
+    None for a live replica whose local user is gone (deleted by hand on this client).
     """
     replicas = Replica.objects.select_related("user").order_by("master_id")
     for replica in replicas.iterator(chunk_size=chunk_size):
         fields: dict[str, FieldValue] | None = {}
-        if not replica.tombstone:
+        if not (replica.tombstone or replica.withdrawn):
             fields = replicated_fields(replica.user) if replica.user is not None else None
         yield {
             "master_id": replica.master_id,
             "version": replica.version,
             "tombstone": replica.tombstone,
+            "withdrawn": replica.withdrawn,
             "fields": fields,
         }
 

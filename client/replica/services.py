@@ -8,6 +8,11 @@ An upsert at the version already held (a snapshot repairing same-version drift, 
 ``decide``) writes like any other: the replica keeps its version and takes the event id,
 and a local user deleted by hand is created again. Its sockets get a ``state`` frame rather
 than a ``changed`` one: pages apply a state at the version they show, a change only above it.
+
+A withdrawal (the user left the master's published set) removes the local user exactly as a
+delete does (Django's collector, signals, parked names given back) and keeps a withdrawn
+marker instead of a tombstone; the user's sockets get the final ``gone`` frame. A later
+upsert of a withdrawn user creates a new local user (``_upsert`` with no user held).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ class ApplyResult:
 
     @property
     def closes_sockets(self) -> bool:
-        """Whether the user's sockets are told to close (deactivated or deleted)."""
+        """Whether the user's sockets are told to close (deactivated, deleted or withdrawn)."""
         return any(m["type"] == frames.USER_GONE for m in self.messages)
 
 
@@ -221,8 +226,8 @@ def event_apply(
             user: User | None = None
             if decision is Decision.UPSERT:
                 user = _upsert(replica, event, batch)
-            elif decision is Decision.DELETE:
-                _delete(replica, event, batch)
+            elif decision in (Decision.DELETE, Decision.WITHDRAW):
+                _delete(replica, event, batch, withdrawn=decision is Decision.WITHDRAW)
     except BaseException:
         if batch is not None:  # rolled back: objects in hand may be ahead of the database
             batch.forget()
@@ -249,7 +254,7 @@ def _locked_replica(master_id: int, batch: BatchReads | None) -> Replica | None:
 
 
 def _held(replica: Replica | None) -> Held | None:
-    return None if replica is None else Held(replica.version, replica.tombstone)
+    return None if replica is None else Held(replica.version, replica.tombstone, replica.withdrawn)
 
 
 def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> User:
@@ -284,9 +289,12 @@ def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) 
     return user
 
 
-def _delete(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> None:
+def _delete(
+    replica: Replica | None, event: Envelope, batch: BatchReads | None, *, withdrawn: bool
+) -> None:
+    """Remove the local user, if any; the replica keeps a tombstone, or a withdrawn marker."""
     user = replica.user if replica is not None else None
-    _save_replica(replica, event, user=None, username=None)
+    _save_replica(replica, event, user=None, username=None, withdrawn=withdrawn)
     if user is None:
         return
     if batch is not None and batch.defer_deletes and batch.nobody_waits_for(user.username):
@@ -298,13 +306,20 @@ def _delete(replica: Replica | None, event: Envelope, batch: BatchReads | None) 
 
 
 def _save_replica(
-    replica: Replica | None, event: Envelope, *, user: User | None, username: FieldValue
+    replica: Replica | None,
+    event: Envelope,
+    *,
+    user: User | None,
+    username: FieldValue,
+    withdrawn: bool = False,
 ) -> None:
+    """Record the event's outcome: ``user`` (None: a tombstone, or a marker if ``withdrawn``)."""
     adding = replica is None
     if replica is None:
         replica = Replica(master_id=event.user_id)
     replica.user = user
-    replica.tombstone = user is None
+    replica.tombstone = user is None and not withdrawn
+    replica.withdrawn = user is None and withdrawn
     replica.version = event.version
     replica.last_event_id = event.event_id
     names = _REPLICA_WRITES
@@ -318,7 +333,9 @@ def _save_replica(
 
 
 #: The replica columns every applied event writes (``updated_at`` is ``auto_now``).
-_REPLICA_WRITES: tuple[str, ...] = ("user", "tombstone", "version", "last_event_id", "updated_at")
+_REPLICA_WRITES: tuple[str, ...] = (
+    "user", "tombstone", "withdrawn", "version", "last_event_id", "updated_at",
+)  # fmt: skip
 #: ... and with the payload's username.
 _REPLICA_WRITES_RENAMED = (*_REPLICA_WRITES, "username")
 
@@ -427,6 +444,8 @@ def _result(
             messages.append(_gone(frames.GoneReason.DEACTIVATED, event))
     elif decision is Decision.DELETE:
         messages.append(_gone(frames.GoneReason.DELETED, event))
+    elif decision is Decision.WITHDRAW:
+        messages.append(_gone(frames.GoneReason.WITHDRAWN, event))
     return ApplyResult(
         event=event, decision=decision, messages=tuple(messages), held_version=held_version
     )

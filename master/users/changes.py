@@ -1,20 +1,33 @@
 """What a user save or delete must publish: the rules, as pure functions. No ORM, no I/O.
 
-Rule 1: every decision about *whether* and *what* to publish lives here.
+Rule 1: every decision about *whether* and *what* to publish lives here, and so does THE
+exclusion rule (``excluded_by_privileges``): which users are outside the published set.
 
     event    user now (after the save)       before (snapshot)        publishes
     -------  ------------------------------  -----------------------  ---------------------------
-    save     excluded (staff / superuser)    any                      nothing
-    save     created                         -                        CREATED, every tracked field
+    save     excluded                        - (created)              nothing (never published)
+    save     excluded                        excluded                 nothing (already withdrawn)
+    save     excluded                        visible (just promoted)  WITHDRAWN, no fields
+    save     excluded                        none taken               WITHDRAWN, no fields
+    save     visible                         - (created)              CREATED, every tracked field
+    save     visible                         none taken               UPDATED, every tracked field
     save     visible                         excluded (just demoted)  UPDATED, every tracked field
     save     visible                         visible, fields differ   UPDATED, the changed fields
     save     visible                         visible, nothing differs nothing (last_login, password)
-    delete   excluded                        any                      nothing
+    delete   excluded                        any                      DELETED, no fields
     delete   visible                         any                      DELETED
+    republish excluded                       -                        WITHDRAWN, no fields
+    republish visible                        -                        UPDATED, every tracked field
 
-"Excluded" means staff or superuser while REACTIVE_PUBLISH_STAFF is off. A user who becomes
-staff simply stops publishing: clients keep the last state they saw (no delete is sent,
-since the person still exists); once demoted, the next save sends the full state again.
+The published set is what clients may hold (docs/semantics.md). "Excluded" means staff or
+superuser while REACTIVE_PUBLISH_STAFF is off. A user who leaves the set is WITHDRAWN from
+every client, like a delete (the person still exists, so the client keeps a marker a
+re-entry lifts); once demoted, the next save sends the full state again at a higher version.
+Nothing of an excluded user leaves the master: its withdrawal and its delete carry no
+fields. A delete is published even for a user who never was (clients may hold one promoted
+by ``QuerySet.update()``, or before withdrawals existed); a client holding nothing records
+a tombstone. With no snapshot taken (an instance built without ``post_init``) a save of an
+excluded user withdraws: harmless, a client holding nothing records a marker.
 
 Values are read from the instance's ``__dict__``, never through attribute access, so a
 deferred field (``.only()``) is reported as absent instead of costing a query.
@@ -33,6 +46,12 @@ from reactive_cli.contract import Action, FieldValue
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser")
 
 
+def excluded_by_privileges(privileges: Mapping[str, object], publish_staff: bool) -> bool:
+    """THE exclusion rule: staff or superuser (``PRIVILEGE_FIELDS`` in ``privileges``, a user's
+    ``__dict__`` or a row) unless REACTIVE_PUBLISH_STAFF. Such users are withdrawn from clients."""
+    return not publish_staff and any(bool(privileges.get(name)) for name in PRIVILEGE_FIELDS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
     """A user's tracked values and privileges, as loaded from or last written to the database."""
@@ -46,13 +65,24 @@ class Snapshot:
         """Whether the user is staff or superuser."""
         return self.is_staff or self.is_superuser
 
+    def excluded(self, publish_staff: bool) -> bool:
+        """Whether this state is outside the published set (``excluded_by_privileges``)."""
+        privileges = {"is_staff": self.is_staff, "is_superuser": self.is_superuser}
+        return excluded_by_privileges(privileges, publish_staff)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Decision:
-    """An event to record: what happened and which tracked fields changed."""
+    """An event to record: what happened, which tracked fields changed, and whether its
+    payload carries the user's fields (not for an excluded user)."""
 
     action: Action
     changed: tuple[str, ...]
+    with_fields: bool = True
+
+
+#: What leaving the published set records: no field of the user.
+WITHDRAWAL = Decision(action=Action.WITHDRAWN, changed=(), with_fields=False)
 
 
 def field_value(value: object) -> FieldValue:
@@ -83,10 +113,8 @@ def take_snapshot(user: object, fields: Iterable[str]) -> Snapshot:
 
 
 def is_excluded(user: object, publish_staff: bool) -> bool:
-    """Whether this user's changes stay in the master (staff/superuser unless publishing them)."""
-    held = vars(user)
-    privileged = bool(held.get("is_staff", False)) or bool(held.get("is_superuser", False))
-    return privileged and not publish_staff
+    """Whether this user instance is outside the published set (``excluded_by_privileges``)."""
+    return excluded_by_privileges(vars(user), publish_staff)
 
 
 def changed_fields(
@@ -122,19 +150,29 @@ def decide_save(
     *, old: Snapshot | None, new: Snapshot, created: bool, publish_staff: bool
 ) -> Decision | None:
     """The event a save records, or None (see the table in the module docstring)."""
-    if new.privileged and not publish_staff:
-        return None
+    if new.excluded(publish_staff):
+        if created or (old is not None and old.excluded(publish_staff)):
+            return None  # never published, or already withdrawn
+        return WITHDRAWAL
     if created or old is None:
         action = Action.CREATED if created else Action.UPDATED
         return Decision(action=action, changed=changed_fields(None, new.values))
-    if old.privileged and not publish_staff:
+    if old.excluded(publish_staff):  # re-entry: the client holds nothing of the user
         return Decision(action=Action.UPDATED, changed=changed_fields(None, new.values))
     changed = changed_fields(old.values, new.values)
     return Decision(action=Action.UPDATED, changed=changed) if changed else None
 
 
-def decide_delete(*, user: object, publish_staff: bool) -> Decision | None:
-    """The event a delete records, or None for an excluded user."""
-    if is_excluded(user, publish_staff):
-        return None
-    return Decision(action=Action.DELETED, changed=())
+def decide_delete(*, user: object, publish_staff: bool) -> Decision:
+    """The event a delete records: always DELETED; without fields for an excluded user."""
+    return Decision(
+        action=Action.DELETED, changed=(), with_fields=not is_excluded(user, publish_staff)
+    )
+
+
+def decide_republish(*, user: Snapshot, publish_staff: bool) -> Decision:
+    """The event ``republish`` records for a user as the row holds it now: the full state,
+    or a withdrawal for an excluded user (a promotion written without signals)."""
+    if user.excluded(publish_staff):
+        return WITHDRAWAL
+    return Decision(action=Action.UPDATED, changed=changed_fields(None, user.values))

@@ -11,8 +11,9 @@ from django.db.models import Q
 
 from reactive_cli.contract import Action
 
-#: What the outbox records: the actions of live changes (not ``Action.SNAPSHOT``).
-LIVE_ACTIONS = (Action.CREATED, Action.UPDATED, Action.DELETED)
+#: What the outbox records: the actions of live changes (not ``Action.SNAPSHOT``), a user
+#: leaving the published set included.
+LIVE_ACTIONS = (Action.CREATED, Action.UPDATED, Action.DELETED, Action.WITHDRAWN)
 
 
 class UserVersion(models.Model):

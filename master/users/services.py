@@ -117,19 +117,28 @@ def user_saved(
     )
     if decision is None:
         return None
-    return user_record_change(
-        user=user, action=decision.action, changed=decision.changed, values=new.values
-    )
+    return _record(user, decision, new.values)
 
 
-def user_deleted(*, user: User) -> OutboxEvent | None:
-    """Record the delete of a user, unless the user is excluded from publishing."""
+def user_deleted(*, user: User) -> OutboxEvent:
+    """Record the delete of a user; an excluded user's carries no fields (``changes``)."""
     decision = changes.decide_delete(
         user=user, publish_staff=django_settings.REACTIVE_PUBLISH_STAFF
     )
-    if decision is None:
-        return None
-    return user_record_change(user=user, action=decision.action, changed=decision.changed)
+    return _record(user, decision)
+
+
+def _record(
+    user: User, decision: changes.Decision, values: Mapping[str, FieldValue] | None = None
+) -> OutboxEvent:
+    """Record what ``decision`` says, with ``values`` as written (default: the instance's)."""
+    return user_record_change(
+        user=user,
+        action=decision.action,
+        changed=decision.changed,
+        values=values,
+        with_fields=decision.with_fields,
+    )
 
 
 def user_record_change(
@@ -138,13 +147,15 @@ def user_record_change(
     action: Action,
     changed: tuple[str, ...],
     values: Mapping[str, FieldValue] | None = None,
+    with_fields: bool = True,
 ) -> OutboxEvent:
     """Write the user's next event to the outbox in the current transaction; publish on commit.
 
     ``values`` are the tracked values as written (default: the instance's own). The payload
-    holds exactly the allow-listed fields, never a password, login time, group or id.
+    holds exactly the allow-listed fields, never a password, login time, group or id; none
+    at all without ``with_fields`` (an excluded user's withdrawal or delete).
     """
-    fields = reactive_settings().user_fields
+    fields = reactive_settings().user_fields if with_fields else ()
     with transaction.atomic():
         version = _next_version(user.pk)
         envelope = new_event(
@@ -178,10 +189,12 @@ def users_republish(*, queryset: QuerySet[User], chunk_size: int = 500) -> int:
 
     For users changed by writes that send no signals (``QuerySet.update()``,
     ``bulk_create``/``bulk_update``, raw SQL, ``loaddata``): each gets its next version and an
-    outbox row, published like any change. Excluded users (staff/superusers unless
-    REACTIVE_PUBLISH_STAFF) are skipped. Users are locked and read afresh in chunks of
-    ``chunk_size``, one transaction each, so an event carries what the row holds at its
-    version even while the user is being saved elsewhere. Returns how many were recorded.
+    outbox row, published like any change. An excluded user (staff/superuser unless
+    REACTIVE_PUBLISH_STAFF) gets a ``withdrawn`` event instead, so that a promotion written
+    without signals still removes the user from every client. Users are locked and read
+    afresh in chunks of ``chunk_size``, one transaction each, so an event carries what the
+    row holds at its version even while the user is being saved elsewhere. Returns how many
+    events were recorded.
     """
     fields = reactive_settings().user_fields
     publish_staff = django_settings.REACTIVE_PUBLISH_STAFF
@@ -191,15 +204,9 @@ def users_republish(*, queryset: QuerySet[User], chunk_size: int = 500) -> int:
         with transaction.atomic():
             users = User.objects.select_for_update().filter(pk__in=ids[start : start + chunk_size])
             for user in users.order_by("pk"):
-                if changes.is_excluded(user, publish_staff):
-                    continue
-                values = changes.tracked_values(user, fields)
-                user_record_change(
-                    user=user,
-                    action=Action.UPDATED,
-                    changed=changes.changed_fields(None, values),
-                    values=values,
-                )
+                now = changes.take_snapshot(user, fields)
+                decision = changes.decide_republish(user=now, publish_staff=publish_staff)
+                _record(user, decision, now.values)
                 recorded += 1
     return recorded
 

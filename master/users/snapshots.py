@@ -1,16 +1,19 @@
 """Snapshots of master users for one client: backfill, repair, and the dump ``diff`` reads.
 
 A snapshot is a user's full allow-listed state at the master's *current* version
-(``Action.SNAPSHOT``); a tombstone (a ``UserVersion`` row whose user is gone) travels as a
-``deleted`` event at its version. Both go to ONE client's SQS queue (``SendMessageBatch``,
-10 per call), never to the topic, and interleave safely with live events because of how
-they are read and how clients decide (``client/replica/decide.py``):
+(``Action.SNAPSHOT``); an excluded user (outside the published set, ``changes.py``) travels
+as a ``withdrawn`` event at that version, with no fields; a tombstone (a ``UserVersion`` row
+whose user is gone) travels as a ``deleted`` event at its version. All go to ONE client's
+SQS queue (``SendMessageBatch``, 10 per call), never to the topic, and interleave safely
+with live events because of how they are read and how clients decide
+(``client/replica/decide.py``):
 
-- a user's fields and version are read in ONE statement (the ``User`` rows annotated with
-  a subquery of ``UserVersion.version``), so under READ COMMITTED (and SQLite's snapshot)
-  the pair is consistent: the fields are at least those of the version's live event. Read
-  the other way round (fields, then version) a snapshot could carry the fields of v with
-  the number v+1, and the live v+1 would then be ignored as a duplicate and lost.
+- a user's fields, privileges and version are read in ONE statement (the ``User`` rows
+  annotated with a subquery of ``UserVersion.version``), so under READ COMMITTED (and
+  SQLite's snapshot) they are consistent: the fields (and whether the user is excluded) are
+  at least those of the version's live event. Read the other way round (fields, then
+  version) a snapshot could carry the fields of v with the number v+1, and the live v+1
+  would then be ignored as a duplicate and lost.
 - a user that never had an event has no ``UserVersion`` row: it is given version 1
   (``INSERT ... ON CONFLICT DO NOTHING``, never bumping a row a live change just wrote)
   before the read.
@@ -25,7 +28,9 @@ queue, so that the live events queued behind them are not delayed long (and SQS,
 is not buried). A checkpoint file in the state dir
 (``backfill-<prefix>-<client>.json``) records the last id sent after every successful
 ``SendMessageBatch``, so an interrupted backfill resumes after it. Excluded users (staff
-and superusers unless ``REACTIVE_PUBLISH_STAFF``) are never sent, as live events skip them.
+and superusers unless ``REACTIVE_PUBLISH_STAFF``) are sent as withdrawals, so that a client
+holding one (promoted by ``QuerySet.update()``, or by a master older than withdrawals)
+removes it, as it removes a user deleted without an event.
 
 Layout: selectors (reads), pure functions (envelopes, progress), the checkpoint file, the
 sending loop (``backfill``). ``users_dump`` (for ``reactive diff``) uses the same reads.
@@ -85,10 +90,11 @@ _VERSION = "reactive_version"
 
 @dataclass(frozen=True, kw_only=True)
 class UserState:
-    """One master user as a client should hold it: live with its fields, or a tombstone.
+    """One master user as a client should hold it: live with its fields, withdrawn
+    (``excluded``: outside the published set, no fields), or a tombstone.
 
-    ``version`` is None only for a live user that never had an event (the dump reads without
-    giving versions); ``excluded`` users (staff/superusers) are dumped but never sent.
+    ``version`` is None only for a user that never had an event (the dump reads without
+    giving versions).
     """
 
     master_id: int
@@ -118,15 +124,14 @@ def _changed_since(since: datetime) -> Exists:
     return Exists(recent)
 
 
-def users_in_scope(*, since: datetime | None = None, with_excluded: bool = False) -> QuerySet[User]:
-    """Users a backfill sends: not excluded; with ``since``, joined or changed since then.
+def users_in_scope(*, since: datetime | None = None) -> QuerySet[User]:
+    """Users a backfill sends (excluded ones as withdrawals); with ``since``, those joined or
+    changed since then.
 
     "Changed" means an event was recorded for the user at or after ``since``: a write that
     bypassed the signals (``QuerySet.update()``, raw SQL) left none; republish those users.
     """
     users = User.objects.all()
-    if not with_excluded and not _publish_staff():
-        users = users.filter(is_staff=False, is_superuser=False)
     if since is not None:
         users = users.filter(Q(date_joined__gte=since) | _changed_since(since))
     return users
@@ -155,8 +160,9 @@ def user_versions_ensure(*, user_ids: Sequence[int]) -> None:
         UserVersion.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def user_states_read(*, user_ids: Sequence[int], with_excluded: bool = False) -> list[UserState]:
-    """The users among ``user_ids`` with each one's fields and version, in ONE statement.
+def user_states_read(*, user_ids: Sequence[int]) -> list[UserState]:
+    """The users among ``user_ids`` with each one's fields, privileges and version, in ONE
+    statement; an excluded user's fields are not kept.
 
     Users deleted meanwhile are simply absent (their delete travels as a live event).
     """
@@ -171,9 +177,7 @@ def user_states_read(*, user_ids: Sequence[int], with_excluded: bool = False) ->
     publish_staff = _publish_staff()
     states = []
     for row in rows:
-        excluded = (bool(row["is_staff"]) or bool(row["is_superuser"])) and not publish_staff
-        if excluded and not with_excluded:
-            continue
+        excluded = changes.excluded_by_privileges(row, publish_staff)
         states.append(
             UserState(
                 master_id=int(row["pk"]),
@@ -222,7 +226,7 @@ def states_after(
 def states_for_ids(*, ids: Iterable[int]) -> tuple[list[UserState], list[int]]:
     """The current state of each of ``ids`` (versions given where missing), for a repair.
 
-    Returns the states in id order and the ids the master knows nothing of (or excludes).
+    Returns the states in id order and the ids the master knows nothing of.
     """
     wanted = sorted(set(ids))
     user_ids = list(
@@ -244,7 +248,8 @@ def states_count(*, after: int = 0, since: datetime | None = None) -> int:
 
 
 def states_dump(*, chunk: int = 1000) -> Iterator[UserState]:
-    """Every user (excluded ones flagged) and tombstone in id order, without giving versions.
+    """Every user (excluded ones flagged, without fields) and tombstone in id order, without
+    giving versions.
 
     Read-only: what ``users_dump`` prints for ``reactive diff``. Each user's fields and
     version come from one statement; chunks are read after one another.
@@ -252,7 +257,7 @@ def states_dump(*, chunk: int = 1000) -> Iterator[UserState]:
     after = 0
     while True:
         user_ids = list(
-            users_in_scope(with_excluded=True)
+            users_in_scope()
             .filter(pk__gt=after)
             .order_by("pk")
             .values_list("pk", flat=True)[:chunk]
@@ -264,7 +269,7 @@ def states_dump(*, chunk: int = 1000) -> Iterator[UserState]:
         if not ids:
             return
         upto = ids[-1]
-        users = user_states_read(user_ids=[i for i in user_ids if i <= upto], with_excluded=True)
+        users = user_states_read(user_ids=[i for i in user_ids if i <= upto])
         batch = [*users, *(t for t in tombstones if t.master_id <= upto)]
         yield from sorted(batch, key=lambda s: s.master_id)
         after = upto
@@ -307,14 +312,13 @@ def users_selected(
 
 
 def snapshot_envelope(state: UserState, *, occurred_at: datetime) -> Envelope:
-    """The event that brings a client to ``state``: a snapshot, or a delete for a tombstone."""
-    if state.excluded:
-        raise ValueError(f"master user {state.master_id} is excluded from publishing")
+    """The event that brings a client to ``state``: a snapshot, a withdrawal for an excluded
+    user, or a delete for a tombstone (the last two with no fields)."""
     if state.version is None:
         raise ValueError(f"master user {state.master_id} has no version yet")
-    if state.tombstone:
+    if state.tombstone or state.excluded:
         return new_event(
-            action=Action.DELETED,
+            action=Action.DELETED if state.tombstone else Action.WITHDRAWN,
             user_id=state.master_id,
             version=state.version,
             user={},
@@ -333,11 +337,11 @@ def snapshot_envelope(state: UserState, *, occurred_at: datetime) -> Envelope:
 def snapshot_envelopes(
     states: Iterable[UserState], *, occurred_at: datetime
 ) -> list[tuple[UserState, Envelope]]:
-    """Each sendable state with its envelope (excluded and version-less states left out)."""
+    """Each sendable state with its envelope (version-less states left out)."""
     return [
         (state, snapshot_envelope(state, occurred_at=occurred_at))
         for state in states
-        if not state.excluded and state.version is not None
+        if state.version is not None
     ]
 
 
@@ -346,6 +350,7 @@ class Progress:
     """Where a backfill stands: sent so far (this run and before it), and the total."""
 
     client: str
+    #: Users sent, as snapshots or (``withdrawals`` of them) as withdrawals.
     users: int
     tombstones: int
     #: Sent by earlier runs (a resumed backfill), included in ``users``/``tombstones``.
@@ -356,6 +361,8 @@ class Progress:
     last_id: int
     #: Messages waiting in the queue while the backfill holds back for them; else None.
     held_back_at: int | None = None
+    #: Of ``users``, those sent as withdrawals (excluded in the master).
+    withdrawals: int = 0
 
     @property
     def sent(self) -> int:
@@ -382,8 +389,8 @@ def progress_line(p: Progress) -> str:
     left = p.seconds_left
     eta = "?" if left is None else _duration(left)
     line = (
-        f"backfill {p.client}: {p.sent}/{total} sent ({p.users} users, {p.tombstones} "
-        f"tombstones), {p.rate:.1f} users/s, about {eta} left"
+        f"backfill {p.client}: {p.sent}/{total} sent ({_counts(p)}), {p.rate:.1f} users/s, "
+        f"about {eta} left"
     )
     if p.held_back_at is not None:
         line += f" (waiting: {p.held_back_at} messages in the queue)"
@@ -397,11 +404,26 @@ def summary_line(p: Progress, *, resumed_after: int | None) -> str:
         f"{p.rate:.1f} users/s"
     )
     if resumed_after is None:
-        return f"{line}: {p.users} users, {p.tombstones} tombstones."
+        return f"{line}: {_counts(p)}."
     return (
         f"{line} (resumed after master id {resumed_after}, {p.before} sent before); "
-        f"in all {p.users} users, {p.tombstones} tombstones."
+        f"in all {_counts(p)}."
     )
+
+
+def _counts(p: Progress) -> str:
+    """``12 users, 3 tombstones``; withdrawals among the users named when there are any."""
+    withdrawn = f" ({p.withdrawals} withdrawn)" if p.withdrawals else ""
+    return f"{p.users} users{withdrawn}, {p.tombstones} tombstones"
+
+
+def repair_line(p: Progress) -> str:
+    """What a repair sent: ``Sent 2 snapshot(s) and 1 tombstone(s) to shop in 0.02 s.``"""
+    parts = [f"{p.users - p.withdrawals} snapshot(s)", f"{p.tombstones} tombstone(s)"]
+    if p.withdrawals:
+        parts.append(f"{p.withdrawals} withdrawal(s)")
+    sent = ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Sent {sent} to {p.client} in {p.elapsed:.2f} s."
 
 
 def _duration(seconds: float) -> str:
@@ -429,6 +451,8 @@ class Checkpoint:
     started: str
     updated: str
     version: int = CHECKPOINT_VERSION
+    #: Of ``users``, those sent as withdrawals (absent from checkpoints written before them).
+    withdrawals: int = 0
 
 
 def checkpoint_path(settings: Settings, client: str) -> Path:
@@ -575,7 +599,7 @@ class BackfillReport:
     progress: Progress
     #: The id the run resumed after (None: started from the beginning, or a repair).
     resumed_after: int | None = None
-    #: Asked-for ids the master does not replicate (unknown or excluded); repairs only.
+    #: Asked-for ids the master has no record of; repairs only.
     unknown: tuple[int, ...] = ()
     #: True when ``stop_after`` ended the run before everything was sent.
     stopped: bool = False
@@ -599,6 +623,7 @@ class _Run:
     max_depth: int = 0
     depth_estimate: int | None = None
     held_back_at: int | None = None
+    withdrawals: int = 0
 
     def hold_back(self, sender: QueueSender, count: int) -> None:
         """Wait until ``count`` more messages keep the queue within ``max_depth``.
@@ -629,6 +654,7 @@ class _Run:
                 self.tombstones += 1
             else:
                 self.users += 1
+                self.withdrawals += int(state.excluded)
         first_failed = min(failed) if failed else None
         for state, _ in chunk:
             if first_failed is not None and state.master_id >= first_failed:
@@ -645,7 +671,7 @@ class _Run:
     def checkpoint(self, base: Checkpoint) -> Checkpoint:
         return replace(
             base, last_id=self.last_id, users=self.users, tombstones=self.tombstones,
-            updated=datetime.now(UTC).isoformat(),
+            withdrawals=self.withdrawals, updated=datetime.now(UTC).isoformat(),
         )  # fmt: skip
 
     def progress(self) -> Progress:
@@ -658,6 +684,7 @@ class _Run:
             elapsed=time.monotonic() - self.started,
             last_id=self.last_id,
             held_back_at=self.held_back_at,
+            withdrawals=self.withdrawals,
         )
 
     def report(self, *, force: bool = False) -> None:
@@ -716,6 +743,7 @@ def backfill(
         client=client,
         users=checkpoint.users,
         tombstones=checkpoint.tombstones,
+        withdrawals=checkpoint.withdrawals,
         before=checkpoint.users + checkpoint.tombstones,
         total=states_count(after=checkpoint.last_id, since=since),
         started=time.monotonic(),
@@ -767,8 +795,9 @@ def repair(
 ) -> BackfillReport:
     """Send the current state of each of ``ids`` to ``client``'s queue (no checkpoint).
 
-    What ``reactive diff --repair`` runs: a snapshot for each live user, a ``deleted`` event
-    for each tombstone. Ids the master does not replicate are reported, not sent.
+    What ``reactive diff --repair`` runs: a snapshot for each live user, a ``withdrawn`` event
+    for each excluded one, a ``deleted`` event for each tombstone. Ids the master has no
+    record of are reported, not sent.
     """
     settings = reactive_settings()
     sender = QueueSender(settings, client_queue_url(settings, client, queue_url), sleep=sleep)

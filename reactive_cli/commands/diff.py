@@ -61,11 +61,13 @@ def diff(
     master's settings and `python -m client replica_dump` with the client's (the local
     stack's when `reactive up` recorded one; else this environment, where the client's
     database is `CLIENT_DATABASE_URL`, e.g. SHOP_DATABASE_URL, or DATABASE_URL in
-    `--client-env`). Per user: missing (not on the client, or its local row deleted), extra
-    (deleted in the master), stale (other version or allow-listed field values) or equal,
-    with totals. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot
-    for each missing or stale user and a delete for each extra one to the client's queue
-    (the master's backfill); run diff again once the listener applied them.
+    `--client-env`). Per user: missing (not on the client, its local row deleted, or
+    withdrawn there), extra (deleted in the master, or staff/superuser there, whom no client
+    may hold), stale (other version or allow-listed field values) or equal, with totals.
+    Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot for each
+    missing or stale user, a withdrawal for each extra staff user and a delete for each
+    extra deleted one to the client's queue (the master's backfill); run diff again once
+    the listener applied them.
 
     Example: reactive diff --client shop --repair
     """
@@ -135,10 +137,12 @@ def render(entries: tuple[diffing.Entry, ...]) -> Table:
 
 
 def totals_line(client: str, report: diffing.Report) -> str:
-    """``shop: 3 differ: 1 missing, 1 extra, 1 stale; 997 equal, 2 skipped (staff).``"""
+    """``shop: 3 differ: 1 missing, 1 extra, 1 stale; 997 equal (2 of them withdrawn).``"""
     t = report.totals
     counts = f"{t['missing']} missing, {t['extra']} extra, {t['stale']} stale"
-    rest = f"{t['equal']} equal, {t['skipped']} skipped (staff)"
+    rest = f"{t['equal']} equal"
+    if report.withdrawn:
+        rest += f" ({report.withdrawn} of them withdrawn: staff or superusers in the master)"
     if not report.differs:
         return f"{client}: no differences: {rest}."
     return f"{client}: {len(report.differences)} differ: {counts}; {rest}."

@@ -19,7 +19,7 @@ from django.test import Client
 from client.asgi import application
 from client.replica.services import event_apply
 from reactive_cli import naming
-from reactive_cli.contract import Action
+from reactive_cli.contract import Action, new_event
 from tests.client.support import user_event
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -235,4 +235,25 @@ async def test_a_deleted_users_stream_is_refused_on_reconnect(layer_prefix):
 
     ok, _ = await stream.connect()
 
+    assert not ok
+
+
+async def test_a_withdrawn_users_socket_gets_the_final_frame_and_cannot_come_back(layer_prefix):
+    user = await replicate("ana", version=3)
+    stream = await connected("ana", user)
+    reopened = await open_stream("ana", user=user)  # the same session, for later
+
+    # When the master withdraws the user, as the listener hands the result to the layer
+    withdrawn = new_event(action=Action.WITHDRAWN, user_id=7, version=4, user={})
+    result = await sync_to_async(event_apply)(event=withdrawn)
+    for message in result.messages:
+        await get_channel_layer().group_send(result.group, message)
+
+    # Then the socket gets the final frame with its reason and is closed for good
+    assert await stream.receive_json_from(timeout=3) == {
+        "type": "gone", "reason": "withdrawn", "version": 4,
+    }  # fmt: skip
+    assert await stream.receive_output(timeout=3) == {"type": "websocket.close", "code": 4001}
+    # And the same session cannot open the stream again: its user is gone from this client
+    ok, _ = await reopened.connect()
     assert not ok

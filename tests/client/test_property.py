@@ -1,15 +1,18 @@
 """Fault 5: any master history, delivered duplicated and in any order, ends in the master's state.
 
-Hypothesis generates histories of creates, renames, updates, deactivations, reactivations
-and deletes over a few users whose usernames come from a small pool, so names pass from one
-user to another and come back. Each change becomes the envelope the master would publish
-(``reactive_cli.contract.new_event``: the next per-user version, the full allow-listed
-state). The envelopes are then delivered with random duplicates in a random order to the
-real ``event_apply``, one by one or in batches of up to 10 that share one transaction and
-what ``batch_reads`` read for them, a savepoint each; or in batches handed to the
-listener's own ``Listener._handle_batch`` (no savepoints, the batch's deletes of local users
-together at its end; one by one again if anything fails). Afterwards every user must be
-held exactly as the master has it (deleted users: a tombstone at the last version), and no
+Hypothesis generates histories of creates, renames, updates, deactivations, reactivations,
+promotions to staff, demotions and deletes over a few users whose usernames come from a
+small pool, so names pass from one user to another and come back. A promotion withdraws the
+user (no fields); changes while staff publish nothing; a demotion publishes every field; a
+staff user's delete carries no fields (``master/users/changes.py``). Each change becomes
+the envelope the master would publish (``reactive_cli.contract.new_event``: the next
+per-user version, the full allow-listed state). The envelopes are then delivered with
+random duplicates in a random order to the real ``event_apply``, one by one or in batches
+of up to 10 that share one transaction and what ``batch_reads`` read for them, a savepoint
+each; or in batches handed to the listener's own ``Listener._handle_batch`` (no savepoints,
+the batch's deletes of local users together at its end; one by one again if anything
+fails). Afterwards every user must be held exactly as the master has it (deleted users: a
+tombstone at the last version; staff: a withdrawn marker at it, no local user), and no
 local user may remain parked.
 """
 
@@ -33,7 +36,7 @@ from tests.support.reliability import record
 
 #: Few names for several users: renames pass them around and creates reuse them.
 NAMES = ("ana", "bob", "cy", "dee", "ana.maria+x@example.com")
-KINDS = ("create", "rename", "update", "deactivate", "reactivate", "delete")
+KINDS = ("create", "rename", "update", "deactivate", "reactivate", "promote", "demote", "delete")
 FIELDS = ("username", "email", "first_name", "last_name", "is_active")
 #: Examples per run: enough to find ordering bugs, within ~30 s on a busy 2-core machine.
 EXAMPLES = 1000
@@ -51,6 +54,8 @@ class MasterUser:
     last_name: str = ""
     is_active: bool = True
     deleted: bool = False
+    #: Staff: outside the published set (withdrawn from clients).
+    staff: bool = False
 
     def payload(self) -> dict[str, FieldValue]:
         return {name: getattr(self, name) for name in FIELDS}
@@ -95,26 +100,35 @@ class Master:
             self._change(user, **{attr: f"{attr[0]}{len(self.events)}"})
         elif kind in ("deactivate", "reactivate"):
             self._change(user, is_active=kind == "reactivate")
+        elif kind in ("promote", "demote") and user.staff != (kind == "promote"):
+            user.staff = kind == "promote"
+            user.version += 1
+            if user.staff:  # withdrawn: nothing of the user leaves the master
+                self._publish(Action.WITHDRAWN, user, (), with_fields=False)
+            else:  # back: every field
+                self._publish(Action.UPDATED, user, FIELDS)
         elif kind == "delete":
             user.deleted = True
             user.version += 1
-            self._publish(Action.DELETED, user, ())
+            self._publish(Action.DELETED, user, (), with_fields=not user.staff)
 
     def _change(self, user: MasterUser, **values: Any) -> None:
         changed = tuple(k for k, v in values.items() if getattr(user, k) != v)
-        if not changed:  # the master publishes nothing for a save that changes nothing
-            return
         for key, value in values.items():
             setattr(user, key, value)
+        if not changed or user.staff:  # nothing changed, or nothing of the user is published
+            return
         user.version += 1
         self._publish(Action.UPDATED, user, changed)
 
-    def _publish(self, action: Action, user: MasterUser, changed: tuple[str, ...]) -> None:
+    def _publish(
+        self, action: Action, user: MasterUser, changed: tuple[str, ...], *, with_fields=True
+    ) -> None:
         event = new_event(
             action=action,
             user_id=user.id,
             version=user.version,
-            user=user.payload(),
+            user=user.payload() if with_fields else {},
             changed=changed,
         )
         self.events.append(event)
@@ -136,6 +150,8 @@ class Case:
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         def show(e: Envelope) -> str:
             user = e.user
+            if not user:
+                return f"{e.user_id}:v{e.version} {e.action.value}"
             return (
                 f"{e.user_id}:v{e.version} {e.action.value} {user['username']!r} "
                 f"{user['first_name']!r}/{user['last_name']!r}/{user['email']!r} "
@@ -143,7 +159,7 @@ class Case:
             )
 
         final = [
-            f"{u.id}:v{u.version} {u.username!r}" + " deleted" * u.deleted
+            f"{u.id}:v{u.version} {u.username!r}" + " deleted" * u.deleted + " staff" * u.staff
             for u in self.master.users.values()
         ]
         lines = "\n  ".join(show(e) for e in self.delivery)
@@ -206,20 +222,26 @@ class Totals:
 
 
 def held(master_id: int) -> dict[str, Any] | None:
-    """What the client holds for a master user: version, tombstone and replicated fields."""
+    """What the client holds for a master user: version, tombstone, withdrawn and fields."""
     replica = Replica.objects.select_related("user").filter(master_id=master_id).first()
     if replica is None:
         return None
     user = replica.user
     fields = {name: getattr(user, name) for name in FIELDS} if user is not None else None
-    return {"version": replica.version, "tombstone": replica.tombstone, "user": fields}
+    return {
+        "version": replica.version,
+        "tombstone": replica.tombstone,
+        "withdrawn": replica.withdrawn,
+        "user": fields,
+    }
 
 
 def expected(user: MasterUser) -> dict[str, Any]:
     return {
         "version": user.version,
         "tombstone": user.deleted,
-        "user": None if user.deleted else user.payload(),
+        "withdrawn": user.staff and not user.deleted,
+        "user": None if user.deleted or user.staff else user.payload(),
     }
 
 
@@ -257,7 +279,7 @@ def test_any_history_delivered_duplicated_and_reordered_ends_in_the_masters_stat
         totals.users += len(case.master.users)
         totals.examples += 1
         totals.behind, totals.differing = behind, differing
-        live = len(case.master.live())
+        live = len([u for u in case.master.live() if not u.staff])
         assert not behind, f"users the client holds an older version of: {behind}"
         assert not differing, f"users held differently from the master: {differing}"
         assert locals_ == live, f"{locals_} local users for {live} live master users"
@@ -276,7 +298,8 @@ def test_any_history_delivered_duplicated_and_reordered_ends_in_the_masters_stat
             diverged=len(totals.differing),
             detail=(
                 f"{totals.examples} generated histories of creates, renames, updates, "
-                "(de)activations and deletes over a pool of 5 usernames, each delivered with "
+                "(de)activations, promotions to staff (withdrawals), demotions and deletes "
+                "over a pool of 5 usernames, each delivered with "
                 "random duplicates in a random order to event_apply, or in batches to "
                 "the listener's batch apply"
             ),
@@ -343,6 +366,35 @@ def test_a_swap_of_usernames_ends_right_in_either_order():
         master.apply(*step)
     everything = [(1, 1), (2, 1), (1, 2), (2, 2), (1, 3)]
     for order in (everything, [(1, 1), (2, 1), (2, 2), (1, 3), (1, 2)], everything[::-1]):
+        with transaction.atomic():
+            try:
+                assert deliver(master, order) == ([], []), order
+                assert not User.objects.filter(username__startswith="!").exists(), order
+            finally:
+                transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_user_renamed_while_staff_leaves_its_old_name_to_a_newcomer_in_any_order():
+    # Given the master: 1 "ana" promoted, renamed "bob" while staff, 2 created as "ana",
+    # then 1 demoted (back as "bob")
+    master = Master()
+    steps = [
+        ("create", 0, 0, 0),  # 1: ana v1
+        ("promote", 0, 0, 0),  # 1: withdrawn v2
+        ("rename", 0, 1, 0),  # 1: bob, nothing published
+        ("create", 0, 0, 0),  # 2: ana v1
+        ("demote", 0, 0, 0),  # 1: back as bob v3
+    ]
+    for step in steps:
+        master.apply(*step)
+    assert [(u.username, u.version, u.staff) for u in master.users.values()] == [
+        ("bob", 3, False), ("ana", 1, False),
+    ]  # fmt: skip
+    everything = [(1, 1), (1, 2), (2, 1), (1, 3)]
+    orders = [everything, [(1, 1), (2, 1), (1, 2), (1, 3)], [(2, 1), (1, 3), (1, 1), (1, 2)]]
+    for order in [*orders, everything[::-1]]:
+        # Then every order ends with both held as the master has them, nobody parked
         with transaction.atomic():
             try:
                 assert deliver(master, order) == ([], []), order

@@ -150,6 +150,7 @@ def test_replica_dump_prints_every_replica_with_its_fields():
             "master_id": 1,
             "version": 1,
             "tombstone": False,
+            "withdrawn": False,
             "fields": {
                 "username": "ana",
                 "email": "ana@example.com",
@@ -158,8 +159,8 @@ def test_replica_dump_prints_every_replica_with_its_fields():
                 "is_active": True,
             },  # fmt: skip
         },
-        {"master_id": 2, "version": 1, "tombstone": False, "fields": None},
-        {"master_id": 3, "version": 2, "tombstone": True, "fields": {}},
+        {"master_id": 2, "version": 1, "tombstone": False, "withdrawn": False, "fields": None},
+        {"master_id": 3, "version": 2, "tombstone": True, "withdrawn": False, "fields": {}},
     ]
 
 

@@ -319,3 +319,27 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
         )
         assert wait_for_replica(app, removed, version=1)["local_id"] is not None
         assert wait_for_replica(app, vanished, tombstone=1)["local_id"] is None
+
+        # When a user the client holds is promoted by QuerySet.update() (no event, no version)
+        promoted = master_ops.create_user(f"stf-{uuid.uuid4().hex[:6]}", password=None)
+        wait_for_replica(app, promoted, timeout=60, version=1)
+        User.objects.filter(pk=promoted).update(is_superuser=True)
+
+        # Then diff reports it as extra (no client may hold a user the master excludes), exit 1
+        code, report = diff(stack, config, app)
+        assert code == 1, report
+        assert [(u["master_id"], u["status"], u["reason"]) for u in report["users"]] == [
+            (promoted, "extra", "staff or superuser in the master: must be withdrawn")
+        ]
+        # And --repair sends a withdrawal at the master's current version, which removes it
+        repaired = reactive(stack, config, "diff", "--client", "fix", "--repair",
+                            env=database_env(app))  # fmt: skip
+        print(f"$ reactive diff --client fix --repair\n{repaired.stdout}{repaired.stderr}")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr[-3000:]
+        assert "Sent 0 snapshot(s), 0 tombstone(s) and 1 withdrawal(s) to fix" in repaired.stdout
+        converged(stack, config, app)
+        assert wait_for_replica(app, promoted, version=1)["local_id"] is None
+        again = reactive(stack, config, "diff", "--client", "fix", env=database_env(app))
+        print(f"$ reactive diff --client fix; echo $?\n{again.stdout}{again.returncode}")
+        assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+        assert "of them withdrawn: staff or superusers in the master)" in again.stdout

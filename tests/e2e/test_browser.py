@@ -132,3 +132,34 @@ def test_hostile_names_are_text_when_rendered_on_load_and_from_every_frame(
     assert page.locator("#fields img, #fields script").count() == 0
     screenshot(page, "hostile-names")
     context.close()
+
+
+def test_a_page_whose_user_is_promoted_to_staff_says_so_and_stops_reconnecting(
+    stack: Stack, browser: Browser, other_thread
+):
+    shop = stack.clients["shop"]
+    name = unique("promoted")
+    uid = other_thread(master_ops.create_user, name, first_name="Pat")
+    other_thread(wait_for_replica, shop, uid, username=name)
+    other_thread(shop.set_password, name, PASSWORD)
+
+    # Given the user's page open and connected
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, shop, name)
+    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
+
+    # When the master makes the user staff (withdrawn from every client)
+    other_thread(master_ops.update_user, uid, is_staff=True)
+
+    # Then the page says why it was signed out, and does not try to reconnect
+    page.wait_for_selector("body[data-gone=withdrawn]", timeout=15_000)
+    expect(page.locator("#gone")).to_have_text(
+        "signed out: account no longer shared with this site"
+    )
+    expect(page.locator("#ws-state")).to_have_text(
+        "signed out: account no longer shared with this site"
+    )
+    assert page.get_attribute("body", "data-ws") == "closed"
+    screenshot(page, "withdrawn")
+    context.close()

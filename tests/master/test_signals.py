@@ -143,13 +143,20 @@ def test_a_user_loaded_with_deferred_fields_records_the_full_payload() -> None:
 
 
 @pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
-def test_staff_and_superusers_record_nothing_delete_included(flag: str) -> None:
+def test_staff_and_superusers_record_nothing_but_their_delete_which_carries_no_field(
+    flag: str,
+) -> None:
     user = make_user("boss", **{flag: True})
+    user_id = user.pk
     user.first_name = "Changed"
     user.save()
     user.delete()
 
-    assert OutboxEvent.objects.count() == 0
+    # The delete is published (a client may hold the user, promoted without an event), with
+    # nothing of the excluded user in it.
+    assert [(e.action, e.version, e.changed, dict(e.user)) for e in events(user_id)] == [
+        (Action.DELETED, 1, (), {}),
+    ]
 
 
 def test_publishing_staff_records_staff_and_superusers(settings) -> None:
@@ -167,17 +174,45 @@ def test_publishing_staff_records_staff_and_superusers(settings) -> None:
     ]
 
 
-def test_a_user_who_becomes_staff_stops_publishing_and_a_demotion_sends_everything() -> None:
+def test_a_user_who_becomes_staff_is_withdrawn_and_a_demotion_sends_everything() -> None:
     user = make_user()
     user.is_staff = True
     user.first_name = "Hidden"
     user.save()
+    user.is_active = False  # changes while staff: nothing more is recorded
+    user.save()
     user.is_staff = False
+    user.save()
+
+    recorded = events(user.pk)
+    assert [(e.action, e.version, e.changed) for e in recorded] == [
+        (Action.CREATED, 1, ALL_FIELDS),
+        (Action.WITHDRAWN, 2, ()),
+        (Action.UPDATED, 3, ALL_FIELDS),
+    ]
+    assert dict(recorded[1].user) == {}  # nothing of the staff user leaves the master
+    assert "Hidden" not in OutboxEvent.objects.get(user_id=user.pk, version=2).body
+    assert recorded[2].user["first_name"] == "Hidden" and recorded[2].user["is_active"] is False
+
+
+def test_a_promotion_saved_with_update_fields_is_a_withdrawal() -> None:
+    user = make_user()
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+
+    assert [e.action for e in events(user.pk)] == [Action.CREATED, Action.WITHDRAWN]
+
+
+def test_publishing_staff_makes_a_promotion_an_ordinary_update(settings) -> None:
+    settings.REACTIVE_PUBLISH_STAFF = True
+    user = make_user()
+    user.is_staff = True
+    user.first_name = "Seen"
     user.save()
 
     assert [(e.action, e.changed) for e in events(user.pk)] == [
         (Action.CREATED, ALL_FIELDS),
-        (Action.UPDATED, ALL_FIELDS),
+        (Action.UPDATED, ("first_name",)),
     ]
 
 

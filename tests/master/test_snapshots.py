@@ -185,17 +185,24 @@ def test_deleted_users_are_tombstones_with_their_last_version():
     assert upto == raw.pk
 
 
-def test_staff_and_superusers_are_not_sent_unless_published(settings):
-    User.objects.create_user("staff", is_staff=True)
-    User.objects.create_superuser("root", password="x")
+def test_staff_and_superusers_are_sent_excluded_without_fields_unless_published(settings):
+    staff = User.objects.create_user("staff", is_staff=True, first_name="Secret")
+    root = User.objects.create_superuser("root", password="x")
     plain = User.objects.create_user("plain")
 
     states, _ = snapshots.states_after(after=0)
-    assert [s.master_id for s in states] == [plain.pk]
+    assert [(s.master_id, s.excluded, dict(s.fields)) for s in states] == [
+        (staff.pk, True, {}),
+        (root.pk, True, {}),
+        (plain.pk, False, states[2].fields),
+    ]
+    assert states[2].fields["username"] == "plain"
 
     settings.REACTIVE_PUBLISH_STAFF = True
     states, _ = snapshots.states_after(after=0)
-    assert len(states) == 3
+    assert [(s.excluded, s.fields["username"]) for s in states] == [
+        (False, "staff"), (False, "root"), (False, "plain"),
+    ]  # fmt: skip
 
 
 def test_a_batch_holds_users_and_tombstones_in_id_order_up_to_its_limit():
@@ -230,18 +237,20 @@ def test_since_takes_users_who_joined_or_had_an_event_since_then():
 # --- Envelopes ----------------------------------------------------------------------------------
 
 
-def test_live_users_become_snapshots_and_tombstones_deletes():
+def test_live_users_become_snapshots_excluded_ones_withdrawals_and_tombstones_deletes():
     at = timezone.now()
     live = snapshots.UserState(master_id=3, version=4, fields={"username": "ana"})
     gone = snapshots.UserState(master_id=5, version=2, tombstone=True)
     staff = snapshots.UserState(master_id=6, version=1, excluded=True)
+    unversioned = snapshots.UserState(master_id=7, version=None, fields={"username": "bo"})
 
-    pairs = snapshots.snapshot_envelopes([live, gone, staff], occurred_at=at)
+    pairs = snapshots.snapshot_envelopes([live, gone, staff, unversioned], occurred_at=at)
 
     envelopes = [envelope for _, envelope in pairs]
     assert [(e.action, e.user_id, e.version, dict(e.user), e.changed) for e in envelopes] == [
         (Action.SNAPSHOT, 3, 4, {"username": "ana"}, ("username",)),
         (Action.DELETED, 5, 2, {}, ()),
+        (Action.WITHDRAWN, 6, 1, {}, ()),
     ]
     assert all(e.occurred_at == at and not e.synthetic for e in envelopes)
 
@@ -279,6 +288,30 @@ def test_a_backfill_sends_every_user_and_tombstone_to_the_client_queue(topic, re
     assert lines and lines[-1].sent == 23
     # and the checkpoint is gone once everything was sent
     assert not snapshots.checkpoint_path(reactive_settings(), "shop").exists()
+
+
+def test_a_backfill_withdraws_excluded_users_at_their_current_version(topic, reactive):
+    # Given a published user promoted by QuerySet.update() (a client still holds it live),
+    # a user created as staff (never published) and a plain one
+    promoted = User.objects.create_user("promoted", first_name="Kept")
+    User.objects.filter(pk=promoted.pk).update(is_superuser=True, first_name="Secret")
+    staff = User.objects.create_user("staff", is_staff=True, first_name="Secret")
+    plain = User.objects.create_user("plain")
+    out = io.StringIO()
+
+    # When the client is backfilled
+    call_command("backfill", "--client", "shop", stdout=out)
+
+    # Then the excluded users travel as withdrawals with no fields, at the master's current
+    # version (a user never published gets version 1), the plain one as a snapshot
+    events = events_in(topic.queue, 3)
+    assert {k: (e.action, e.version, dict(e.user)) for k, e in events.items()} == {
+        promoted.pk: (Action.WITHDRAWN, 1, {}),
+        staff.pk: (Action.WITHDRAWN, 1, {}),
+        plain.pk: (Action.SNAPSHOT, 1, events[plain.pk].user),
+    }
+    assert "Secret" not in json.dumps([dict(e.user) for e in events.values()])
+    assert out.getvalue().strip().endswith(": 3 users (2 withdrawn), 0 tombstones.")
 
 
 def reactive_settings():
@@ -457,24 +490,28 @@ def test_an_unknown_client_queue_is_one_error(topic):
 def test_a_repair_sends_exactly_the_ids_asked_and_names_unknown_ones(topic):
     ids = bulk_users(6)
     User.objects.get(pk=ids[2]).delete()
-    staff = User.objects.create_user("staffer", is_staff=True)
+    staff = User.objects.create_user("staffer", is_staff=True, first_name="Secret")
     out = io.StringIO()
 
-    with pytest.raises(CommandError, match=f"does not replicate master ids {staff.pk},999999"):
+    with pytest.raises(CommandError, match="the master has no record of master ids 999999 "):
         call_command(
             "backfill", "--client", "shop", "--ids", f"{ids[0]},{ids[2]},{staff.pk},999999",
             stdout=out,
         )  # fmt: skip
 
-    assert out.getvalue().strip() == "Sent 1 snapshot(s) and 1 tombstone(s) to shop in " + (
-        out.getvalue().split(" in ")[1].strip()
+    assert out.getvalue().strip() == (
+        "Sent 1 snapshot(s), 1 tombstone(s) and 1 withdrawal(s) to shop in "
+        + out.getvalue().split(" in ")[1].strip()
     )
-    events = events_in(topic.queue, 2)
+    events = events_in(topic.queue, 3)
     assert {k: e.action for k, e in events.items()} == {
         ids[0]: Action.SNAPSHOT,
         ids[2]: Action.DELETED,
+        staff.pk: Action.WITHDRAWN,
     }
-    assert topic.queue.depth() == 2
+    # the staff user's withdrawal, at the version a repair gives it, carries nothing of theirs
+    assert (events[staff.pk].version, dict(events[staff.pk].user)) == (1, {})
+    assert topic.queue.depth() == 3
 
 
 # --- The dump ---------------------------------------------------------------------------------
@@ -516,9 +553,8 @@ def test_republish_records_the_next_version_with_every_field():
 
     count = users_republish(queryset=User.objects.filter(pk__in=[*bulk, saved.pk, staff.pk]))
 
-    assert count == 4
+    assert count == 5
     assert [version_of(i) for i in [*bulk, saved.pk]] == [1, 1, 1, 2]
-    assert version_of(staff.pk) is None
     row = OutboxEvent.objects.filter(user_id=saved.pk).order_by("-id").first()
     event = decode_sqs_body(row.body)
     assert (event.action, event.version) == (Action.UPDATED, 2)
@@ -542,3 +578,19 @@ def test_the_republish_command_picks_users_by_criteria():
         call_command("republish")
     with pytest.raises(CommandError, match="--where"):
         call_command("republish", "--where", "no_such_field=1")
+
+
+def test_republish_withdraws_a_user_promoted_without_signals():
+    # Given a published user promoted by QuerySet.update() (no signal, no event)
+    user = User.objects.create_user("promoted", first_name="Kept")
+    User.objects.filter(pk=user.pk).update(is_staff=True, first_name="Secret")
+
+    count = users_republish(queryset=User.objects.filter(pk=user.pk))
+
+    # Then the user gets a withdrawal at its next version, with nothing of theirs in it
+    row = OutboxEvent.objects.filter(user_id=user.pk).order_by("-id").first()
+    event = decode_sqs_body(row.body)
+    assert count == 1
+    assert (row.action, event.action, event.version) == ("withdrawn", Action.WITHDRAWN, 2)
+    assert (dict(event.user), event.changed) == ({}, ())
+    assert "Secret" not in row.body and "promoted" not in row.body

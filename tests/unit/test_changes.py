@@ -13,7 +13,9 @@ from master.users.changes import (
     Snapshot,
     changed_fields,
     decide_delete,
+    decide_republish,
     decide_save,
+    excluded_by_privileges,
     field_value,
     is_excluded,
     saved_snapshot,
@@ -131,11 +133,44 @@ def test_publishing_staff_makes_a_staff_user_publish() -> None:
     assert decision is not None and decision.action is Action.CREATED
 
 
-def test_a_user_who_becomes_staff_stops_publishing() -> None:
+#: A withdrawal: the user left the published set, and nothing of theirs is published.
+WITHDRAWAL = Decision(action=Action.WITHDRAWN, changed=(), with_fields=False)
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_a_user_who_becomes_staff_or_superuser_is_withdrawn_with_no_fields(flag: str) -> None:
     decision = decide_save(
-        old=snap(), new=snap(is_staff=True, first_name="X"), created=False, publish_staff=False
+        old=snap(), new=snap(**{flag: True}, first_name="X"), created=False, publish_staff=False
     )
-    assert decision is None
+    assert decision == WITHDRAWAL
+
+
+def test_a_user_who_becomes_staff_while_staff_are_published_just_updates() -> None:
+    decision = decide_save(
+        old=snap(), new=snap(is_staff=True, first_name="X"), created=False, publish_staff=True
+    )
+    assert decision == Decision(action=Action.UPDATED, changed=("first_name",))
+
+
+def test_an_excluded_user_changing_again_records_nothing() -> None:
+    # Given a user already withdrawn (staff before and after): renamed or deactivated
+    old = snap(is_staff=True)
+    for change in ({"username": "ana2"}, {"is_active": False}, {"is_superuser": True}):
+        new = snap(is_staff=True, **change)
+        assert decide_save(old=old, new=new, created=False, publish_staff=False) is None
+
+
+def test_an_excluded_user_saved_without_a_snapshot_is_withdrawn() -> None:
+    # harmless: a client holding nothing of the user records a withdrawn marker
+    decision = decide_save(old=None, new=snap(is_staff=True), created=False, publish_staff=False)
+    assert decision == WITHDRAWAL
+
+
+def test_the_exclusion_rule_reads_a_row_as_well_as_an_instance() -> None:
+    row = {"pk": 1, "is_staff": 0, "is_superuser": 1}  # a .values() row, as SQLite returns it
+    assert excluded_by_privileges(row, publish_staff=False) is True
+    assert excluded_by_privileges(row, publish_staff=True) is False
+    assert excluded_by_privileges({"pk": 1}, publish_staff=False) is False
 
 
 def test_a_demoted_staff_user_publishes_the_full_state() -> None:
@@ -162,9 +197,23 @@ def test_update_fields_leave_privileges_they_did_not_write() -> None:
     assert written.privileged is False
 
 
-def test_a_delete_publishes_deleted_unless_excluded() -> None:
+def test_a_delete_always_publishes_deleted_without_fields_for_an_excluded_user() -> None:
     assert decide_delete(user=user(), publish_staff=False) == Decision(
         action=Action.DELETED, changed=()
     )
-    assert decide_delete(user=user(is_superuser=True), publish_staff=False) is None
-    assert decide_delete(user=user(is_superuser=True), publish_staff=True) is not None
+    assert decide_delete(user=user(is_superuser=True), publish_staff=False) == Decision(
+        action=Action.DELETED, changed=(), with_fields=False
+    )
+    assert decide_delete(user=user(is_superuser=True), publish_staff=True) == Decision(
+        action=Action.DELETED, changed=()
+    )
+
+
+def test_republish_sends_the_full_state_or_a_withdrawal_for_an_excluded_user() -> None:
+    assert decide_republish(user=snap(), publish_staff=False) == Decision(
+        action=Action.UPDATED, changed=ALL_FIELDS
+    )
+    assert decide_republish(user=snap(is_staff=True), publish_staff=False) == WITHDRAWAL
+    assert decide_republish(user=snap(is_staff=True), publish_staff=True) == Decision(
+        action=Action.UPDATED, changed=ALL_FIELDS
+    )

@@ -26,6 +26,8 @@ from reactive_cli.contract import (
 GOLDEN = Path(__file__).parent / "data" / "envelope_v1.json"
 #: A snapshot (backfill, repair): the same schema, a fourth action, every field in "changed".
 GOLDEN_SNAPSHOT = Path(__file__).parent / "data" / "envelope_v1_snapshot.json"
+#: A withdrawal (the user left the published set): the same schema, a fifth action, no fields.
+GOLDEN_WITHDRAWN = Path(__file__).parent / "data" / "envelope_v1_withdrawn.json"
 
 
 def golden_envelope() -> Envelope:
@@ -84,8 +86,43 @@ def test_a_snapshot_decodes_from_its_golden_wire_format():
     assert decode(GOLDEN_SNAPSHOT.read_bytes()) == golden_snapshot()
 
 
+def golden_withdrawn() -> Envelope:
+    return Envelope(
+        event_id=uuid.UUID("9e2b7c41-0d3a-4f8e-b6a5-3c1d2e4f5a6b"),
+        action=Action.WITHDRAWN,
+        occurred_at=datetime(2026, 12, 4, 9, 30, tzinfo=UTC),
+        user_id=42,
+        version=8,
+        changed=(),
+        user={},
+    )
+
+
+def test_a_withdrawal_encodes_to_its_golden_wire_format():
+    assert json.loads(encode(golden_withdrawn())) == json.loads(GOLDEN_WITHDRAWN.read_text())
+
+
+def test_a_withdrawal_decodes_from_its_golden_wire_format():
+    assert decode(GOLDEN_WITHDRAWN.read_bytes()) == golden_withdrawn()
+    assert decode(encode(golden_withdrawn())) == golden_withdrawn()
+
+
+@pytest.mark.parametrize(
+    ("user", "changed"),
+    [({"username": "ana"}, ()), ({}, ("username",)), ({"is_active": False}, ("is_active",))],
+)
+def test_a_withdrawal_carrying_any_field_is_refused_built_or_decoded(user, changed):
+    # Nothing of an excluded user leaves the master: the envelope itself refuses it.
+    with pytest.raises(ContractError, match="a withdrawn event carries no fields"):
+        new_event(action=Action.WITHDRAWN, user_id=1, version=2, user=user, changed=changed)
+    body = json.loads(GOLDEN_WITHDRAWN.read_text()) | {"user": user, "changed": list(changed)}
+    with pytest.raises(ContractError, match="a withdrawn event carries no fields"):
+        decode(json.dumps(body))
+
+
 def test_the_actions_on_the_wire_are_exactly_these():
-    assert [a.value for a in Action] == ["created", "updated", "deleted", "snapshot"]
+    # Each one added within schema 1 is refused by older decoders (see the module docstring).
+    assert [a.value for a in Action] == ["created", "updated", "deleted", "snapshot", "withdrawn"]
 
 
 def test_encode_then_decode_round_trips():

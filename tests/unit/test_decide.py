@@ -9,13 +9,14 @@ import pytest
 from client.replica.decide import RULES, Decision, Freshness, Held, State, decide
 from reactive_cli.contract import Action, Envelope, new_event
 
-C, U, D, S = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT
+C, U, D, S, W = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT, Action.WITHDRAWN
+#: A withdrawn marker at version 3 (the user left the master's published set).
+WDRN = Held(3, False, withdrawn=True)
 
 
 def event(action: Action, version: int, *, synthetic: bool = False) -> Envelope:
-    return new_event(
-        action=action, user_id=7, version=version, user={"username": "ana"}, synthetic=synthetic
-    )
+    user = {} if action is W else {"username": "ana"}  # a withdrawal carries no fields
+    return new_event(action=action, user_id=7, version=version, user=user, synthetic=synthetic)
 
 
 # Restated independently of RULES: (held, action, event version) -> decision.
@@ -49,6 +50,30 @@ CASES = [
     (Held(3, True), S, 4, Decision.IGNORE_TOMBSTONED),
     (Held(3, True), S, 3, Decision.IGNORE_STALE),
     (Held(3, True), S, 2, Decision.IGNORE_STALE),
+    # Withdrawals: the user left the published set (promoted); removed like a delete.
+    (None, W, 2, Decision.WITHDRAW),  # the marker keeps a late older create out
+    (Held(3, False), W, 4, Decision.WITHDRAW),
+    (Held(3, False), W, 3, Decision.WITHDRAW),  # repair: promoted without an event
+    (Held(3, False), W, 2, Decision.IGNORE_STALE),  # demoted since: the newer state holds
+    (Held(3, True), W, 4, Decision.IGNORE_TOMBSTONED),
+    (Held(3, True), W, 3, Decision.IGNORE_STALE),
+    (Held(3, True), W, 2, Decision.IGNORE_STALE),
+    # A withdrawn marker: a newer full state brings the user back; nothing older does.
+    (WDRN, C, 4, Decision.UPSERT),
+    (WDRN, U, 4, Decision.UPSERT),  # demoted: every field
+    (WDRN, D, 4, Decision.DELETE),  # deleted while excluded
+    (WDRN, S, 4, Decision.UPSERT),
+    (WDRN, W, 4, Decision.WITHDRAW),  # republished while still excluded
+    (WDRN, C, 3, Decision.IGNORE_STALE),
+    (WDRN, U, 3, Decision.IGNORE_STALE),
+    (WDRN, D, 3, Decision.DELETE),  # backfilled tombstone
+    (WDRN, S, 3, Decision.UPSERT),  # repair: demoted without an event
+    (WDRN, W, 3, Decision.IGNORE_STALE),  # the withdrawal, delivered again
+    (WDRN, C, 1, Decision.IGNORE_STALE),
+    (WDRN, U, 2, Decision.IGNORE_STALE),
+    (WDRN, D, 2, Decision.IGNORE_STALE),
+    (WDRN, S, 2, Decision.IGNORE_STALE),
+    (WDRN, W, 2, Decision.IGNORE_STALE),
 ]
 
 
@@ -60,7 +85,13 @@ def test_each_rule_gives_its_decision(held, action, version, expected):
 def test_every_rule_in_the_table_is_covered_by_a_case():
     covered = {
         (
-            State.ABSENT if h is None else State.TOMBSTONED if h.tombstoned else State.LIVE,
+            State.ABSENT
+            if h is None
+            else State.TOMBSTONED
+            if h.tombstoned
+            else State.WITHDRAWN
+            if h.withdrawn
+            else State.LIVE,
             a,
             Freshness.NEWER
             if h is None or v > h.version
@@ -82,7 +113,7 @@ def test_the_table_has_a_rule_for_every_reachable_situation():
     assert set(RULES) == reachable
 
 
-@pytest.mark.parametrize("held", [None, Held(3, False), Held(3, True)])
+@pytest.mark.parametrize("held", [None, Held(3, False), Held(3, True), WDRN])
 @pytest.mark.parametrize("action", list(Action))
 def test_synthetic_events_are_only_notified_whatever_is_held(held, action):
     assert decide(held, event(action, 1, synthetic=True)) is Decision.NOTIFY_ONLY
@@ -99,8 +130,29 @@ def test_a_late_update_after_delete_never_resurrects_the_user():
         assert not decide(held_after_delete, event(U, version)).writes
 
 
-def test_only_upsert_and_delete_write():
-    assert {d for d in Decision if d.writes} == {Decision.UPSERT, Decision.DELETE}
+def test_only_upsert_delete_and_withdraw_write():
+    assert {d for d in Decision if d.writes} == {
+        Decision.UPSERT,
+        Decision.DELETE,
+        Decision.WITHDRAW,
+    }
+
+
+def test_a_stale_event_never_brings_a_withdrawn_user_back():
+    # live events at or below the marker's version, snapshots below it
+    stale = [(C, v) for v in (1, 2, 3)] + [(U, v) for v in (1, 2, 3)] + [(S, 1), (S, 2)]
+    for action, version in stale:
+        assert decide(WDRN, event(action, version)) is Decision.IGNORE_STALE
+
+
+def test_a_re_entry_after_a_withdrawal_brings_the_user_back_but_not_after_a_delete():
+    assert decide(WDRN, event(U, 4)) is Decision.UPSERT
+    assert decide(Held(3, True), event(U, 4)) is Decision.IGNORE_TOMBSTONED
+
+
+def test_a_withdrawal_never_touches_a_tombstone():
+    for version in (1, 3, 4, 100):
+        assert not decide(Held(3, True), event(W, version)).writes
 
 
 def test_a_live_event_at_the_held_version_is_a_duplicate_but_a_snapshot_repairs():

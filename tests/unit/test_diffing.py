@@ -29,6 +29,16 @@ def tombstone(master_id=1, version=4):
     return Record(master_id=master_id, version=version, tombstone=True, fields={})
 
 
+def staff(master_id=1, version=4):
+    """A master user outside the published set (dumped without fields)."""
+    return Record(master_id=master_id, version=version, excluded=True, fields={})
+
+
+def withdrawn(master_id=1, version=4):
+    """A client's marker of a user withdrawn from it (no local user)."""
+    return Record(master_id=master_id, version=version, withdrawn=True, fields={})
+
+
 def one(master, client):
     report = compare([m for m in [master] if m], [c for c in [client] if c])
     assert len(report.entries) == 1
@@ -83,11 +93,44 @@ def test_a_client_user_the_master_has_no_record_of_is_extra_and_not_repairable()
     assert (entry.status, entry.repairable) == (Status.EXTRA, False)
 
 
-def test_excluded_master_users_are_skipped_whatever_the_client_holds():
-    staff = Record(master_id=1, version=2, excluded=True, fields={})
-    for client in (None, live(), tombstone()):
-        entry = one(staff, client)
-        assert entry.status is Status.SKIPPED and not entry.status.differs
+def test_a_user_the_master_excludes_but_the_client_holds_live_is_extra_and_repairable():
+    for client in (live(version=3), live(version=4), Record(master_id=1, version=3, fields=None)):
+        entry = one(staff(), client)
+        assert (entry.status, entry.repairable, entry.excluded) == (Status.EXTRA, True, True)
+        assert entry.reason == "staff or superuser in the master: must be withdrawn"
+
+
+def test_a_user_the_master_excludes_and_the_client_does_not_hold_is_equal():
+    for client, held in [
+        (withdrawn(), "withdrawn on the client"),
+        (withdrawn(version=2), "withdrawn on the client"),
+        (tombstone(), "tombstoned on the client"),
+        (None, "not on the client"),
+    ]:
+        entry = one(staff(), client)
+        assert (entry.status, entry.reason) == (
+            Status.EQUAL,
+            f"staff or superuser in the master: {held}",
+        )
+
+
+def test_a_withdrawn_replica_of_a_visible_master_user_is_missing_and_repairable():
+    entry = one(live(version=5), withdrawn(version=4))
+    assert (entry.status, entry.reason, entry.repairable) == (
+        Status.MISSING, "withdrawn on the client", True,
+    )  # fmt: skip
+    # the same version too (demoted by QuerySet.update(), no event): a snapshot repairs it
+    assert one(live(version=4), withdrawn(version=4)).status is Status.MISSING
+
+
+def test_a_withdrawn_replica_of_a_deleted_user_is_stale_until_the_delete_makes_it_final():
+    entry = one(tombstone(version=5), withdrawn(version=4))
+    assert (entry.status, entry.repairable) == (Status.STALE, True)
+    assert entry.reason == "deleted in the master, withdrawn on the client"
+
+
+def test_a_withdrawn_replica_the_master_has_no_record_of_is_equal():
+    assert one(None, withdrawn()).status is Status.EQUAL
 
 
 def test_only_fields_both_sides_carry_are_compared():
@@ -114,7 +157,7 @@ def test_a_report_totals_every_status_and_lists_what_to_repair_in_id_order():
         (5, Status.EXTRA),
         (6, Status.MISSING),
     ]
-    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1, "skipped": 0}
+    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1}
     assert report.differs
     assert report.repair_ids() == [2, 3, 4, 6]
     assert [e.master_id for e in report.unrepairable()] == [5]
@@ -127,7 +170,7 @@ def test_an_empty_or_identical_pair_does_not_differ():
     assert not report.differs
     assert report.as_json() == {
         "equal": True,
-        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3, "skipped": 0},
+        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3},
         "users": [],
     }
     assert len(report.as_json(every_user=True)["users"]) == 3
@@ -141,6 +184,18 @@ def test_dump_lines_of_both_sides_parse():
     assert parse_record(master_line) == Record(master_id=7, version=None, fields={})
     assert parse_record(client_line) == Record(master_id=7, version=2, fields=None)
     assert len(parse_records(f"{master_line}\n\n{client_line}\n")) == 2
+
+
+def test_dump_lines_of_an_excluded_user_and_a_withdrawn_replica_parse():
+    master_line = (
+        '{"master_id": 7, "version": 3, "tombstone": false, "excluded": true, "fields": {}}'
+    )
+    client_line = (
+        '{"master_id": 7, "version": 3, "tombstone": false, "withdrawn": true, "fields": {}}'
+    )
+    assert parse_record(master_line) == staff(7, 3)
+    assert parse_record(client_line) == withdrawn(7, 3)
+    assert compare([staff(7, 3)], [withdrawn(7, 3)]).withdrawn == 1
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from client.replica.selectors import replica_records
 class Command(BaseCommand):
     help = (
         "Print every replicated user of this client as one JSON line each, in master id order: "
-        '{"master_id", "version", "tombstone", "fields"} (fields null: the local user is gone). '
+        '{"master_id", "version", "tombstone", "withdrawn", "fields"} (fields null: the local '
+        "user is gone; withdrawn: the master excludes the user, no local user). "
         "Read-only; `reactive diff` compares it with the master's users_dump."
     )
 

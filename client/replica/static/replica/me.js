@@ -10,6 +10,7 @@
   const GONE_TEXT = {
     deactivated: "account deactivated",
     deleted: "signed out: account deleted",
+    withdrawn: "signed out: account no longer shared with this site",
   };
 
   const body = document.body;

@@ -22,8 +22,9 @@ INTERRUPTED = 130
 
 class Command(BaseCommand):
     help = (
-        "Send every current master user (or those changed since --since) as snapshot events, "
-        "and every tombstone as a deleted event, to ONE client's SQS queue (never the topic), "
+        "Send every current master user (or those changed since --since) as snapshot events "
+        "(staff and superusers not published: withdrawn events, with no fields), and every "
+        "tombstone as a deleted event, to ONE client's SQS queue (never the topic), "
         "at the master's current versions. Resumable: a checkpoint in the state dir records "
         "the last master id sent; a rerun resumes after it (--restart starts over). With "
         "--ids, sends just those users (what `reactive diff --repair` runs)."
@@ -105,16 +106,12 @@ class Command(BaseCommand):
         text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
         ids = selection.parse_ids(text)
         report = snapshots.repair(client=options["client"], ids=ids, queue_url=options["queue_url"])
-        p = report.progress
-        self.stdout.write(
-            f"Sent {p.users} snapshot(s) and {p.tombstones} tombstone(s) to {p.client} "
-            f"in {p.elapsed:.2f} s."
-        )
+        self.stdout.write(snapshots.repair_line(report.progress))
         if report.unknown:
             unknown = ",".join(map(str, report.unknown))
             raise CommandError(
-                f"the master does not replicate master ids {unknown} (no such user, or staff): "
-                "nothing sent for them"
+                f"the master has no record of master ids {unknown} (no such user, no "
+                "tombstone): nothing sent for them"
             )
 
 

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         "Record an 'updated' event (next version, every allow-listed field) for each chosen "
         "user, so that every client gets what QuerySet.update(), bulk_create/bulk_update, raw "
         "SQL or loaddata wrote without signals. The relay publishes them as usual. Criteria "
-        "combine (all must hold); staff and superusers are skipped unless published."
+        "combine (all must hold). A staff user or superuser (unless published) gets a "
+        "'withdrawn' event instead, with no fields: every client removes them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

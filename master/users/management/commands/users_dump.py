@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Print every master user and tombstone as one JSON line each, in master id order: "
         '{"master_id", "version", "tombstone", "excluded", "fields"} (the allow-listed '
-        "fields; version null: no event yet; excluded: staff/superusers not replicated). "
+        "fields; version null: no event yet; excluded: staff/superusers not published, whom "
+        "clients must not hold, dumped without fields). "
         "Read-only; `reactive diff` compares it with a client's replica_dump."
     )
 

@@ -36,11 +36,11 @@ def queue_url() -> str | None:
     return None if value is None else str(value)
 
 
-def allowed_origins() -> list[str]:
-    """Websocket origins accepted (channels OriginValidator patterns)."""
+def allowed_origins() -> tuple[str, ...]:
+    """Websocket origins accepted, normalised ``scheme://host[:port]`` (exact matches)."""
     value = _get("REACTIVE_ALLOWED_ORIGINS", list)
     assert isinstance(value, list)
-    return [str(origin) for origin in value]
+    return tuple(str(origin) for origin in value)
 
 
 def serve_static() -> bool:

@@ -8,6 +8,9 @@ makes the unsafe ones mandatory.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
 pool of Redis connections: at least the sockets one daphne holds, since a storm of
 handshakes or closes asks for one connection per socket at once.
+
+REACTIVE_ALLOWED_ORIGINS lists the exact origins (``scheme://host[:port]``) a browser socket
+may come from.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from client.replica import origins
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import (
@@ -53,14 +57,17 @@ def _allowed_hosts() -> list[str]:
     return hosts
 
 
+#: Origins allowed when REACTIVE_ALLOWED_ORIGINS is unset (never in production): the first
+#: client of the local stack and of the README's by-hand run; `reactive up` and the tests
+#: give each client its own.
+_LOCAL_ORIGINS = ["http://127.0.0.1:8001", "http://localhost:8001"]
+
+
 def _allowed_origins() -> list[str]:
-    """Websocket origins (channels OriginValidator patterns); no scheme = any scheme and port."""
+    """Websocket origins, each exactly ``scheme://host[:port]`` (``client/replica/origins.py``)."""
     if PRODUCTION and "REACTIVE_ALLOWED_ORIGINS" not in _env:
         raise ConfigError("REACTIVE_ALLOWED_ORIGINS must be set when REACTIVE_PRODUCTION=1")
-    origins = env_list(_env, "REACTIVE_ALLOWED_ORIGINS", ["localhost", "127.0.0.1"])
-    if "*" in origins:
-        raise ConfigError("REACTIVE_ALLOWED_ORIGINS may not contain '*': list the real origins")
-    return origins
+    return list(origins.parse_allowed(env_list(_env, "REACTIVE_ALLOWED_ORIGINS", _LOCAL_ORIGINS)))
 
 
 def _log_level() -> str:

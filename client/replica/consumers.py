@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from client import conf
 from client.replica.selectors import ReplicaState, replica_state_for_user
@@ -89,6 +89,15 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if state is None:
             logger.info("refused stream %r: not a live replicated user", wanted)
         return state
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Any other websocket path: refused at the handshake (HTTP 403), logged in one line."""
+
+    async def connect(self) -> None:
+        """Refuse; nothing here is worth a traceback in the log."""
+        logger.debug("refused a websocket to unknown path %r", self.scope.get("path", "")[:200])
+        await self.close()
 
 
 def _who(user: Any) -> str:

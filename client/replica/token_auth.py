@@ -1,7 +1,7 @@
 """Websocket authentication by stream token (``Authorization: Bearer TOKEN``), for scripts and apps.
 
 A handshake without an Authorization header takes the browser path unchanged (session
-cookie, Origin checked by channels' OriginValidator). A handshake with one takes the token
+cookie, exact Origin checked by ``handshake.OriginCheck``). A handshake with one takes the token
 path and never falls back to the cookie: a bad, expired or tampered token, or a user since
 deactivated, deleted or given a new password, is refused (HTTP 403 at the handshake).
 
@@ -19,13 +19,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils.crypto import constant_time_compare
 
 from client import conf
 from client.replica import tokens
+from client.replica.handshake import OriginCheck
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,11 @@ Scope = dict[str, Any]
 class TokenAuthMiddleware:
     """Route a websocket handshake to the token path or to the browser path (``browser``)."""
 
-    def __init__(self, browser: Any, streams: Any, *, allowed_origins: list[str]) -> None:
+    def __init__(self, browser: Any, streams: Any, *, allowed_origins: tuple[str, ...]) -> None:
         self.browser = browser
         self.streams = streams
         # Applied only when the token socket names an Origin (see the module docstring).
-        self.origin_checked = OriginValidator(streams, allowed_origins)
+        self.origin_checked = OriginCheck(streams, allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Hand the handshake on with ``scope["user"]`` from the token, or deny it."""

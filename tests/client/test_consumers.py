@@ -43,7 +43,7 @@ def session_cookie(user: User) -> bytes:
 
 
 async def open_stream(
-    username: str, *, user: User | None = None, origin: bytes | None = b"http://localhost:8000"
+    username: str, *, user: User | None = None, origin: bytes | None = b"http://localhost:8001"
 ) -> WebsocketCommunicator:
     headers = [(b"host", b"localhost")]
     if origin is not None:
@@ -232,6 +232,30 @@ async def test_disconnect_leaves_the_group(layer_prefix, redis_url):
 async def test_a_deleted_users_stream_is_refused_on_reconnect(layer_prefix):
     stream = await open_stream("ana", user=await replicate("ana", version=1))  # logged in
     await sync_to_async(event_apply)(event=user_event(version=2, action=Action.DELETED))
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+@pytest.mark.parametrize("path", ["/anything", "/ws/users/a/b/", "/ws/users//", "/ws/users/a"])
+async def test_an_unknown_path_is_refused_at_the_handshake(path, caplog):
+    stream = WebsocketCommunicator(
+        application, path, [(b"host", b"localhost"), (b"origin", b"http://localhost:8001")]
+    )
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+    assert "No route found" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://localhost:9999", b"https://localhost:8001", b"http://localhost"]
+)
+async def test_another_port_or_scheme_of_the_allowed_host_is_refused(layer_prefix, origin):
+    ana = await replicate("ana")
+    stream = await open_stream("ana", user=ana, origin=origin)
 
     ok, _ = await stream.connect()
 

@@ -203,7 +203,7 @@ def test_the_endpoint_only_answers_post():
 
 # --- the socket (in process, real Redis channel layer) --------------------------------------
 
-ALLOWED = b"http://localhost:8000"
+ALLOWED = b"http://localhost:8001"  # client/settings.py's local default
 
 
 @sync_to_async

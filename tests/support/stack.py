@@ -260,16 +260,19 @@ def start_client(
 ) -> ClientApp:
     """Migrate, then start a client's daphne and (optionally) its listener.
 
-    ``redis_url`` is the client's channel layer (default: the stack's Redis).
+    ``redis_url`` is the client's channel layer (default: the stack's Redis). Its pages'
+    origin (``ClientApp.url``) is the one its sockets accept.
     """
     env = _base_env(settings, workdir / "state")
     if redis_url:
         env["REDIS_URL"] = redis_url
     db_path = workdir / f"client-{name}.sqlite3"
+    port = free_port()
     env.update(
         REACTIVE_CLIENT=name,
         DATABASE_URL=f"sqlite:///{db_path}",
         REACTIVE_QUEUE_URL=provisioned.queue_urls[name],
+        REACTIVE_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
     )
     app = ClientApp(
         name=name,
@@ -277,6 +280,7 @@ def start_client(
         db_path=db_path,
         log_dir=workdir / "logs",
         queue_url=provisioned.queue_urls[name],
+        port=port,
     )
     app.manage("migrate", "--verbosity", "0")
     app.start_daphne()

@@ -53,3 +53,17 @@ def ws_token_seconds() -> int:
     value = _get("REACTIVE_WS_TOKEN_SECONDS", int)
     assert isinstance(value, int)
     return value
+
+
+def ws_max_sockets_per_user() -> int:
+    """Sockets one user may hold open per daphne process (REACTIVE_WS_MAX_SOCKETS_PER_USER)."""
+    value = _get("REACTIVE_WS_MAX_SOCKETS_PER_USER", int)
+    assert isinstance(value, int)
+    return value
+
+
+def ws_recheck_seconds() -> int:
+    """Seconds between an open socket's credential checks (REACTIVE_WS_RECHECK_SECONDS)."""
+    value = _get("REACTIVE_WS_RECHECK_SECONDS", int)
+    assert isinstance(value, int)
+    return value

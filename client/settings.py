@@ -10,7 +10,9 @@ pool of Redis connections: at least the sockets one daphne holds, since a storm 
 handshakes or closes asks for one connection per socket at once.
 
 REACTIVE_ALLOWED_ORIGINS lists the exact origins (``scheme://host[:port]``) a browser socket
-may come from.
+may come from; REACTIVE_WS_MAX_SOCKETS_PER_USER caps one user's sockets per daphne process;
+REACTIVE_WS_RECHECK_SECONDS is how often an open socket checks that its credentials still
+hold (``client/replica/credentials.py``).
 """
 
 from __future__ import annotations
@@ -84,6 +86,21 @@ def _ws_token_seconds() -> int:
     )
 
 
+def _ws_max_sockets_per_user() -> int:
+    """Sockets one user may hold open on one daphne process; the next is closed with 4429."""
+    return env_count(
+        _env, "REACTIVE_WS_MAX_SOCKETS_PER_USER", default=20, least=1, most=10_000,
+        unit="sockets",
+    )  # fmt: skip
+
+
+def _ws_recheck_seconds() -> int:
+    """How often an open socket checks its credentials (session, token) still hold."""
+    return env_count(
+        _env, "REACTIVE_WS_RECHECK_SECONDS", default=5, least=1, most=3600, unit="seconds"
+    )
+
+
 def _channel_layer_max_connections() -> int:
     """Redis connections one process's channel layer may hold: 1,100 sockets and room to
     spare; at least 10, as the blocking receive alone holds one for seconds at a time."""
@@ -111,6 +128,11 @@ REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
 CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 #: Seconds a stream token from /api/stream-token/ opens sockets for (scripts, mobile apps).
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
+#: Sockets of one user per daphne process; past it a socket is closed with code 4429.
+REACTIVE_WS_MAX_SOCKETS_PER_USER = _ws_max_sockets_per_user()
+#: Seconds between an open socket's checks of its credentials (the backstop: logout and a
+#: password change close it at once, an expiry at its time).
+REACTIVE_WS_RECHECK_SECONDS = _ws_recheck_seconds()
 #: The channel layer's pool size per process: at least the sockets one daphne holds.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
 

@@ -260,3 +260,22 @@ async def test_another_port_or_scheme_of_the_allowed_host_is_refused(layer_prefi
     ok, _ = await stream.connect()
 
     assert not ok
+
+
+async def test_past_the_per_user_cap_a_socket_is_accepted_then_closed_with_4429(
+    layer_prefix, settings, caplog
+):
+    settings.REACTIVE_WS_MAX_SOCKETS_PER_USER = 2
+    ana = await replicate("ana")
+    held = [await connected("ana", ana) for _ in range(2)]
+    extra = await open_stream("ana", user=ana)
+
+    ok, _ = await extra.connect()
+
+    assert ok  # accepted only to give the close code, and nothing is sent
+    assert await extra.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+    assert f"refused a socket of user {ana.pk}: 2 open in this process" in caplog.text
+    await held.pop().disconnect()
+    held.append(await connected("ana", ana))  # a closed socket made room for one more
+    for stream in held:
+        await stream.disconnect()

@@ -36,11 +36,11 @@ def queue_url() -> str | None:
     return None if value is None else str(value)
 
 
-def allowed_origins() -> list[str]:
-    """Websocket origins accepted (channels OriginValidator patterns)."""
+def allowed_origins() -> tuple[str, ...]:
+    """Websocket origins accepted, normalised ``scheme://host[:port]`` (exact matches)."""
     value = _get("REACTIVE_ALLOWED_ORIGINS", list)
     assert isinstance(value, list)
-    return [str(origin) for origin in value]
+    return tuple(str(origin) for origin in value)
 
 
 def serve_static() -> bool:
@@ -51,5 +51,19 @@ def serve_static() -> bool:
 def ws_token_seconds() -> int:
     """How long a websocket stream token is valid (REACTIVE_WS_TOKEN_SECONDS)."""
     value = _get("REACTIVE_WS_TOKEN_SECONDS", int)
+    assert isinstance(value, int)
+    return value
+
+
+def ws_max_sockets_per_user() -> int:
+    """Sockets one user may hold open per daphne process (REACTIVE_WS_MAX_SOCKETS_PER_USER)."""
+    value = _get("REACTIVE_WS_MAX_SOCKETS_PER_USER", int)
+    assert isinstance(value, int)
+    return value
+
+
+def ws_recheck_seconds() -> int:
+    """Seconds between an open socket's credential checks (REACTIVE_WS_RECHECK_SECONDS)."""
+    value = _get("REACTIVE_WS_RECHECK_SECONDS", int)
     assert isinstance(value, int)
     return value

@@ -8,6 +8,11 @@ makes the unsafe ones mandatory.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
 pool of Redis connections: at least the sockets one daphne holds, since a storm of
 handshakes or closes asks for one connection per socket at once.
+
+REACTIVE_ALLOWED_ORIGINS lists the exact origins (``scheme://host[:port]``) a browser socket
+may come from; REACTIVE_WS_MAX_SOCKETS_PER_USER caps one user's sockets per daphne process;
+REACTIVE_WS_RECHECK_SECONDS is how often an open socket checks that its credentials still
+hold (``client/replica/credentials.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from client.replica import origins
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import (
@@ -53,14 +59,17 @@ def _allowed_hosts() -> list[str]:
     return hosts
 
 
+#: Origins allowed when REACTIVE_ALLOWED_ORIGINS is unset (never in production): the first
+#: client of the local stack and of the README's by-hand run; `reactive up` and the tests
+#: give each client its own.
+_LOCAL_ORIGINS = ["http://127.0.0.1:8001", "http://localhost:8001"]
+
+
 def _allowed_origins() -> list[str]:
-    """Websocket origins (channels OriginValidator patterns); no scheme = any scheme and port."""
+    """Websocket origins, each exactly ``scheme://host[:port]`` (``client/replica/origins.py``)."""
     if PRODUCTION and "REACTIVE_ALLOWED_ORIGINS" not in _env:
         raise ConfigError("REACTIVE_ALLOWED_ORIGINS must be set when REACTIVE_PRODUCTION=1")
-    origins = env_list(_env, "REACTIVE_ALLOWED_ORIGINS", ["localhost", "127.0.0.1"])
-    if "*" in origins:
-        raise ConfigError("REACTIVE_ALLOWED_ORIGINS may not contain '*': list the real origins")
-    return origins
+    return list(origins.parse_allowed(env_list(_env, "REACTIVE_ALLOWED_ORIGINS", _LOCAL_ORIGINS)))
 
 
 def _log_level() -> str:
@@ -74,6 +83,21 @@ def _ws_token_seconds() -> int:
     """Lifetime of a websocket stream token (client/replica/tokens.py): short, never zero."""
     return env_count(
         _env, "REACTIVE_WS_TOKEN_SECONDS", default=300, least=1, most=86400, unit="seconds"
+    )
+
+
+def _ws_max_sockets_per_user() -> int:
+    """Sockets one user may hold open on one daphne process; the next is closed with 4429."""
+    return env_count(
+        _env, "REACTIVE_WS_MAX_SOCKETS_PER_USER", default=20, least=1, most=10_000,
+        unit="sockets",
+    )  # fmt: skip
+
+
+def _ws_recheck_seconds() -> int:
+    """How often an open socket checks its credentials (session, token) still hold."""
+    return env_count(
+        _env, "REACTIVE_WS_RECHECK_SECONDS", default=5, least=1, most=3600, unit="seconds"
     )
 
 
@@ -104,6 +128,11 @@ REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
 CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 #: Seconds a stream token from /api/stream-token/ opens sockets for (scripts, mobile apps).
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
+#: Sockets of one user per daphne process; past it a socket is closed with code 4429.
+REACTIVE_WS_MAX_SOCKETS_PER_USER = _ws_max_sockets_per_user()
+#: Seconds between an open socket's checks of its credentials (the backstop: logout and a
+#: password change close it at once, an expiry at its time).
+REACTIVE_WS_RECHECK_SECONDS = _ws_recheck_seconds()
 #: The channel layer's pool size per process: at least the sockets one daphne holds.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
 

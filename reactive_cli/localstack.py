@@ -148,9 +148,11 @@ class Layout:
         }
 
     def client_env(self, name: str) -> dict[str, str]:
+        port = self.client_port(name)  # its pages' origins: the only ones its sockets accept
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "client.settings",
             "REACTIVE_CLIENT": name,
+            "REACTIVE_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         }
 
     # --- the record ``up`` leaves, so later commands find the same ports and clients ---

@@ -11,3 +11,7 @@ class ReplicaConfig(AppConfig):
     name = "client.replica"
     label = "replica"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the receivers that end sockets whose credentials ended."""
+        from client.replica import signals  # noqa: F401  (importing connects them)

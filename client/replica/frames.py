@@ -8,9 +8,12 @@ Frames (JSON objects sent to the browser)::
     {"type": "gone", "reason": "deactivated"|"deleted"|"withdrawn", "version": N}
                                                                          last frame, then close
     {"type": "test", "event_id", "action", "version", "user_id", "occurred_at"}  synthetic
+    {"type": "ended", "reason": "logged_out"|"expired"|"password_changed"|"inactive"}
+                                           last frame when the socket's credentials end
 
 Group messages (channel layer, group ``naming.user_group(master_id)``) are
-``{"type": "user.changed"|"user.gone"|"user.test", "frame": <frame>}``.
+``{"type": "user.changed"|"user.gone"|"user.test", "frame": <frame>}``, and
+``{"type": "user.recheck"}``: the user's credentials changed, each socket checks its own.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ Frame = dict[str, Any]
 USER_CHANGED = "user.changed"
 USER_GONE = "user.gone"
 USER_TEST = "user.test"
+USER_RECHECK = "user.recheck"
 
 
 class GoneReason(StrEnum):
@@ -76,3 +80,21 @@ def test_frame(*, event: Envelope) -> Frame:
 def group_message(kind: str, frame: Frame) -> dict[str, Any]:
     """The channel-layer message carrying ``frame`` to a user's sockets."""
     return {"type": kind, "frame": frame}
+
+
+class EndReason(StrEnum):
+    """Why what authenticated a socket no longer holds (``client/replica/credentials.py``)."""
+
+    #: The session was logged out or deleted; for a token, its user logged out somewhere.
+    LOGGED_OUT = "logged_out"
+    #: The session, or the token, is past its expiry.
+    EXPIRED = "expired"
+    #: The user's password changed since the session or token was made.
+    PASSWORD_CHANGED = "password_changed"
+    #: The local user was deactivated or removed on this client.
+    INACTIVE = "inactive"
+
+
+def ended_frame(*, reason: EndReason) -> Frame:
+    """The last frame of a socket whose credentials ended; the account itself may be fine."""
+    return {"type": "ended", "reason": reason.value}

@@ -66,3 +66,20 @@ class Replica(models.Model):
     def __str__(self) -> str:
         held = " (tombstone)" if self.tombstone else " (withdrawn)" if self.withdrawn else ""
         return f"master user {self.master_id} v{self.version}{held}"
+
+
+class TokenGeneration(models.Model):
+    """How many times a user logged out on this client: a stream token carries the value it
+    was issued at, and stops opening (and holding) sockets once a logout moves it on."""
+
+    #: The local user's id: a plain number, not a foreign key, so that deleting a user (the
+    #: listener applying a delete) costs no query here. A row left behind is harmless: a
+    #: user with that id would only start counting from its value.
+    user_id = models.PositiveBigIntegerField(primary_key=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    #: Declared so that type checking works under any settings module.
+    objects: ClassVar[models.Manager[TokenGeneration]] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"user {self.pk} token generation {self.value}"

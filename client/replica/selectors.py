@@ -1,17 +1,27 @@
-"""Reads of replicated users: which fields are replicated, a user's current stream state, and
-every replica as ``reactive diff`` compares it with the master."""
+"""Reads of replicated users: which fields are replicated, a user's current stream state,
+every replica as ``reactive diff`` compares it with the master, and what the database holds
+about a socket's credentials."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.utils.crypto import constant_time_compare
 
 from client import conf
-from client.replica import frames
-from client.replica.models import Replica
+from client.replica import frames, tokens
+from client.replica.credentials import (
+    Credentials,
+    Facts,
+    SessionCredentials,
+    TokenCredentials,
+)
+from client.replica.models import Replica, TokenGeneration
 from reactive_cli.contract import FieldValue
 
 
@@ -71,6 +81,58 @@ def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
             "withdrawn": replica.withdrawn,
             "fields": fields,
         }
+
+
+def token_generation(*, user_id: int) -> int:
+    """The user's token generation: a token issued at another one no longer holds."""
+    value = TokenGeneration.objects.filter(user_id=user_id).values_list("value", flat=True)
+    return value.first() or 0
+
+
+def credential_facts(held: Sequence[Credentials]) -> list[Facts]:
+    """What the database holds now about each socket's session or token, in three queries
+    whatever their number (database sessions)."""
+    keys = [c.session_key for c in held if isinstance(c, SessionCredentials)]
+    sessions = Session.objects.in_bulk(keys)
+    users = User.objects.in_bulk({c.user_id for c in held})
+    token_users = {c.user_id for c in held if not isinstance(c, SessionCredentials)}
+    generations = dict(
+        TokenGeneration.objects.filter(user_id__in=token_users).values_list("user_id", "value")
+    )
+    return [
+        _session_facts(c, sessions.get(c.session_key), users.get(c.user_id))
+        if isinstance(c, SessionCredentials)
+        else _token_facts(c, generations.get(c.user_id, 0), users.get(c.user_id))
+        for c in held
+    ]
+
+
+def _session_facts(held: SessionCredentials, row: Session | None, user: User | None) -> Facts:
+    data: dict[str, Any] = row.get_decoded() if row is not None else {}
+    return Facts(
+        signed_in=row is not None and str(data.get(SESSION_KEY)) == str(held.user_id),
+        expires_at=row.expire_date.timestamp() if row is not None else None,
+        user_active=user is not None and user.is_active,
+        password_unchanged=user is not None and _hash_holds(data.get(HASH_SESSION_KEY), user),
+    )
+
+
+def _token_facts(held: TokenCredentials, generation: int, user: User | None) -> Facts:
+    return Facts(
+        signed_in=generation == held.generation,
+        expires_at=held.expires_at,
+        user_active=user is not None and user.is_active,
+        password_unchanged=user is not None
+        and constant_time_compare(tokens.credential_stamp(user), held.stamp),
+    )
+
+
+def _hash_holds(session_hash: object, user: User) -> bool:
+    """Django's check of a session's auth hash (``auth.get_user``), fallback secrets included."""
+    if not isinstance(session_hash, str) or not session_hash:
+        return False
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return any(constant_time_compare(session_hash, known) for known in hashes)
 
 
 def _plain(value: object) -> FieldValue:

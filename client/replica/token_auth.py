@@ -1,9 +1,11 @@
 """Websocket authentication by stream token (``Authorization: Bearer TOKEN``), for scripts and apps.
 
 A handshake without an Authorization header takes the browser path unchanged (session
-cookie, Origin checked by channels' OriginValidator). A handshake with one takes the token
-path and never falls back to the cookie: a bad, expired or tampered token, or a user since
-deactivated, deleted or given a new password, is refused (HTTP 403 at the handshake).
+cookie, exact Origin checked by ``handshake.OriginCheck``). A handshake with one takes the
+token path and never falls back to the cookie: a bad, expired or tampered token, a user
+since deactivated, deleted or given a new password, or one who logged out since (their
+token generation moved on), is refused (HTTP 403 at the handshake). The accepted token's
+claims go on in ``scope["stream_token"]``: the socket holds only while they do.
 
 Origin on the token path: a browser cannot set an Authorization header on a websocket, so
 a token is no ambient credential and a socket without Origin (a script, an app) is
@@ -19,13 +21,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.security.websocket import OriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils.crypto import constant_time_compare
 
 from client import conf
 from client.replica import tokens
+from client.replica.handshake import OriginCheck
+from client.replica.selectors import token_generation
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +39,11 @@ Scope = dict[str, Any]
 class TokenAuthMiddleware:
     """Route a websocket handshake to the token path or to the browser path (``browser``)."""
 
-    def __init__(self, browser: Any, streams: Any, *, allowed_origins: list[str]) -> None:
+    def __init__(self, browser: Any, streams: Any, *, allowed_origins: tuple[str, ...]) -> None:
         self.browser = browser
         self.streams = streams
         # Applied only when the token socket names an Origin (see the module docstring).
-        self.origin_checked = OriginValidator(streams, allowed_origins)
+        self.origin_checked = OriginCheck(streams, allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """Hand the handshake on with ``scope["user"]`` from the token, or deny it."""
@@ -47,13 +51,14 @@ class TokenAuthMiddleware:
         if token is None:
             await self.browser(scope, receive, send)
             return
-        user: User | None = await database_sync_to_async(token_user)(token)
-        if user is None:
+        found = await database_sync_to_async(token_user)(token)
+        if found is None:
             await WebsocketDenier()(scope, receive, send)
             return
+        user, claims = found
         has_origin = any(name == b"origin" for name, _ in scope.get("headers", ()))
         inner = self.origin_checked if has_origin else self.streams
-        await inner({**scope, "user": user}, receive, send)
+        await inner({**scope, "user": user, "stream_token": claims}, receive, send)
 
 
 def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -70,8 +75,9 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return token
 
 
-def token_user(token: str) -> User | None:
-    """The active user a genuine, unexpired token names, with unchanged credentials; else None."""
+def token_user(token: str) -> tuple[User, tokens.Claims] | None:
+    """The active user a genuine, unexpired token names, with unchanged credentials, and the
+    token's claims; else None."""
     try:
         claims = tokens.verify(
             token,
@@ -89,4 +95,7 @@ def token_user(token: str) -> User | None:
     if not constant_time_compare(tokens.credential_stamp(user), claims.stamp):
         logger.info("refused stream token of user %d: credentials changed", claims.user_id)
         return None
-    return user
+    if token_generation(user_id=user.pk) != claims.generation:
+        logger.info("refused stream token of user %d: logged out since", claims.user_id)
+        return None
+    return user, claims

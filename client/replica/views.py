@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from client import conf
 from client.replica import tokens
-from client.replica.selectors import replica_state_for_user, replicated_fields
+from client.replica.selectors import replica_state_for_user, replicated_fields, token_generation
 from reactive_cli.contract import FieldValue
 
 
@@ -56,6 +56,7 @@ def stream_token(request: HttpRequest) -> JsonResponse:
     token = tokens.issue(
         user_id=user.pk,
         stamp=tokens.credential_stamp(user),
+        generation=token_generation(user_id=user.pk),
         secret=settings.SECRET_KEY,
         client=conf.client_name(),
     )

@@ -43,7 +43,7 @@ def session_cookie(user: User) -> bytes:
 
 
 async def open_stream(
-    username: str, *, user: User | None = None, origin: bytes | None = b"http://localhost:8000"
+    username: str, *, user: User | None = None, origin: bytes | None = b"http://localhost:8001"
 ) -> WebsocketCommunicator:
     headers = [(b"host", b"localhost")]
     if origin is not None:
@@ -257,3 +257,46 @@ async def test_a_withdrawn_users_socket_gets_the_final_frame_and_cannot_come_bac
     # And the same session cannot open the stream again: its user is gone from this client
     ok, _ = await reopened.connect()
     assert not ok
+
+
+@pytest.mark.parametrize("path", ["/anything", "/ws/users/a/b/", "/ws/users//", "/ws/users/a"])
+async def test_an_unknown_path_is_refused_at_the_handshake(path, caplog):
+    stream = WebsocketCommunicator(
+        application, path, [(b"host", b"localhost"), (b"origin", b"http://localhost:8001")]
+    )
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+    assert "No route found" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://localhost:9999", b"https://localhost:8001", b"http://localhost"]
+)
+async def test_another_port_or_scheme_of_the_allowed_host_is_refused(layer_prefix, origin):
+    ana = await replicate("ana")
+    stream = await open_stream("ana", user=ana, origin=origin)
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_past_the_per_user_cap_a_socket_is_accepted_then_closed_with_4429(
+    layer_prefix, settings, caplog
+):
+    settings.REACTIVE_WS_MAX_SOCKETS_PER_USER = 2
+    ana = await replicate("ana")
+    held = [await connected("ana", ana) for _ in range(2)]
+    extra = await open_stream("ana", user=ana)
+
+    ok, _ = await extra.connect()
+
+    assert ok  # accepted only to give the close code, and nothing is sent
+    assert await extra.receive_output(timeout=3) == {"type": "websocket.close", "code": 4429}
+    assert f"refused a socket of user {ana.pk}: 2 open in this process" in caplog.text
+    await held.pop().disconnect()
+    held.append(await connected("ana", ana))  # a closed socket made room for one more
+    for stream in held:
+        await stream.disconnect()

@@ -30,7 +30,8 @@ T0 = 1_800_000_000.0
 
 def sign(user_id: int = 7, stamp: str = "abc123", **kwargs) -> str:
     return tokens.issue(
-        user_id=user_id, stamp=stamp, secret=kwargs.pop("secret", SECRET),
+        user_id=user_id, stamp=stamp, generation=kwargs.pop("generation", 0),
+        secret=kwargs.pop("secret", SECRET),
         client=kwargs.pop("client", "shop"), now=kwargs.pop("now", T0),
     )  # fmt: skip
 
@@ -46,7 +47,9 @@ def check(token: str, **kwargs) -> tokens.Claims:
 
 
 def test_a_token_round_trips_to_its_user_and_credential_stamp():
-    assert check(sign(7, "abc123")) == tokens.Claims(user_id=7, stamp="abc123")
+    assert check(sign(7, "abc123", generation=2)) == tokens.Claims(
+        user_id=7, stamp="abc123", generation=2, issued_at=T0
+    )
 
 
 def test_a_token_is_valid_until_its_lifetime_has_passed_and_expired_after():
@@ -85,7 +88,11 @@ def test_a_value_signed_with_djangos_default_salt_is_not_a_token():
         check(signing.dumps({"u": 7, "a": "abc123"}, key=SECRET))
 
 
-@pytest.mark.parametrize("payload", [{"u": True, "a": "x"}, {"u": 0, "a": "x"}, {"u": 7}, [7]])
+@pytest.mark.parametrize(
+    "payload",
+    [{"u": True, "a": "x", "g": 0}, {"u": 0, "a": "x", "g": 0}, {"u": 7, "g": 0}, [7],
+     {"u": 7, "a": "x"}, {"u": 7, "a": "x", "g": -1}, {"u": 7, "a": "x", "g": False}],
+)  # fmt: skip
 def test_a_genuinely_signed_value_of_the_wrong_shape_is_refused(payload):
     other = signing.dumps(payload, key=SECRET, salt=f"{tokens.SALT}.shop")
 
@@ -188,8 +195,10 @@ def test_a_logged_in_user_gets_a_token_for_their_own_stream():
     assert body["expires_in"] == 300
     assert body["stream"] == f"/ws/users/{quote(ana.username, safe='')}/"
     claims = tokens.verify(body["token"], secret=settings.SECRET_KEY, client="shop", max_age=300)
-    assert claims == tokens.Claims(user_id=ana.pk, stamp=tokens.credential_stamp(ana))
     issued = signing.b62_decode(body["token"].split(":")[1])
+    assert claims == tokens.Claims(
+        user_id=ana.pk, stamp=tokens.credential_stamp(ana), generation=0, issued_at=issued
+    )
     assert int(before) <= issued <= time.time()
 
 
@@ -203,7 +212,7 @@ def test_the_endpoint_only_answers_post():
 
 # --- the socket (in process, real Redis channel layer) --------------------------------------
 
-ALLOWED = b"http://localhost:8000"
+ALLOWED = b"http://localhost:8001"  # client/settings.py's local default
 
 
 @sync_to_async
@@ -300,7 +309,8 @@ async def test_a_bad_token_is_refused_at_the_handshake(how, reason, caplog):
     ana = await sync_to_async(replicated)("ana")
     stamp = await sync_to_async(tokens.credential_stamp)(ana)
     good = await post_for_token(ana)
-    own: dict[str, Any] = {"user_id": ana.pk, "stamp": stamp, "secret": settings.SECRET_KEY}
+    own: dict[str, Any] = {"user_id": ana.pk, "stamp": stamp, "generation": 0,
+                           "secret": settings.SECRET_KEY}  # fmt: skip
     token = {
         "expired": tokens.issue(**own, client="shop", now=time.time() - 301),
         "tampered": good[:-2] + ("AA" if not good.endswith("AA") else "BB"),

@@ -66,7 +66,10 @@ class Daphne:
 def daphne(stack: Stack) -> Iterator[Daphne]:
     shop = stack.clients["shop"]
     name, port = f"fanout-{uuid.uuid4().hex[:8]}", free_port()
-    env = {**shop.env, "REDIS_URL": f"{shop.env['REDIS_URL']}?client_name={name}"}
+    # Each user's sockets, and the churn's new ones opening while the old ones close: no cap.
+    cap = str(PER_USER + CHURN // USERS)
+    env = {**shop.env, "REDIS_URL": f"{shop.env['REDIS_URL']}?client_name={name}",
+           "REACTIVE_WS_MAX_SOCKETS_PER_USER": cap}  # fmt: skip
     proc = Proc(f"daphne-{name}", client_daphne(sys.executable, port), env, shop.log_dir)
     try:
         proc.wait_ready(lambda: port_open(port), timeout=30)

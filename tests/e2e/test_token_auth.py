@@ -81,7 +81,9 @@ def shell_token(app: ClientApp, username: str, *, age: int) -> str:
         "from django.contrib.auth.models import User; "
         "from client import conf; from client.replica import tokens; "
         f"u = User.objects.get(username={username!r}); "
+        "from client.replica.selectors import token_generation; "
         "print(tokens.issue(user_id=u.pk, stamp=tokens.credential_stamp(u), "
+        "generation=token_generation(user_id=u.pk), "
         f"secret=settings.SECRET_KEY, client=conf.client_name(), now=time.time() - {age}))"
     )
     return app.manage("shell", "-c", code).strip().splitlines()[-1]  # after the shell's banner

@@ -16,9 +16,10 @@ import re
 import sqlite3
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,31 @@ class ClientApp:
         )
         return sessions[0]
 
+    def logout(self, session: str) -> None:
+        """Sign out through the page's own form, as another tab holding ``session`` would."""
+        page = urllib.request.Request(f"{self.url}/", headers={"Cookie": session})
+        with urllib.request.urlopen(page, timeout=10) as answer:
+            html = answer.read().decode()
+            cookies = [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or []]
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert match, f"{self.name}'s page has no logout form for {session}"
+        form = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
+        headers = {"Cookie": "; ".join([session, *cookies]), "Origin": self.url,
+                   "Referer": f"{self.url}/"}  # fmt: skip
+        request = urllib.request.Request(f"{self.url}/accounts/logout/", data=form, headers=headers)
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            opener.open(request, timeout=10)
+        except urllib.error.HTTPError as answer:  # the redirect to the login page
+            assert answer.code == 302, f"logout on {self.name}: HTTP {answer.code}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Leave a redirect as the answer (an HTTPError) instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
 
 @dataclass
 class Stack:
@@ -257,19 +283,24 @@ def start_client(
     *,
     listener: bool = True,
     redis_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> ClientApp:
     """Migrate, then start a client's daphne and (optionally) its listener.
 
-    ``redis_url`` is the client's channel layer (default: the stack's Redis).
+    ``redis_url`` is the client's channel layer (default: the stack's Redis). Its pages'
+    origin (``ClientApp.url``) is the one its sockets accept; ``extra_env`` comes last.
     """
     env = _base_env(settings, workdir / "state")
     if redis_url:
         env["REDIS_URL"] = redis_url
     db_path = workdir / f"client-{name}.sqlite3"
+    port = free_port()
     env.update(
         REACTIVE_CLIENT=name,
         DATABASE_URL=f"sqlite:///{db_path}",
         REACTIVE_QUEUE_URL=provisioned.queue_urls[name],
+        REACTIVE_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
     )
     app = ClientApp(
         name=name,
@@ -277,6 +308,7 @@ def start_client(
         db_path=db_path,
         log_dir=workdir / "logs",
         queue_url=provisioned.queue_urls[name],
+        port=port,
     )
     app.manage("migrate", "--verbosity", "0")
     app.start_daphne()

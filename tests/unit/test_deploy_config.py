@@ -70,3 +70,13 @@ def test_prometheus_scrapes_every_metrics_port_supervisord_gives_out(options: Se
     ]
     assert len(served) == 5  # master-web, two workers, two shop listeners
     assert sorted(scraped) == sorted(served)
+
+
+def test_each_client_gets_its_own_websocket_origins(options: ServerOptions):
+    for group in options.process_group_configs:
+        for process in group.process_configs:
+            env = process.environment or {}
+            if env.get("DJANGO_SETTINGS_MODULE") == "client.settings":
+                client = env["REACTIVE_CLIENT"].upper()
+                expected = f"value-of-{client}_ALLOWED_ORIGINS"
+                assert env["REACTIVE_ALLOWED_ORIGINS"] == expected, process.name

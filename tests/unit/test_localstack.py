@@ -59,6 +59,19 @@ def test_listeners_per_client_become_numprocs_named_client_listener_nn(tmp_path:
     assert groups["blog-listener"] == ["blog-listener"]
 
 
+def test_each_clients_sockets_accept_only_its_own_pages_origins(tmp_path: Path):
+    layout = localstack.Layout(
+        state_dir=tmp_path, clients=("shop", "blog"),
+        bind=localstack.Ports(clients=(20003, 20004)),
+    )  # fmt: skip
+    assert layout.client_env("shop")["REACTIVE_ALLOWED_ORIGINS"] == (
+        "http://127.0.0.1:20003,http://localhost:20003"
+    )
+    assert layout.client_env("blog")["REACTIVE_ALLOWED_ORIGINS"] == (
+        "http://127.0.0.1:20004,http://localhost:20004"
+    )
+
+
 def test_ports_and_an_operators_redis_url_replace_the_defaults(tmp_path: Path):
     layout = localstack.Layout(
         state_dir=tmp_path,

@@ -1,6 +1,6 @@
 // The "me" page, live: one websocket to /ws/users/<username>/, fields updated from frames.
 // Replicated text is only ever written with textContent, never parsed as HTML.
-// Frames: state (on every (re)connect), changed, gone (final), test (synthetic).
+// Frames: state (on every (re)connect), changed, gone and ended (final), test (synthetic).
 (function () {
   "use strict";
 
@@ -11,6 +11,16 @@
     deactivated: "account deactivated",
     deleted: "signed out: account deleted",
     withdrawn: "signed out: account no longer shared with this site",
+  };
+  // Closed for good: the session ended (4401, after an "ended" frame), or this user holds
+  // too many sockets on the server (4429). Reconnecting would only be refused again.
+  const CLOSE_FINAL = { 4401: "ended", 4429: "too_many" };
+  const ENDED_TEXT = {
+    logged_out: "signed out: reload to sign in again",
+    expired: "session expired: reload to sign in again",
+    password_changed: "signed out: the password changed, reload to sign in again",
+    inactive: "signed out: account disabled",
+    too_many: "too many live pages open: close some, then reload",
   };
 
   const body = document.body;
@@ -46,7 +56,7 @@
 
   function finish(reason) {
     finished = true;
-    const text = GONE_TEXT[reason] || "signed out";
+    const text = GONE_TEXT[reason] || ENDED_TEXT[reason] || "signed out";
     const gone = byId("gone");
     gone.textContent = text;
     gone.hidden = false;
@@ -68,7 +78,7 @@
       if (frame.version >= version) applyUser(frame.user, frame.version);
     } else if (frame.type === "changed") {
       if (frame.version > version) applyUser(frame.user, frame.version);
-    } else if (frame.type === "gone") {
+    } else if (frame.type === "gone" || frame.type === "ended") {
       finish(frame.reason);
     } else if (frame.type === "test") {
       addTestEvent(frame);
@@ -101,6 +111,7 @@
     };
     socket.onclose = function (event) {
       if (event.code === CLOSE_GONE && !finished) finish(body.dataset.gone || "");
+      if (event.code in CLOSE_FINAL && !finished) finish(CLOSE_FINAL[event.code]);
       if (finished) return;
       const delay = reconnectDelay();
       setState("closed", "closed, reconnecting in " + (delay / 1000).toFixed(1) + " s");

@@ -14,6 +14,7 @@ relay_publish_failures_total          counter events SNS refused or could not be
 outbox_backlog                        gauge   events committed and not yet published
 outbox_oldest_age_seconds             gauge   age of the oldest of those (0 when none)
 outbox_waiting_retry                  gauge   of those, failed ones waiting for their backoff
+outbox_rows_deleted_total             counter sent rows the retention sweep deleted
 listener_events_received_total        counter messages received from SQS
 listener_events_applied_total         counter events that changed the client database
 listener_events_ignored_stale_total   counter events older than what the client holds
@@ -56,6 +57,12 @@ class OutboxReading:
     backlog: int
     oldest_age_seconds: float
     waiting_retry: int = 0
+    #: Every row the outbox holds, sent or not (``reactive status`` only; None: not read).
+    rows: int | None = None
+    #: Age of the oldest sent row, which the retention sweep deletes next (None: none).
+    oldest_sent_age_seconds: float | None = None
+    #: How long sent rows are kept (REACTIVE_OUTBOX_RETENTION_SECONDS; None: not read).
+    retention_seconds: float | None = None
 
 
 class OutboxCollector(Collector):
@@ -109,6 +116,11 @@ class RelayMetrics:
             "reactive_relay_paced_seconds",
             "Seconds the relay held publishing while a client queue was full "
             "(REACTIVE_RELAY_MAX_QUEUE_DEPTH).",
+            registry=registry,
+        )
+        self.deleted = Counter(
+            "reactive_outbox_rows_deleted",
+            "Sent outbox rows deleted once REACTIVE_OUTBOX_RETENTION_SECONDS had passed.",
             registry=registry,
         )
         if outbox is not None:

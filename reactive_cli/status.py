@@ -68,6 +68,11 @@ class OutboxStatus:
     error: str
     #: Of the backlog, failed events waiting out their retry backoff.
     waiting_retry: int | None = None
+    #: Every row the outbox holds, sent or not; sent rows are kept ``retention_seconds``.
+    rows: int | None = None
+    #: Age of the oldest sent row (None: none): the retention sweep deletes it next.
+    oldest_sent_age_seconds: float | None = None
+    retention_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,11 +138,15 @@ def _outbox(outbox: OutboxReading | str, now: datetime) -> OutboxStatus:
     if isinstance(outbox, str):
         return OutboxStatus(backlog=None, oldest_pending_age_seconds=None, error=outbox)
     age = round(outbox.oldest_age_seconds, 1) if outbox.backlog else None
+    sent = outbox.oldest_sent_age_seconds
     return OutboxStatus(
         backlog=outbox.backlog,
         oldest_pending_age_seconds=age,
         error="",
         waiting_retry=outbox.waiting_retry,
+        rows=outbox.rows,
+        oldest_sent_age_seconds=None if sent is None else round(sent, 1),
+        retention_seconds=outbox.retention_seconds,
     )
 
 
@@ -181,7 +190,8 @@ def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | 
 
 
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
-    """The master's outbox backlog (``master.users.selectors.outbox_backlog``), or why not.
+    """The master's outbox: its backlog, size and oldest sent row
+    (``master.users.selectors.outbox_overview``), or why not.
 
     Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
     """
@@ -193,9 +203,9 @@ def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
         django.setup()
         from django.utils import timezone
 
-        from master.users.selectors import outbox_backlog
+        from master.users.selectors import outbox_overview
 
-        return outbox_backlog(now=timezone.now())
+        return outbox_overview(now=timezone.now())
     except Exception as e:  # any failure is shown as "unknown", not a traceback
         reason = (str(e).strip().splitlines() or [""])[0]
         return f"unknown: {type(e).__name__}: {reason}"

@@ -112,7 +112,29 @@ def render(found: model.StackStatus) -> Group:
         oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
-    return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
+    lines = [line, *_kept_line(outbox)]
+    return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
+
+
+def _kept_line(outbox: model.OutboxStatus) -> list[Text]:
+    """``master outbox: 1234 rows, oldest sent 2.0 d old (sent rows kept 7 d)``, if read."""
+    if outbox.error or outbox.rows is None:
+        return []
+    sent = outbox.oldest_sent_age_seconds
+    oldest = "no sent row" if sent is None else f"oldest sent {_age(sent)} old"
+    retention = outbox.retention_seconds
+    kept = f" (sent rows kept {_age(retention)})" if retention is not None else ""
+    return [Text(f"master outbox: {outbox.rows} rows, {oldest}{kept}")]
+
+
+def _age(seconds: float | None) -> str:
+    """A duration in the unit that reads best: 12.5 s, 42 min, 5.2 h, 7 d."""
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.1f} s"
 
 
 def _n(value: int | None) -> str:

@@ -8,6 +8,10 @@ makes the unsafe ones mandatory.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
 pool of Redis connections: at least the sockets one daphne holds, since a storm of
 handshakes or closes asks for one connection per socket at once.
+
+REACTIVE_OVERSIZE_POLICY (refuse, the default, or truncate) says what the listener does with
+a replicated text value longer than this client stores; REACTIVE_FIELD_MAX_LENGTHS
+(``first_name=30,...``) sets limits below the model's own (client/replica/limits.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from client.replica.limits import parse_max_lengths, parse_policy
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import (
@@ -106,6 +111,15 @@ CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
 #: The channel layer's pool size per process: at least the sockets one daphne holds.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
+#: A replicated text value longer than this client stores: "refuse" it (the event goes to
+#: the dead-letter queue naming the field) or "truncate" it (stored cut, and counted).
+REACTIVE_OVERSIZE_POLICY = parse_policy(
+    "REACTIVE_OVERSIZE_POLICY", _env.get("REACTIVE_OVERSIZE_POLICY")
+)
+#: Limits on replicated text fields below the model's max_length ({"first_name": 30}).
+REACTIVE_FIELD_MAX_LENGTHS = parse_max_lengths(
+    "REACTIVE_FIELD_MAX_LENGTHS", _env.get("REACTIVE_FIELD_MAX_LENGTHS")
+)
 
 INSTALLED_APPS = [
     "daphne",

@@ -15,9 +15,15 @@
     excluded (staff)          anything                            SKIPPED  (not replicated)
     live user                 tombstone                           STALE    (a tombstone is
                                                                             final: no repair)
+    live user                 same version; fields differ only    TRUNCATED (no difference:
+                              where the client stored the master's           the client's
+                              value cut to its limit                         policy; no repair)
 
 Fields compared are those both sides carry (the allow-list). A diff taken while events are
-in flight shows them as stale or missing for a moment: run it again.
+in flight shows them as stale or missing for a moment: run it again. A client with
+REACTIVE_OVERSIZE_POLICY=truncate says which fields it stored cut, and to what limit
+(``"truncated": {field: limit}`` in its dump): a user whose only differences are those is
+TRUNCATED, listed and counted, but not a difference, since no event can change it.
 """
 
 from __future__ import annotations
@@ -51,11 +57,17 @@ class Status(StrEnum):
     STALE = "stale"  # both have it, with another version or other field values
     EQUAL = "equal"
     SKIPPED = "skipped"  # excluded from replication in the master (staff, superusers)
+    TRUNCATED = "truncated"  # the client holds the master's values cut to its own limits
 
     @property
     def differs(self) -> bool:
         """Whether this status is a difference to report (and to repair)."""
         return self in (Status.MISSING, Status.EXTRA, Status.STALE)
+
+    @property
+    def listed(self) -> bool:
+        """Whether a diff lists it by default: a difference, or values the client cut."""
+        return self.differs or self is Status.TRUNCATED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +75,8 @@ class Record:
     """One user as one side holds it (a line of ``users_dump`` or ``replica_dump``).
 
     ``fields`` is None for a client replica whose local user is gone; ``version`` is None
-    for a master user that never had an event.
+    for a master user that never had an event; ``truncated`` names the fields a client
+    stored cut, each with its limit there (None: unknown).
     """
 
     master_id: int
@@ -71,6 +84,7 @@ class Record:
     tombstone: bool = False
     excluded: bool = False
     fields: Mapping[str, FieldValue] | None = field(default_factory=dict)
+    truncated: Mapping[str, int | None] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -131,8 +145,13 @@ class Report:
     def unrepairable(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.differences if not e.repairable)
 
+    @property
+    def listed(self) -> tuple[Entry, ...]:
+        """What a diff shows by default: the differences and the truncated users."""
+        return tuple(e for e in self.entries if e.status.listed)
+
     def as_json(self, *, every_user: bool = False) -> dict[str, Any]:
-        shown = self.entries if every_user else self.differences
+        shown = self.entries if every_user else self.listed
         return {
             "equal": not self.differs,
             "totals": self.totals,
@@ -180,6 +199,9 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
     differing = _differing(m.fields or {}, c.fields)
     if not differing and m.version == c.version:
         return entry(Status.EQUAL)
+    if m.version == c.version and _only_cut(differing, m.fields or {}, c):
+        return entry(Status.TRUNCATED, _cut_reason(differing, c), fields=differing,
+                     repairable=False)  # fmt: skip
     reasons = []
     if m.version != c.version:
         reasons.append(f"version {_v(c.version)} on the client, {_v(m.version)} in the master")
@@ -190,6 +212,32 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
 
 def _v(version: int | None) -> str:
     return "none" if version is None else str(version)
+
+
+def _only_cut(names: tuple[str, ...], master: Mapping[str, FieldValue], client: Record) -> bool:
+    """Whether every differing field is one the client says it cut, holding the master's
+    value cut to its limit there."""
+    for name in names:
+        if name not in client.truncated:
+            return False
+        whole, held = master.get(name), (client.fields or {}).get(name)
+        if not isinstance(whole, str) or not isinstance(held, str) or len(held) >= len(whole):
+            return False
+        limit = client.truncated[name]
+        if held != whole[: limit if limit is not None else len(held)]:
+            return False
+    return True
+
+
+def _cut_reason(names: tuple[str, ...], client: Record) -> str:
+    """``first_name stored cut to 30 characters (the client's REACTIVE_OVERSIZE_POLICY)``."""
+    cut = ", ".join(
+        f"{name} stored cut to {client.truncated[name]} characters"
+        if client.truncated[name] is not None
+        else f"{name} stored cut"
+        for name in names
+    )
+    return f"{cut} (REACTIVE_OVERSIZE_POLICY=truncate: no event can change it)"
 
 
 def _differing(
@@ -212,18 +260,24 @@ def parse_record(line: str) -> Record:
     master_id: Any = obj.get("master_id")
     version: Any = obj.get("version")
     fields: Any = obj.get("fields", {})
+    truncated: Any = obj.get("truncated", {})
     if not _is_int(master_id) or master_id < 1:
         raise ContractError(f"dump line without a valid master_id: {line[:120]!r}")
     if version is not None and not _is_int(version):
         raise ContractError(f"dump line with a bad version: {line[:120]!r}")
     if fields is not None and not isinstance(fields, dict):
         raise ContractError(f"dump line whose fields are not an object: {line[:120]!r}")
+    if not isinstance(truncated, dict) or not all(
+        limit is None or _is_int(limit) for limit in truncated.values()
+    ):
+        raise ContractError(f"dump line with a bad truncated: {line[:120]!r}")
     return Record(
         master_id=master_id,
         version=version,
         tombstone=obj.get("tombstone") is True,
         excluded=obj.get("excluded") is True,
         fields=fields,
+        truncated=truncated,
     )
 
 

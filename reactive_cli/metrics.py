@@ -22,13 +22,16 @@ listener_events_duplicate_total       counter events the client already holds (r
 listener_events_tested_total          counter synthetic events pushed to sockets only
 listener_events_failed_total          counter messages refused (malformed, collision)
 listener_events_dead_lettered_total   counter refused on their last allowed receive
+listener_values_truncated_total       counter values stored cut to the client's limit
+                                              (REACTIVE_OVERSIZE_POLICY=truncate; ``field``)
 listener_apply_seconds                histo.  time to apply one event to the database
 listener_event_lag_seconds            histo.  master commit to applied on the client
 listener_queue_messages               gauge   queue depth last seen (visible/in_flight/dlq)
 ===================================== ======= =============================================
 
-Every listener metric carries a ``client`` label. The outbox gauges are read from the
-master's database when scraped, with the same query as ``reactive status``.
+Every listener metric carries a ``client`` label (``values_truncated`` also a ``field``).
+The outbox gauges are read from the master's database when scraped, with the same query as
+``reactive status``.
 """
 
 from __future__ import annotations
@@ -156,6 +159,13 @@ class ListenerMetrics:
             "reactive_listener_events_dead_lettered",
             "Messages refused on their last allowed receive: SQS moves them to the DLQ.",
         )
+        self._truncated = Counter(
+            "reactive_listener_values_truncated",
+            "Replicated values stored cut to this client's limit (REACTIVE_OVERSIZE_POLICY="
+            "truncate), per field.",
+            ["client", "field"],
+            registry=registry,
+        )
         self.apply_seconds = Histogram(
             "reactive_listener_apply_seconds",
             "Time to apply one event to the client database.",
@@ -177,6 +187,11 @@ class ListenerMetrics:
             registry=registry,
         )
         self._client = client
+
+    def truncated(self, fields: Iterable[str]) -> None:
+        """Count one value stored cut for each of ``fields``."""
+        for name in fields:
+            self._truncated.labels(client=self._client, field=name).inc()
 
     def queue_depth(self, *, visible: int, in_flight: int, dead_letters: int | None) -> None:
         """Record the depths read from SQS (dead letters None: not read)."""

@@ -11,3 +11,10 @@ class ReplicaConfig(AppConfig):
     name = "client.replica"
     label = "replica"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from client.replica.checks import check_field_limits
+
+        checks.register(check_field_limits)

@@ -30,6 +30,11 @@ class Replica(models.Model):
     username = models.CharField(max_length=150, blank=True, default="", db_index=True)
     #: True once the master deleted the user: late creates/updates are then ignored.
     tombstone = models.BooleanField(default=False)
+    #: Replicated fields this client stores cut to its limit (REACTIVE_OVERSIZE_POLICY=truncate)
+    #: and that limit, as ``first_name=30,last_name=30``; "" when every value is whole
+    #: (``limits.py``). Set by every upsert: ``reactive diff`` reads it, whatever the limits
+    #: of the environment it runs in.
+    truncated = models.CharField(max_length=200, blank=True, default="")
     #: The event that produced this state (for logs and support).
     last_event_id = models.UUIDField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

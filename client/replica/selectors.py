@@ -1,5 +1,6 @@
-"""Reads of replicated users: which fields are replicated, a user's current stream state, and
-every replica as ``reactive diff`` compares it with the master."""
+"""Reads of replicated users: which fields are replicated, a user's current stream state,
+every replica as ``reactive diff`` compares it with the master, and what ``reactive status``
+counts (users holding values cut to this client's limits)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from client import conf
-from client.replica import frames
+from client.replica import frames, limits
 from client.replica.models import Replica
 from reactive_cli.contract import FieldValue
 
@@ -57,19 +58,35 @@ def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
 
     ``{"master_id", "version", "tombstone", "fields"}``: ``fields`` are the replicated
     fields the local user holds; ``{}`` for a tombstone; None for a live replica whose local
-    user is gone (deleted by hand on this client).
+    user is gone (deleted by hand on this client). A replica holding values cut to this
+    client's limits also has ``"truncated": {field: limit}``.
     """
     replicas = Replica.objects.select_related("user").order_by("master_id")
     for replica in replicas.iterator(chunk_size=chunk_size):
         fields: dict[str, FieldValue] | None = {}
         if not replica.tombstone:
             fields = replicated_fields(replica.user) if replica.user is not None else None
-        yield {
+        record: dict[str, Any] = {
             "master_id": replica.master_id,
             "version": replica.version,
             "tombstone": replica.tombstone,
             "fields": fields,
         }
+        if replica.truncated:
+            record["truncated"] = limits.split(replica.truncated)
+        yield record
+
+
+def replica_truncation() -> dict[str, Any]:
+    """``{"replicas", "truncated_users", "truncated_fields": {field: users}}``: live
+    replicas, and those holding values cut to this client's limits (``replica_stats``)."""
+    live = Replica.objects.filter(tombstone=False)
+    cut = list(live.exclude(truncated="").values_list("truncated", flat=True))
+    fields: dict[str, int] = {}
+    for stored in cut:
+        for name in limits.split(stored):
+            fields[name] = fields.get(name, 0) + 1
+    return {"replicas": live.count(), "truncated_users": len(cut), "truncated_fields": fields}
 
 
 def _plain(value: object) -> FieldValue:

@@ -62,9 +62,11 @@ def diff(
     database is `CLIENT_DATABASE_URL`, e.g. SHOP_DATABASE_URL, or DATABASE_URL in
     `--client-env`). Per user: missing (not on the client, or its local row deleted), extra
     (deleted in the master), stale (other version or allow-listed field values) or equal,
-    with totals. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot
-    for each missing or stale user and a delete for each extra one to the client's queue
-    (the master's backfill); run diff again once the listener applied them.
+    with totals. Truncated: the client stored a value cut to its own limit
+    (REACTIVE_OVERSIZE_POLICY=truncate); listed, but not a difference, as no event changes
+    it. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot for each
+    missing or stale user and a delete for each extra one to the client's queue (the
+    master's backfill); run diff again once the listener applied them.
 
     Example: reactive diff --client shop --repair
     """
@@ -82,7 +84,7 @@ def diff(
     if json_output:
         typer.echo(json.dumps({"client": client, **report.as_json(every_user=every_user)}))
     else:
-        shown = report.entries if every_user else report.differences
+        shown = report.entries if every_user else report.listed
         if shown:
             console.print(render(shown[:limit]))
         if len(shown) > limit:
@@ -124,7 +126,8 @@ def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Conso
 def render(entries: tuple[diffing.Entry, ...]) -> Table:
     """One row per user: id, status, both versions, what differs."""
     table = Table("master id", "status", "master v", "client v", "detail")
-    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green"}
+    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green",
+              "truncated": "magenta"}  # fmt: skip
     for e in entries:
         status = f"[{colour.get(e.status.value, 'dim')}]{e.status.value}[/]"
         table.add_row(
@@ -137,7 +140,8 @@ def totals_line(client: str, report: diffing.Report) -> str:
     """``shop: 3 differ: 1 missing, 1 extra, 1 stale; 997 equal, 2 skipped (staff).``"""
     t = report.totals
     counts = f"{t['missing']} missing, {t['extra']} extra, {t['stale']} stale"
-    rest = f"{t['equal']} equal, {t['skipped']} skipped (staff)"
+    cut = f"{t['truncated']} truncated (cut to the client's limits), " if t["truncated"] else ""
+    rest = f"{t['equal']} equal, {cut}{t['skipped']} skipped (staff)"
     if not report.differs:
         return f"{client}: no differences: {rest}."
     return f"{client}: {len(report.differences)} differ: {counts}; {rest}."

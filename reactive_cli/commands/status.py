@@ -17,12 +17,15 @@ from rich.text import Text
 
 from reactive_cli import localstack
 from reactive_cli import status as model
+from reactive_cli.commands.backfill import client_environment
 from reactive_cli.commands.options import ConfigPath, Json, load_config, settings_for
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
 from reactive_cli.settings import Settings
 
 #: Seconds between two refreshes with --watch.
 WATCH_INTERVAL_SECONDS = 2.0
+#: Seconds between two readings of the clients' databases with --watch (a process each).
+REPLICAS_INTERVAL_SECONDS = 30.0
 
 
 def status(
@@ -36,9 +39,12 @@ def status(
     """Show per client its listener processes, queue depths and dead letters, and the outbox.
 
     Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; queue depths
-    (visible, in flight, dead letters) from SQS; the outbox backlog from the master's
-    database. A part that cannot be read shows why instead. The oldest message's age is
-    "n/a": SQS gives it only as a CloudWatch metric, and peeking would count as a receive.
+    (visible, in flight, dead letters) from SQS; the outbox backlog, size and oldest sent
+    row from the master's database; per client, the users holding values cut to its limits
+    (REACTIVE_OVERSIZE_POLICY=truncate) from its database, through `python -m client
+    replica_stats` (with --watch, every 30 s). A part that cannot be read shows why
+    instead. The oldest message's age is "n/a": SQS gives it only as a CloudWatch metric,
+    and peeking would count as a receive.
     For the local stack, clients, ports and endpoint are those `reactive up` recorded.
 
     Example: reactive status --json
@@ -75,6 +81,14 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
         clients = tuple(c.name for c in cfg.clients)
         fifo, master_env = cfg.fifo, {}
     sup = connect(state_dir)
+    envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
+    replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
+
+    def read_replicas() -> dict[str, model.ReplicaCounts | str]:
+        """The clients' counts, read again at most every REPLICAS_INTERVAL_SECONDS."""
+        if not replicas or time.monotonic() - replicas[0][0] >= REPLICAS_INTERVAL_SECONDS:
+            replicas[:] = [(time.monotonic(), model.read_replicas(envs))]
+        return replicas[0][1]
 
     def read() -> model.StackStatus:
         queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
@@ -85,6 +99,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
             dead_letter_queues=dlqs,
             outbox=model.read_outbox(master_env),
             now=datetime.now(UTC),
+            replicas=read_replicas(),
         )
 
     return read
@@ -112,19 +127,37 @@ def render(found: model.StackStatus) -> Group:
         oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
-    lines = [line, *_kept_line(outbox)]
+    lines = [line, *_kept_line(outbox), *_truncated_lines(found.clients)]
     return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"))
 
 
 def _kept_line(outbox: model.OutboxStatus) -> list[Text]:
-    """``master outbox: 1234 rows, oldest sent 2.0 d old (sent rows kept 7 d)``, if read."""
+    """``master outbox: 1234 row(s), oldest sent 2 d old (sent rows kept 7 d)``, if read."""
     if outbox.error or outbox.rows is None:
         return []
     sent = outbox.oldest_sent_age_seconds
     oldest = "no sent row" if sent is None else f"oldest sent {_age(sent)} old"
     retention = outbox.retention_seconds
     kept = f" (sent rows kept {_age(retention)})" if retention is not None else ""
-    return [Text(f"master outbox: {outbox.rows} rows, {oldest}{kept}")]
+    return [Text(f"master outbox: {outbox.rows} row(s), {oldest}{kept}")]
+
+
+def _truncated_lines(clients: list[model.ClientStatus]) -> list[Text]:
+    """Per client whose users hold values cut to its limits (REACTIVE_OVERSIZE_POLICY=
+    truncate): how many, per field; per client whose database was not read: why."""
+    lines = []
+    for client in clients:
+        if client.truncated_users:
+            fields = ", ".join(f"{n} {c}" for n, c in sorted(client.truncated_fields.items()))
+            lines.append(Text(
+                f"{client.name}: {client.truncated_users} user(s) hold values cut to the "
+                f"client's limits ({fields}): `reactive diff --client {client.name}` lists them",
+                style="yellow",
+            ))  # fmt: skip
+        elif client.replicas_error:
+            lines.append(Text(f"{client.name}: truncated values not counted: "
+                              f"{client.replicas_error}", style="dim"))  # fmt: skip
+    return lines
 
 
 def _age(seconds: float | None) -> str:

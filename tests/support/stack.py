@@ -153,8 +153,11 @@ class Stack:
     #: The channel layer's Redis of clients started from now on (default: settings.redis_url).
     client_redis_url: str | None = None
 
-    def add_client(self, spec: ClientSpec, *, listener: bool = True) -> ClientApp:
-        """Provision one more client (its queue subscribed to the topic) and start it."""
+    def add_client(
+        self, spec: ClientSpec, *, listener: bool = True, env: dict[str, str] | None = None
+    ) -> ClientApp:
+        """Provision one more client (its queue subscribed to the topic) and start it, with
+        ``env`` added to its environment (its own settings)."""
         provisioned = ensure(self.settings, [spec])
         self.provisioned.queue_urls.update(provisioned.queue_urls)
         self.provisioned.dlq_urls.update(provisioned.dlq_urls)
@@ -165,6 +168,7 @@ class Stack:
             self.workdir,
             listener=listener,
             redis_url=self.client_redis_url,
+            env=env,
         )
         self.clients[spec.name] = app
         return app
@@ -257,11 +261,14 @@ def start_client(
     *,
     listener: bool = True,
     redis_url: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ClientApp:
     """Migrate, then start a client's daphne and (optionally) its listener.
 
-    ``redis_url`` is the client's channel layer (default: the stack's Redis).
+    ``redis_url`` is the client's channel layer (default: the stack's Redis); ``env`` adds
+    settings of the client's own.
     """
+    extra = env or {}
     env = _base_env(settings, workdir / "state")
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -270,6 +277,7 @@ def start_client(
         REACTIVE_CLIENT=name,
         DATABASE_URL=f"sqlite:///{db_path}",
         REACTIVE_QUEUE_URL=provisioned.queue_urls[name],
+        **extra,
     )
     app = ClientApp(
         name=name,

@@ -9,7 +9,7 @@ from rich.console import Console
 from reactive_cli.aws import QueueDepth
 from reactive_cli.commands.status import render
 from reactive_cli.metrics import OutboxReading
-from reactive_cli.status import OLDEST_AGE_NOTE, build_status
+from reactive_cli.status import OLDEST_AGE_NOTE, ReplicaCounts, build_status
 from reactive_cli.supervisor import Process
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -86,4 +86,25 @@ def test_the_outbox_shows_its_size_and_oldest_sent_row_in_json_and_text():
     console.print(render(found))
     text = console.export_text()
     assert "master outbox: 0 pending\n" in text
-    assert "master outbox: 1234 rows, oldest sent 2 d old (sent rows kept 7 d)" in text
+    assert "master outbox: 1234 row(s), oldest sent 2 d old (sent rows kept 7 d)" in text
+
+
+def test_a_client_holding_cut_values_says_how_many_users_per_field():
+    counts = ReplicaCounts(replicas=10, truncated_users=3, truncated_fields={"first_name": 3})
+    found = build_status(clients=["shop", "blog"], processes=[], queues={},
+                         dead_letter_queues={}, outbox="unknown: x", now=NOW,
+                         replicas={"shop": counts, "blog": "unknown: no such table"})  # fmt: skip
+
+    shop, blog = found.as_json()["clients"]
+    assert (shop["truncated_users"], shop["truncated_fields"], shop["replicas_error"]) == (
+        3, {"first_name": 3}, ""
+    )  # fmt: skip
+    assert (blog["truncated_users"], blog["replicas_error"]) == (None, "unknown: no such table")
+    console = Console(record=True, width=200)
+    console.print(render(found))
+    text = console.export_text()
+    assert (
+        "shop: 3 user(s) hold values cut to the client's limits (first_name 3): "
+        "`reactive diff --client shop` lists them"
+    ) in text
+    assert "blog: truncated values not counted: unknown: no such table" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -91,16 +92,20 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
         return replicas[0][1]
 
     def read() -> model.StackStatus:
-        queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
-        return model.build_status(
-            clients=clients,
-            processes=model.read_processes(sup),
-            queues=queues,
-            dead_letter_queues=dlqs,
-            outbox=model.read_outbox(master_env),
-            now=datetime.now(UTC),
-            replicas=read_replicas(),
-        )
+        # The clients' processes start first and run while the rest is read.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            replicas = pool.submit(read_replicas)
+            queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
+            processes, outbox = model.read_processes(sup), model.read_outbox(master_env)
+            return model.build_status(
+                clients=clients,
+                processes=processes,
+                queues=queues,
+                dead_letter_queues=dlqs,
+                outbox=outbox,
+                now=datetime.now(UTC),
+                replicas=replicas.result(),
+            )
 
     return read
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from client.replica.limits import Policy
 from reactive_cli.settings import Settings
 
 
@@ -67,3 +68,17 @@ def ws_recheck_seconds() -> int:
     value = _get("REACTIVE_WS_RECHECK_SECONDS", int)
     assert isinstance(value, int)
     return value
+
+
+def oversize_policy() -> Policy:
+    """What to do with a replicated value longer than this client stores (limits.py)."""
+    value = _get("REACTIVE_OVERSIZE_POLICY", Policy)
+    assert isinstance(value, Policy)
+    return value
+
+
+def field_max_lengths() -> dict[str, int]:
+    """Limits on replicated text fields below the model's own (REACTIVE_FIELD_MAX_LENGTHS)."""
+    value = _get("REACTIVE_FIELD_MAX_LENGTHS", dict)
+    assert isinstance(value, dict)
+    return {str(name): int(limit) for name, limit in value.items()}

@@ -13,6 +13,9 @@ REACTIVE_ALLOWED_ORIGINS lists the exact origins (``scheme://host[:port]``) a br
 may come from; REACTIVE_WS_MAX_SOCKETS_PER_USER caps one user's sockets per daphne process;
 REACTIVE_WS_RECHECK_SECONDS is how often an open socket checks that its credentials still
 hold (``client/replica/credentials.py``).
+REACTIVE_OVERSIZE_POLICY (refuse, the default, or truncate) says what the listener does with
+a replicated text value longer than this client stores; REACTIVE_FIELD_MAX_LENGTHS
+(``first_name=30,...``) sets limits below the model's own (client/replica/limits.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from client.replica import origins
+from client.replica.limits import parse_max_lengths, parse_policy
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import (
@@ -135,6 +139,15 @@ REACTIVE_WS_MAX_SOCKETS_PER_USER = _ws_max_sockets_per_user()
 REACTIVE_WS_RECHECK_SECONDS = _ws_recheck_seconds()
 #: The channel layer's pool size per process: at least the sockets one daphne holds.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
+#: A replicated text value longer than this client stores: "refuse" it (the event goes to
+#: the dead-letter queue naming the field) or "truncate" it (stored cut, and counted).
+REACTIVE_OVERSIZE_POLICY = parse_policy(
+    "REACTIVE_OVERSIZE_POLICY", _env.get("REACTIVE_OVERSIZE_POLICY")
+)
+#: Limits on replicated text fields below the model's max_length ({"first_name": 30}).
+REACTIVE_FIELD_MAX_LENGTHS = parse_max_lengths(
+    "REACTIVE_FIELD_MAX_LENGTHS", _env.get("REACTIVE_FIELD_MAX_LENGTHS")
+)
 
 INSTALLED_APPS = [
     "daphne",

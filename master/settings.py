@@ -11,6 +11,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_PUBLISH_STAFF             publish staff and superusers too (default: no)
     REACTIVE_OUTBOX_SWEEP_SECONDS      how often beat runs the outbox sweep (default: 5)
     REACTIVE_OUTBOX_MIN_AGE_SECONDS    rows the sweep leaves to the relay (default: 2)
+    REACTIVE_OUTBOX_RETENTION_SECONDS  sent outbox rows older than this are deleted by the
+                                       sweep (master/users/retention.py; default: 7 days)
     REACTIVE_RELAY                     who publishes a commit's events: "thread" (this process's
                                        publisher thread, default) or "celery" (a relay task)
     REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
@@ -135,6 +137,11 @@ REACTIVE_PUBLISH_STAFF = env_bool(ENV, "REACTIVE_PUBLISH_STAFF", default=False)
 REACTIVE_OUTBOX_SWEEP_SECONDS = _env_seconds("REACTIVE_OUTBOX_SWEEP_SECONDS", 5.0, minimum=1.0)
 #: The sweep leaves rows younger than this to the relay that their commit enqueued.
 REACTIVE_OUTBOX_MIN_AGE_SECONDS = _env_seconds("REACTIVE_OUTBOX_MIN_AGE_SECONDS", 2.0)
+#: Sent outbox rows recorded longer ago than this are deleted by the sweep: their bodies hold
+#: users' names and emails. Pending rows and the per-user versions are kept whatever their age.
+REACTIVE_OUTBOX_RETENTION_SECONDS = _env_seconds(
+    "REACTIVE_OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600.0
+)
 #: How a commit's events are published at once: "thread" (default) publishes from the
 #: saving process (master/users/publisher.py), no broker round trip and no worker hop;
 #: "celery" enqueues a relay task on the worker (one queued at a time, users/kicks.py).

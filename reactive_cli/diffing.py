@@ -20,11 +20,17 @@
     no record                 live                                EXTRA    (cannot be repaired
                                                                             by an event)
     no record                 withdrawn, tombstone or nothing     EQUAL
+    live user                 same version; fields differ only    TRUNCATED (no difference:
+                              where the client stored the master's           the client's
+                              value cut to its limit                         policy; no repair)
 
 "Excluded" users are outside the master's published set (staff and superusers unless
 REACTIVE_PUBLISH_STAFF): no client may hold them, so one that does is EXTRA, as for a user
 deleted in the master. Fields compared are those both sides carry (the allow-list). A diff
 taken while events are in flight shows them as stale or missing for a moment: run it again.
+A client with REACTIVE_OVERSIZE_POLICY=truncate says which fields it stored cut, and to what
+limit (``"truncated": {field: limit}`` in its dump): a user whose only differences are those
+is TRUNCATED, listed and counted, but not a difference, since no event can change it.
 """
 
 from __future__ import annotations
@@ -57,11 +63,17 @@ class Status(StrEnum):
     EXTRA = "extra"  # the client holds a user the master deleted, excludes or does not know
     STALE = "stale"  # both have it, with another version or other field values
     EQUAL = "equal"
+    TRUNCATED = "truncated"  # the client holds the master's values cut to its own limits
 
     @property
     def differs(self) -> bool:
         """Whether this status is a difference to report (and to repair)."""
         return self in (Status.MISSING, Status.EXTRA, Status.STALE)
+
+    @property
+    def listed(self) -> bool:
+        """Whether a diff lists it by default: a difference, or values the client cut."""
+        return self.differs or self is Status.TRUNCATED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +82,9 @@ class Record:
 
     ``fields`` is None for a client replica whose local user is gone; ``version`` is None
     for a master user that never had an event. ``excluded``: the master's user is outside
-    its published set; ``withdrawn``: the client's marker of such a user (no local user).
+    its published set; ``withdrawn``: the client's marker of such a user (no local user);
+    ``truncated`` names the fields a client stored cut, each with its limit there (None:
+    unknown).
     """
 
     master_id: int
@@ -79,6 +93,7 @@ class Record:
     excluded: bool = False
     withdrawn: bool = False
     fields: Mapping[str, FieldValue] | None = field(default_factory=dict)
+    truncated: Mapping[str, int | None] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -148,8 +163,13 @@ class Report:
     def unrepairable(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.differences if not e.repairable)
 
+    @property
+    def listed(self) -> tuple[Entry, ...]:
+        """What a diff shows by default: the differences and the truncated users."""
+        return tuple(e for e in self.entries if e.status.listed)
+
     def as_json(self, *, every_user: bool = False) -> dict[str, Any]:
-        shown = self.entries if every_user else self.differences
+        shown = self.entries if every_user else self.listed
         return {
             "equal": not self.differs,
             "totals": self.totals,
@@ -204,6 +224,9 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
     differing = _differing(m.fields or {}, c.fields)
     if not differing and m.version == c.version:
         return entry(Status.EQUAL)
+    if m.version == c.version and _only_cut(differing, m.fields or {}, c):
+        return entry(Status.TRUNCATED, _cut_reason(differing, c), fields=differing,
+                     repairable=False)  # fmt: skip
     reasons = []
     if m.version != c.version:
         reasons.append(f"version {_v(c.version)} on the client, {_v(m.version)} in the master")
@@ -221,6 +244,32 @@ def _held_as(c: Record | None) -> str:
     if c is None:
         return "not on the client"
     return "withdrawn on the client" if c.withdrawn else "tombstoned on the client"
+
+
+def _only_cut(names: tuple[str, ...], master: Mapping[str, FieldValue], client: Record) -> bool:
+    """Whether every differing field is one the client says it cut, holding the master's
+    value cut to its limit there."""
+    for name in names:
+        if name not in client.truncated:
+            return False
+        whole, held = master.get(name), (client.fields or {}).get(name)
+        if not isinstance(whole, str) or not isinstance(held, str) or len(held) >= len(whole):
+            return False
+        limit = client.truncated[name]
+        if held != whole[: limit if limit is not None else len(held)]:
+            return False
+    return True
+
+
+def _cut_reason(names: tuple[str, ...], client: Record) -> str:
+    """``first_name stored cut to 30 characters (the client's REACTIVE_OVERSIZE_POLICY)``."""
+    cut = ", ".join(
+        f"{name} stored cut to {client.truncated[name]} characters"
+        if client.truncated[name] is not None
+        else f"{name} stored cut"
+        for name in names
+    )
+    return f"{cut} (REACTIVE_OVERSIZE_POLICY=truncate: no event can change it)"
 
 
 def _differing(
@@ -243,12 +292,17 @@ def parse_record(line: str) -> Record:
     master_id: Any = obj.get("master_id")
     version: Any = obj.get("version")
     fields: Any = obj.get("fields", {})
+    truncated: Any = obj.get("truncated", {})
     if not _is_int(master_id) or master_id < 1:
         raise ContractError(f"dump line without a valid master_id: {line[:120]!r}")
     if version is not None and not _is_int(version):
         raise ContractError(f"dump line with a bad version: {line[:120]!r}")
     if fields is not None and not isinstance(fields, dict):
         raise ContractError(f"dump line whose fields are not an object: {line[:120]!r}")
+    if not isinstance(truncated, dict) or not all(
+        limit is None or _is_int(limit) for limit in truncated.values()
+    ):
+        raise ContractError(f"dump line with a bad truncated: {line[:120]!r}")
     return Record(
         master_id=master_id,
         version=version,
@@ -256,6 +310,7 @@ def parse_record(line: str) -> Record:
         excluded=obj.get("excluded") is True,
         withdrawn=obj.get("withdrawn") is True,
         fields=fields,
+        truncated=truncated,
     )
 
 

@@ -14,6 +14,7 @@ relay_publish_failures_total          counter events SNS refused or could not be
 outbox_backlog                        gauge   events committed and not yet published
 outbox_oldest_age_seconds             gauge   age of the oldest of those (0 when none)
 outbox_waiting_retry                  gauge   of those, failed ones waiting for their backoff
+outbox_rows_deleted_total             counter sent rows the retention sweep deleted
 listener_events_received_total        counter messages received from SQS
 listener_events_applied_total         counter events that changed the client database
 listener_events_ignored_stale_total   counter events older than what the client holds
@@ -21,13 +22,16 @@ listener_events_duplicate_total       counter events the client already holds (r
 listener_events_tested_total          counter synthetic events pushed to sockets only
 listener_events_failed_total          counter messages refused (malformed, collision)
 listener_events_dead_lettered_total   counter refused on their last allowed receive
+listener_values_truncated_total       counter values stored cut to the client's limit
+                                              (REACTIVE_OVERSIZE_POLICY=truncate; ``field``)
 listener_apply_seconds                histo.  time to apply one event to the database
 listener_event_lag_seconds            histo.  master commit to applied on the client
 listener_queue_messages               gauge   queue depth last seen (visible/in_flight/dlq)
 ===================================== ======= =============================================
 
-Every listener metric carries a ``client`` label. The outbox gauges are read from the
-master's database when scraped, with the same query as ``reactive status``.
+Every listener metric carries a ``client`` label (``values_truncated`` also a ``field``).
+The outbox gauges are read from the master's database when scraped, with the same query as
+``reactive status``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ class OutboxReading:
     backlog: int
     oldest_age_seconds: float
     waiting_retry: int = 0
+    #: Every row the outbox holds, sent or not (``reactive status`` only; None: not read).
+    rows: int | None = None
+    #: Age of the oldest sent row, which the retention sweep deletes next (None: none).
+    oldest_sent_age_seconds: float | None = None
+    #: How long sent rows are kept (REACTIVE_OUTBOX_RETENTION_SECONDS; None: not read).
+    retention_seconds: float | None = None
 
 
 class OutboxCollector(Collector):
@@ -111,6 +121,11 @@ class RelayMetrics:
             "(REACTIVE_RELAY_MAX_QUEUE_DEPTH).",
             registry=registry,
         )
+        self.deleted = Counter(
+            "reactive_outbox_rows_deleted",
+            "Sent outbox rows deleted once REACTIVE_OUTBOX_RETENTION_SECONDS had passed.",
+            registry=registry,
+        )
         if outbox is not None:
             registry.register(OutboxCollector(outbox))
 
@@ -144,6 +159,13 @@ class ListenerMetrics:
             "reactive_listener_events_dead_lettered",
             "Messages refused on their last allowed receive: SQS moves them to the DLQ.",
         )
+        self._truncated = Counter(
+            "reactive_listener_values_truncated",
+            "Replicated values stored cut to this client's limit (REACTIVE_OVERSIZE_POLICY="
+            "truncate), per field.",
+            ["client", "field"],
+            registry=registry,
+        )
         self.apply_seconds = Histogram(
             "reactive_listener_apply_seconds",
             "Time to apply one event to the client database.",
@@ -165,6 +187,11 @@ class ListenerMetrics:
             registry=registry,
         )
         self._client = client
+
+    def truncated(self, fields: Iterable[str]) -> None:
+        """Count one value stored cut for each of ``fields``."""
+        for name in fields:
+            self._truncated.labels(client=self._client, field=name).inc()
 
     def queue_depth(self, *, visible: int, in_flight: int, dead_letters: int | None) -> None:
         """Record the depths read from SQS (dead letters None: not read)."""

@@ -1,8 +1,9 @@
 """``reactive status``: one model of the stack, built by a pure function from raw readings.
 
-``build_status`` takes what supervisord, SQS and the master's database said (or why each
-could not be read) and returns the model; ``read_*`` do the I/O and never raise for a part
-that is down: an unreadable part is shown with its reason, not a traceback.
+``build_status`` takes what supervisord, SQS, the master's database and each client's
+database said (or why each could not be read) and returns the model; ``read_*`` do the I/O
+and never raise for a part that is down: an unreadable part is shown with its reason, not
+a traceback.
 
 The age of a queue's oldest message is not shown: SQS publishes it only as the CloudWatch
 metric ApproximateAgeOfOldestMessage (not a GetQueueAttributes attribute, and moto has no
@@ -12,9 +13,13 @@ and push it toward the dead-letter queue. The model says "n/a" and why, rather t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +34,18 @@ OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would 
 
 #: A reading is its value, or the reason it could not be taken.
 Reading = Any
+#: Longest wait for a client's ``replica_stats``, in seconds.
+REPLICA_STATS_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicaCounts:
+    """A client's replicas as ``python -m client replica_stats`` counts them."""
+
+    replicas: int
+    #: Users holding values stored cut to the client's limits (REACTIVE_OVERSIZE_POLICY).
+    truncated_users: int
+    truncated_fields: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +71,11 @@ class ClientStatus:
     dead_letters: int | None
     #: Why the queue or DLQ could not be read, else "".
     queue_error: str
+    #: Users holding values cut to the client's limits, in all and per field (None: not read).
+    truncated_users: int | None = None
+    truncated_fields: dict[str, int] = field(default_factory=dict)
+    #: Why the client's database could not be read, else "".
+    replicas_error: str = ""
     oldest_message_age_seconds: None = None
     oldest_message_age_note: str = OLDEST_AGE_NOTE
 
@@ -68,6 +90,11 @@ class OutboxStatus:
     error: str
     #: Of the backlog, failed events waiting out their retry backoff.
     waiting_retry: int | None = None
+    #: Every row the outbox holds, sent or not; sent rows are kept ``retention_seconds``.
+    rows: int | None = None
+    #: Age of the oldest sent row (None: none): the retention sweep deletes it next.
+    oldest_sent_age_seconds: float | None = None
+    retention_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,15 +116,19 @@ def build_status(
     dead_letter_queues: Mapping[str, aws.QueueDepth | str],
     outbox: OutboxReading | str,
     now: datetime,
+    replicas: Mapping[str, ReplicaCounts | str] | None = None,
 ) -> StackStatus:
     """The status model from raw readings; a ``str`` reading is why it could not be taken."""
     return StackStatus(
         clients=[
-            _client(
-                name,
-                processes,
-                queues.get(name, "not read"),
-                dead_letter_queues.get(name, "not read"),
+            _with_replicas(
+                _client(
+                    name,
+                    processes,
+                    queues.get(name, "not read"),
+                    dead_letter_queues.get(name, "not read"),
+                ),
+                (replicas or {}).get(name, "not read"),
             )
             for name in clients
         ],  # fmt: skip
@@ -129,15 +160,29 @@ def _client(
     )
 
 
+def _with_replicas(client: ClientStatus, counts: ReplicaCounts | str) -> ClientStatus:
+    if isinstance(counts, str):
+        return dataclasses.replace(client, replicas_error=counts)
+    return dataclasses.replace(
+        client,
+        truncated_users=counts.truncated_users,
+        truncated_fields=dict(counts.truncated_fields),
+    )
+
+
 def _outbox(outbox: OutboxReading | str, now: datetime) -> OutboxStatus:
     if isinstance(outbox, str):
         return OutboxStatus(backlog=None, oldest_pending_age_seconds=None, error=outbox)
     age = round(outbox.oldest_age_seconds, 1) if outbox.backlog else None
+    sent = outbox.oldest_sent_age_seconds
     return OutboxStatus(
         backlog=outbox.backlog,
         oldest_pending_age_seconds=age,
         error="",
         waiting_retry=outbox.waiting_retry,
+        rows=outbox.rows,
+        oldest_sent_age_seconds=None if sent is None else round(sent, 1),
+        retention_seconds=outbox.retention_seconds,
     )
 
 
@@ -190,7 +235,8 @@ def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | 
 
 
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
-    """The master's outbox backlog (``master.users.selectors.outbox_backlog``), or why not.
+    """The master's outbox: its backlog, size and oldest sent row
+    (``master.users.selectors.outbox_overview``), or why not.
 
     Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
     """
@@ -202,9 +248,46 @@ def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
         django.setup()
         from django.utils import timezone
 
-        from master.users.selectors import outbox_backlog
+        from master.users.selectors import outbox_overview
 
-        return outbox_backlog(now=timezone.now())
+        return outbox_overview(now=timezone.now())
     except Exception as e:  # any failure is shown as "unknown", not a traceback
         reason = (str(e).strip().splitlines() or [""])[0]
         return f"unknown: {type(e).__name__}: {reason}"
+
+
+def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCounts | str]:
+    """Each client's replica counts, read through its own project (``python -m client
+    replica_stats`` with ``envs[client]``, all at once), or why not."""
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "client", "replica_stats"],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, env in envs.items()
+    }
+    return {name: _replica_counts(proc) for name, proc in running.items()}
+
+
+def _replica_counts(proc: subprocess.Popen[str]) -> ReplicaCounts | str:
+    try:
+        out, err = proc.communicate(timeout=REPLICA_STATS_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return f"unknown: no answer in {REPLICA_STATS_TIMEOUT_SECONDS:g} s"
+    if proc.returncode != 0:
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        return f"unknown: {lines[-1] if lines else f'exit {proc.returncode}'}"
+    try:
+        found = json.loads(out.strip().splitlines()[-1])
+        return ReplicaCounts(
+            replicas=int(found["replicas"]),
+            truncated_users=int(found["truncated_users"]),
+            truncated_fields={str(k): int(v) for k, v in found["truncated_fields"].items()},
+        )
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        return f"unknown: not a replica_stats line: {type(e).__name__}: {out[-120:]!r}"

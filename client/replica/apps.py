@@ -13,5 +13,11 @@ class ReplicaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the receivers that end sockets whose credentials ended."""
+        """Connect the receivers that end sockets whose credentials ended; register the
+        check of the field limits."""
+        from django.core import checks
+
         from client.replica import signals  # noqa: F401  (importing connects them)
+        from client.replica.checks import check_field_limits
+
+        checks.register(check_field_limits)

@@ -309,6 +309,7 @@ class Listener:
         self._release(rest)
         stats = _stats(messages, results, rest)
         self._count(stats, handled)
+        self._note_truncated(results)
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
             "released=%d events=%s",
@@ -448,6 +449,19 @@ class Listener:
                 if h.result is None and _receive_count(h.message) >= self._max_receives
             ]  # fmt: skip
             m.dead_lettered.inc(len(last))
+
+    def _note_truncated(self, results: list[ApplyResult]) -> None:
+        """Count and log each value an applied event stored cut (REACTIVE_OVERSIZE_POLICY=
+        truncate), once its batch committed."""
+        for result in results:
+            if result.truncated:
+                self.metrics.truncated(result.truncated)
+                logger.warning(
+                    "event %s: master user %s v%s stored with %s cut to this client's limit "
+                    "(REACTIVE_OVERSIZE_POLICY=truncate)",
+                    result.event.event_id, result.event.user_id, result.event.version,
+                    ", ".join(result.truncated),
+                )  # fmt: skip
 
     def _maybe_read_depths(self) -> None:
         """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the metrics

@@ -34,6 +34,11 @@ class Replica(models.Model):
     #: True while the user is outside the master's published set (staff or superuser not
     #: published): no local user; a newer full state brings it back (``decide.py``).
     withdrawn = models.BooleanField(default=False)
+    #: Replicated fields this client stores cut to its limit (REACTIVE_OVERSIZE_POLICY=truncate)
+    #: and that limit, as ``first_name=30,last_name=30``; "" when every value is whole
+    #: (``limits.py``). Set by every upsert: ``reactive diff`` reads it, whatever the limits
+    #: of the environment it runs in.
+    truncated = models.CharField(max_length=200, blank=True, default="")
     #: The event that produced this state (for logs and support).
     last_event_id = models.UUIDField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

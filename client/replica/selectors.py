@@ -1,5 +1,6 @@
 """Reads of replicated users: which fields are replicated, a user's current stream state,
-every replica as ``reactive diff`` compares it with the master, and what the database holds
+every replica as ``reactive diff`` compares it with the master, what ``reactive status``
+counts (users holding values cut to this client's limits), and what the database holds
 about a socket's credentials."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.contrib.sessions.models import Session
 from django.utils.crypto import constant_time_compare
 
 from client import conf
-from client.replica import frames, tokens
+from client.replica import frames, limits, tokens
 from client.replica.credentials import (
     Credentials,
     Facts,
@@ -67,20 +68,36 @@ def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
 
     ``{"master_id", "version", "tombstone", "withdrawn", "fields"}``: ``fields`` are the
     replicated fields the local user holds; ``{}`` for a tombstone or a withdrawn marker;
-    None for a live replica whose local user is gone (deleted by hand on this client).
+    None for a live replica whose local user is gone (deleted by hand on this client). A
+    replica holding values cut to this client's limits also has ``"truncated": {field: limit}``.
     """
     replicas = Replica.objects.select_related("user").order_by("master_id")
     for replica in replicas.iterator(chunk_size=chunk_size):
         fields: dict[str, FieldValue] | None = {}
         if not (replica.tombstone or replica.withdrawn):
             fields = replicated_fields(replica.user) if replica.user is not None else None
-        yield {
+        record: dict[str, Any] = {
             "master_id": replica.master_id,
             "version": replica.version,
             "tombstone": replica.tombstone,
             "withdrawn": replica.withdrawn,
             "fields": fields,
         }
+        if replica.truncated:
+            record["truncated"] = limits.split(replica.truncated)
+        yield record
+
+
+def replica_truncation() -> dict[str, Any]:
+    """``{"replicas", "truncated_users", "truncated_fields": {field: users}}``: live
+    replicas, and those holding values cut to this client's limits (``replica_stats``)."""
+    live = Replica.objects.filter(tombstone=False)
+    cut = list(live.exclude(truncated="").values_list("truncated", flat=True))
+    fields: dict[str, int] = {}
+    for stored in cut:
+        for name in limits.split(stored):
+            fields[name] = fields.get(name, 0) + 1
+    return {"replicas": live.count(), "truncated_users": len(cut), "truncated_fields": fields}
 
 
 def token_generation(*, user_id: int) -> int:

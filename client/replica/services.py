@@ -18,7 +18,7 @@ upsert of a withdrawn user creates a new local user (``_upsert`` with no user he
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,8 @@ from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.db.models import F
 
-from client.replica import frames
+from client import conf
+from client.replica import frames, limits
 from client.replica.decide import Decision, Held, decide
 from client.replica.models import Replica
 from client.replica.rows import row_insert, row_update
@@ -48,6 +49,8 @@ class ApplyResult:
     messages: tuple[dict[str, Any], ...] = ()
     #: The version the client held before (None: nothing held, or a synthetic event).
     held_version: int | None = None
+    #: Fields stored cut to this client's limit (REACTIVE_OVERSIZE_POLICY=truncate).
+    truncated: tuple[str, ...] = ()
 
     @property
     def duplicate(self) -> bool:
@@ -224,15 +227,17 @@ def event_apply(
             held = replica.version if replica is not None else None
             decision = decide(_held(replica), event)
             user: User | None = None
+            truncated: tuple[str, ...] = ()
             if decision is Decision.UPSERT:
-                user = _upsert(replica, event, batch)
+                user, cut = _upsert(replica, event, batch)
+                truncated = tuple(cut)
             elif decision in (Decision.DELETE, Decision.WITHDRAW):
                 _delete(replica, event, batch, withdrawn=decision is Decision.WITHDRAW)
     except BaseException:
         if batch is not None:  # rolled back: objects in hand may be ahead of the database
             batch.forget()
         raise
-    return _result(event, decision, user, held_version=held)
+    return _result(event, decision, user, held_version=held, truncated=truncated)
 
 
 def _replicas_for_update() -> models.QuerySet[Replica]:
@@ -257,8 +262,11 @@ def _held(replica: Replica | None) -> Held | None:
     return None if replica is None else Held(replica.version, replica.tombstone, replica.withdrawn)
 
 
-def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) -> User:
-    values = _writable_values(event)
+def _upsert(
+    replica: Replica | None, event: Envelope, batch: BatchReads | None
+) -> tuple[User, dict[str, int]]:
+    """Create or update the event's user; the user, and the fields stored cut and to what."""
+    values, truncated = _writable_values(event)
     user = replica.user if replica is not None else None
     username = values.get("username")
     if user is None and not username:
@@ -283,10 +291,10 @@ def _upsert(replica: Replica | None, event: Envelope, batch: BatchReads | None) 
             user.save(update_fields=list(values))
     if batch is not None:
         batch.claim(user.username)
-    _save_replica(replica, event, user=user, username=username)
+    _save_replica(replica, event, user=user, username=username, truncated=truncated)
     if freed:
         _unpark(freed, event=event, batch=batch)
-    return user
+    return user, truncated
 
 
 def _delete(
@@ -312,6 +320,7 @@ def _save_replica(
     user: User | None,
     username: FieldValue,
     withdrawn: bool = False,
+    truncated: Mapping[str, int] | None = None,
 ) -> None:
     """Record the event's outcome: ``user`` (None: a tombstone, or a marker if ``withdrawn``)."""
     adding = replica is None
@@ -322,6 +331,7 @@ def _save_replica(
     replica.withdrawn = user is None and withdrawn
     replica.version = event.version
     replica.last_event_id = event.event_id
+    replica.truncated = limits.joined(truncated or {})
     names = _REPLICA_WRITES
     if isinstance(username, str):
         replica.username = username
@@ -334,7 +344,7 @@ def _save_replica(
 
 #: The replica columns every applied event writes (``updated_at`` is ``auto_now``).
 _REPLICA_WRITES: tuple[str, ...] = (
-    "user", "tombstone", "withdrawn", "version", "last_event_id", "updated_at",
+    "user", "tombstone", "withdrawn", "version", "last_event_id", "truncated", "updated_at",
 )  # fmt: skip
 #: ... and with the payload's username.
 _REPLICA_WRITES_RENAMED = (*_REPLICA_WRITES, "username")
@@ -402,33 +412,52 @@ def _unpark(username: str, *, event: Envelope, batch: BatchReads | None) -> None
         batch.forget()
 
 
-def _writable_values(event: Envelope) -> dict[str, FieldValue]:
-    """The payload's values for replicated fields that exist on User, checked against it."""
-    return {
-        name: _coerce(User._meta.get_field(name), event.user[name], event)
-        for name in replicated_field_names()
-        if name in event.user
-    }
+def _writable_values(event: Envelope) -> tuple[dict[str, FieldValue], dict[str, int]]:
+    """The payload's values for replicated fields that exist on User, checked against it
+    and fitted to this client's limits (``limits.py``); and the fields stored cut, with the
+    limit each was cut to."""
+    values: dict[str, FieldValue] = {}
+    truncated: dict[str, int] = {}
+    configured, policy = conf.field_max_lengths(), conf.oversize_policy()
+    for name in replicated_field_names():
+        if name in event.user:
+            field = User._meta.get_field(name)
+            limit = limits.limit_of(getattr(field, "max_length", None), configured.get(name))
+            values[name], cut = _coerce(field, event.user[name], event, limit, policy)
+            if cut and limit is not None:
+                truncated[name] = limit
+    return values, truncated
 
 
-def _coerce(field: Any, value: FieldValue, event: Envelope) -> FieldValue:
+def _coerce(
+    field: Any, value: FieldValue, event: Envelope, limit: int | None, policy: limits.Policy
+) -> tuple[FieldValue, bool]:
+    """The value as this client stores it, and whether it was cut to ``limit``;
+    ``ApplyError`` if it cannot be stored."""
     if isinstance(field, models.BooleanField):
         if not isinstance(value, bool):
             raise ApplyError(f"event {event.event_id}: {field.name} must be a boolean")
-        return value
+        return value, False
     if isinstance(field, models.CharField):
         text = "" if value is None else value
-        if not isinstance(text, str) or len(text) > (field.max_length or len(text)):
+        if not isinstance(text, str):
+            raise ApplyError(f"event {event.event_id}: {field.name} must be text")
+        fitted = limits.fit(field.name, text, limit, policy)
+        if fitted.refused:
             raise ApplyError(
-                f"event {event.event_id}: {field.name} must be text of at most "
-                f"{field.max_length} characters"
+                f"event {event.event_id}: master user {event.user_id}: {fitted.refused}"
             )
-        return text
-    return value
+        return fitted.value, fitted.cut
+    return value, False
 
 
 def _result(
-    event: Envelope, decision: Decision, user: User | None, *, held_version: int | None = None
+    event: Envelope,
+    decision: Decision,
+    user: User | None,
+    *,
+    held_version: int | None = None,
+    truncated: tuple[str, ...] = (),
 ) -> ApplyResult:
     messages: list[dict[str, Any]] = []
     if decision is Decision.NOTIFY_ONLY:
@@ -447,7 +476,11 @@ def _result(
     elif decision is Decision.WITHDRAW:
         messages.append(_gone(frames.GoneReason.WITHDRAWN, event))
     return ApplyResult(
-        event=event, decision=decision, messages=tuple(messages), held_version=held_version
+        event=event,
+        decision=decision,
+        messages=tuple(messages),
+        held_version=held_version,
+        truncated=truncated,
     )
 
 

@@ -61,6 +61,11 @@ class OutboxEvent(models.Model):
             models.Index(
                 fields=["retry_at"], condition=Q(sent_at__isnull=True), name="users_outbox_retry"
             ),
+            # The retention sweep's query (master/users/retention.py): sent rows oldest first,
+            # so that a sweep with nothing to delete reads one index entry, not the table.
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=False), name="users_outbox_sent"
+            ),
         ]
 
     def __str__(self) -> str:

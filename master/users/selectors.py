@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from datetime import datetime
 
+from django.conf import settings as django_settings
 from django.db import connections, router
 from django.db.models import Count, Min, Q, QuerySet
 
@@ -42,6 +44,13 @@ def outbox_claimable(
     return rows.order_by("id")[:limit]
 
 
+def outbox_expired_ids(*, cutoff: datetime, limit: int) -> QuerySet[OutboxEvent, int]:
+    """Ids of up to ``limit`` sent rows recorded before ``cutoff``, oldest first (the retention
+    sweep's; index ``users_outbox_sent``). Unsent rows are never among them."""
+    rows = OutboxEvent.objects.filter(sent_at__isnull=False, created_at__lt=cutoff)
+    return rows.order_by("created_at").values_list("id", flat=True)[:limit]
+
+
 def outbox_backlog(*, now: datetime) -> OutboxReading:
     """Unsent rows, the oldest one's age and how many wait out a retry backoff, at ``now``.
 
@@ -56,4 +65,24 @@ def outbox_backlog(*, now: datetime) -> OutboxReading:
     age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
     return OutboxReading(
         backlog=int(found["count"]), oldest_age_seconds=age, waiting_retry=int(found["waiting"])
+    )
+
+
+def outbox_overview(*, now: datetime) -> OutboxReading:
+    """``outbox_backlog``, with the rows the outbox holds in all, the oldest sent row's age
+    and the retention: what ``reactive status`` shows. Counting every row reads the whole
+    table (or its primary key), so the metrics' scrapes leave it out."""
+    oldest_sent = (
+        OutboxEvent.objects.filter(sent_at__isnull=False)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return dataclasses.replace(
+        outbox_backlog(now=now),
+        rows=OutboxEvent.objects.count(),
+        oldest_sent_age_seconds=(
+            None if oldest_sent is None else max(0.0, (now - oldest_sent).total_seconds())
+        ),
+        retention_seconds=float(django_settings.REACTIVE_OUTBOX_RETENTION_SECONDS),
     )

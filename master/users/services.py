@@ -30,7 +30,7 @@ from django.db import connections, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from master.users import changes, claims, pacing, retry, selectors
+from master.users import changes, claims, limits, pacing, retry, selectors
 from master.users.metrics import RELAY
 from master.users.models import OutboxEvent, UserVersion
 from reactive_cli import aws, naming
@@ -102,6 +102,21 @@ def reactive_settings() -> Settings:
 def user_snapshot_take(*, user: User) -> None:
     """Remember the tracked values of a user as loaded, so a save needs no SELECT to diff."""
     setattr(user, SNAPSHOT_ATTR, changes.take_snapshot(user, reactive_settings().user_fields))
+
+
+def user_limits_check(*, user: User, update_fields: Collection[str] | None) -> None:
+    """Before a save: refuse (``limits.FieldLimitError``) a published field it would write
+    beyond the model's limits, as PostgreSQL refuses it, so that no database stores and
+    publishes what every client refuses (``limits.py``)."""
+    fields = reactive_settings().user_fields
+    if update_fields is not None:
+        fields = tuple(name for name in fields if name in update_fields)
+    values = changes.tracked_values(user, fields)
+    max_lengths = {name: getattr(User._meta.get_field(name), "max_length", None) for name in values}
+    found = limits.breaches(values, max_lengths)
+    if found:
+        who = f"user {user.pk}" if user.pk else "a new user"
+        raise limits.FieldLimitError(f"{who} not saved: {'; '.join(found)}")
 
 
 def user_saved(

@@ -1,8 +1,9 @@
 """Thin Celery tasks: the relay (enqueued after commits, coalesced by ``kicks.py``) and the
 sweep (Celery beat).
 
-Both only call ``services.outbox_publish_pending``. Celery is untyped, so it stays here and
-in ``master/celery.py``.
+Both only call services: ``services.outbox_publish_pending``, and for the sweep also
+``retention.outbox_purge_sent`` (sent rows past their retention). Celery is untyped, so it
+stays here and in ``master/celery.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import redis
 from django.conf import settings
 
 from master.celery import app
-from master.users import kicks, services
+from master.users import kicks, retention, services
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,13 @@ def _relay() -> int:
 
 
 def _sweep() -> int:
-    """Publish rows pending longer than REACTIVE_OUTBOX_MIN_AGE_SECONDS (lost kicks, failures)."""
+    """Publish rows pending longer than REACTIVE_OUTBOX_MIN_AGE_SECONDS (lost kicks, failures),
+    then delete sent rows past REACTIVE_OUTBOX_RETENTION_SECONDS for up to a second; the
+    number published."""
     min_age = timedelta(seconds=settings.REACTIVE_OUTBOX_MIN_AGE_SECONDS)
-    return services.outbox_publish_pending(min_age=min_age).published
+    published = services.outbox_publish_pending(min_age=min_age).published
+    retention.outbox_purge_sent(budget_seconds=retention.SWEEP_BUDGET_SECONDS)
+    return published
 
 
 # acks_late: a relay that dies mid-run is redelivered; the outbox makes a rerun harmless.

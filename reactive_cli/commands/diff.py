@@ -64,7 +64,9 @@ def diff(
     `--client-env`). Per user: missing (not on the client, its local row deleted, or
     withdrawn there), extra (deleted in the master, or staff/superuser there, whom no client
     may hold), stale (other version or allow-listed field values) or equal, with totals.
-    Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot for each
+    Truncated: the client stored a value cut to its own limit
+    (REACTIVE_OVERSIZE_POLICY=truncate); listed, but not a difference, as no event changes
+    it. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot for each
     missing or stale user, a withdrawal for each extra staff user and a delete for each
     extra deleted one to the client's queue (the master's backfill); run diff again once
     the listener applied them.
@@ -85,7 +87,7 @@ def diff(
     if json_output:
         typer.echo(json.dumps({"client": client, **report.as_json(every_user=every_user)}))
     else:
-        shown = report.entries if every_user else report.differences
+        shown = report.entries if every_user else report.listed
         if shown:
             console.print(render(shown[:limit]))
         if len(shown) > limit:
@@ -127,7 +129,8 @@ def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Conso
 def render(entries: tuple[diffing.Entry, ...]) -> Table:
     """One row per user: id, status, both versions, what differs."""
     table = Table("master id", "status", "master v", "client v", "detail")
-    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green"}
+    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green",
+              "truncated": "magenta"}  # fmt: skip
     for e in entries:
         status = f"[{colour.get(e.status.value, 'dim')}]{e.status.value}[/]"
         table.add_row(
@@ -143,6 +146,8 @@ def totals_line(client: str, report: diffing.Report) -> str:
     rest = f"{t['equal']} equal"
     if report.withdrawn:
         rest += f" ({report.withdrawn} of them withdrawn: staff or superusers in the master)"
+    if t["truncated"]:
+        rest += f", {t['truncated']} truncated (cut to the client's limits)"
     if not report.differs:
         return f"{client}: no differences: {rest}."
     return f"{client}: {len(report.differences)} differ: {counts}; {rest}."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from rich.text import Text
 from reactive_cli import exitcodes
 from reactive_cli import status as model
 from reactive_cli.commands import output
+from reactive_cli.commands.backfill import client_environment
 from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
@@ -27,6 +29,8 @@ from reactive_cli.settings import Settings
 
 #: Seconds between two refreshes with --watch.
 WATCH_INTERVAL_SECONDS = 2.0
+#: Seconds between two readings of the clients' databases with --watch (a process each).
+REPLICAS_INTERVAL_SECONDS = 30.0
 
 
 def status(
@@ -40,12 +44,15 @@ def status(
     """Show per client its listener processes, queue depths and dead letters, and the outbox.
 
     Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; queue depths
-    (visible, in flight, dead letters) from SQS; the outbox backlog from the master's
-    database. A part that cannot be read shows "?" and its cause goes to stderr, one line
-    each; the exit code is then 6. A local stack that is not running is one line, exit 4;
-    with no local stack and no reactive.toml there is nothing to report on (exit 4). The
-    oldest message's age is "n/a": SQS gives it only as a CloudWatch metric, and peeking
-    would count as a receive. --watch keeps going whatever it cannot read.
+    (visible, in flight, dead letters) from SQS; the outbox backlog, size and oldest sent
+    row from the master's database; per client, the users holding values cut to its limits
+    (REACTIVE_OVERSIZE_POLICY=truncate) from its database, through `python -m client
+    replica_stats` (with --watch, every 30 s). A part that cannot be read shows "?" and its
+    cause goes to stderr, one line each; the exit code is then 6. A local stack that is not
+    running is one line, exit 4; with no local stack and no reactive.toml there is nothing
+    to report on (exit 4). The oldest message's age is "n/a": SQS gives it only as a
+    CloudWatch metric, and peeking would count as a receive. --watch keeps going whatever it
+    cannot read.
 
     Example: reactive status --json
     """
@@ -99,17 +106,30 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
         settings = Settings.from_env(prefix=found.config.prefix, state_dir=state_dir)
         clients = tuple(c.name for c in found.config.clients)
         fifo, master_env = found.config.fifo, {}
+    envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
+    replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
+
+    def read_replicas() -> dict[str, model.ReplicaCounts | str]:
+        """The clients' counts, read again at most every REPLICAS_INTERVAL_SECONDS."""
+        if not replicas or time.monotonic() - replicas[0][0] >= REPLICAS_INTERVAL_SECONDS:
+            replicas[:] = [(time.monotonic(), model.read_replicas(envs))]
+        return replicas[0][1]
 
     def read() -> model.StackStatus:
-        queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
-        return model.build_status(
-            clients=clients,
-            processes=model.read_processes(sup),
-            queues=queues,
-            dead_letter_queues=dlqs,
-            outbox=model.read_outbox(master_env),
-            now=datetime.now(UTC),
-        )
+        # The clients' processes start first and run while the rest is read.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counted = pool.submit(read_replicas)
+            queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
+            processes, outbox = model.read_processes(sup), model.read_outbox(master_env)
+            return model.build_status(
+                clients=clients,
+                processes=processes,
+                queues=queues,
+                dead_letter_queues=dlqs,
+                outbox=outbox,
+                now=datetime.now(UTC),
+                replicas=counted.result(),
+            )
 
     return read
 
@@ -136,7 +156,47 @@ def render(found: model.StackStatus, *, problems: bool = False) -> Group:
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
     why = [Text(p, style="red") for p in model.problems(found)] if problems else []
-    return Group(table, line, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
+    lines = [line, *_kept_line(outbox), *_truncated_lines(found.clients)]
+    return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
+
+
+def _kept_line(outbox: model.OutboxStatus) -> list[Text]:
+    """``master outbox: 1234 row(s), oldest sent 2 d old (sent rows kept 7 d)``, if read."""
+    if outbox.error or outbox.rows is None:
+        return []
+    sent = outbox.oldest_sent_age_seconds
+    oldest = "no sent row" if sent is None else f"oldest sent {_age(sent)} old"
+    retention = outbox.retention_seconds
+    kept = f" (sent rows kept {_age(retention)})" if retention is not None else ""
+    return [Text(f"master outbox: {outbox.rows} row(s), {oldest}{kept}")]
+
+
+def _truncated_lines(clients: list[model.ClientStatus]) -> list[Text]:
+    """Per client whose users hold values cut to its limits (REACTIVE_OVERSIZE_POLICY=
+    truncate): how many, per field; per client whose database was not read: why."""
+    lines = []
+    for client in clients:
+        if client.truncated_users:
+            fields = ", ".join(f"{n} {c}" for n, c in sorted(client.truncated_fields.items()))
+            lines.append(Text(
+                f"{client.name}: {client.truncated_users} user(s) hold values cut to the "
+                f"client's limits ({fields}): `reactive diff --client {client.name}` lists them",
+                style="yellow",
+            ))  # fmt: skip
+        elif client.replicas_error:
+            lines.append(Text(f"{client.name}: truncated values not counted: "
+                              f"{client.replicas_error}", style="dim"))  # fmt: skip
+    return lines
+
+
+def _age(seconds: float | None) -> str:
+    """A duration in the unit that reads best: 12.5 s, 42 min, 5.2 h, 7 d."""
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.1f} s"
 
 
 def _n(value: int | None) -> str:

@@ -179,8 +179,11 @@ class Stack:
     #: The channel layer's Redis of clients started from now on (default: settings.redis_url).
     client_redis_url: str | None = None
 
-    def add_client(self, spec: ClientSpec, *, listener: bool = True) -> ClientApp:
-        """Provision one more client (its queue subscribed to the topic) and start it."""
+    def add_client(
+        self, spec: ClientSpec, *, listener: bool = True, env: dict[str, str] | None = None
+    ) -> ClientApp:
+        """Provision one more client (its queue subscribed to the topic) and start it, with
+        ``env`` added to its environment (its own settings)."""
         provisioned = ensure(self.settings, [spec])
         self.provisioned.queue_urls.update(provisioned.queue_urls)
         self.provisioned.dlq_urls.update(provisioned.dlq_urls)
@@ -191,6 +194,7 @@ class Stack:
             self.workdir,
             listener=listener,
             redis_url=self.client_redis_url,
+            extra_env=env,
         )
         self.clients[spec.name] = app
         return app

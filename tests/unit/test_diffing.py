@@ -157,7 +157,7 @@ def test_a_report_totals_every_status_and_lists_what_to_repair_in_id_order():
         (5, Status.EXTRA),
         (6, Status.MISSING),
     ]
-    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1}
+    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1, "truncated": 0}
     assert report.differs
     assert report.repair_ids() == [2, 3, 4, 6]
     assert [e.master_id for e in report.unrepairable()] == [5]
@@ -170,7 +170,7 @@ def test_an_empty_or_identical_pair_does_not_differ():
     assert not report.differs
     assert report.as_json() == {
         "equal": True,
-        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3},
+        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3, "truncated": 0},
         "users": [],
     }
     assert len(report.as_json(every_user=True)["users"]) == 3
@@ -213,3 +213,43 @@ def test_dump_lines_of_an_excluded_user_and_a_withdrawn_replica_parse():
 def test_a_bad_dump_line_is_a_contract_error(line):
     with pytest.raises(ContractError):
         parse_record(line)
+
+
+def cut(master_id=1, version=3, limits=None, **changes):
+    """A client replica that says it stored ``limits``' fields cut."""
+    return Record(master_id=master_id, version=version, fields=fields(**changes),
+                  truncated=limits or {})  # fmt: skip
+
+
+def test_a_value_the_client_stored_cut_to_its_limit_is_truncated_not_stale():
+    master = live(first_name="Maximilianus")
+    entry = one(master, cut(first_name="Maximilia", limits={"first_name": 9}))
+
+    assert entry.status is Status.TRUNCATED
+    assert entry.fields == ("first_name",)
+    assert entry.reason.startswith("first_name stored cut to 9 characters")
+    assert not entry.repairable and not entry.status.differs
+    report = compare([master], [cut(first_name="Maximilia", limits={"first_name": 9})])
+    assert not report.differs and report.repair_ids() == []
+    assert [e.status for e in report.listed] == [Status.TRUNCATED]
+    assert report.as_json()["totals"]["truncated"] == 1
+
+
+def test_a_cut_value_beside_another_difference_or_another_version_is_stale():
+    master = live(first_name="Maximilianus")
+    other_too = cut(first_name="Maximilia", last_name="Smith", limits={"first_name": 9})
+    assert one(master, other_too).status is Status.STALE
+    older = cut(version=2, first_name="Maximilia", limits={"first_name": 9})
+    assert one(master, older).status is Status.STALE
+    not_the_cut_value = cut(first_name="Maxi", limits={"first_name": 9})
+    assert one(master, not_the_cut_value).status is Status.STALE
+    not_marked = cut(first_name="Maximilia")
+    assert one(master, not_marked).status is Status.STALE
+
+
+def test_a_dump_line_carries_what_the_client_cut():
+    line = json.dumps({"master_id": 1, "version": 2, "tombstone": False, "fields": {},
+                       "truncated": {"first_name": 30}})  # fmt: skip
+    assert parse_record(line).truncated == {"first_name": 30}
+    with pytest.raises(ContractError, match="bad truncated"):
+        parse_record(line.replace("30", '"x"'))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.console import Console
+
 from reactive_cli.aws import QueueDepth
+from reactive_cli.commands.status import render
 from reactive_cli.metrics import OutboxReading
-from reactive_cli.status import OLDEST_AGE_NOTE, build_status
+from reactive_cli.status import OLDEST_AGE_NOTE, ReplicaCounts, build_status
 from reactive_cli.supervisor import Process
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -35,7 +38,8 @@ def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
         None, OLDEST_AGE_NOTE
     )  # fmt: skip
     assert found.as_json()["outbox"] == {
-        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": "", "waiting_retry": 1
+        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": "", "waiting_retry": 1,
+        "rows": None, "oldest_sent_age_seconds": None, "retention_seconds": None,
     }  # fmt: skip
 
 
@@ -61,3 +65,46 @@ def test_an_empty_outbox_has_no_oldest_event():
     found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
                          outbox=empty, now=NOW)  # fmt: skip
     assert (found.outbox.backlog, found.outbox.oldest_pending_age_seconds) == (0, None)
+
+
+def test_the_outbox_shows_its_size_and_oldest_sent_row_in_json_and_text():
+    reading = OutboxReading(
+        backlog=0,
+        oldest_age_seconds=0.0,
+        rows=1234,
+        oldest_sent_age_seconds=2.04 * 86400,
+        retention_seconds=7 * 86400,
+    )
+    found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
+                         outbox=reading, now=NOW)  # fmt: skip
+
+    outbox = found.as_json()["outbox"]
+    assert (outbox["rows"], outbox["oldest_sent_age_seconds"], outbox["retention_seconds"]) == (
+        1234, 176256.0, 604800
+    )  # fmt: skip
+    console = Console(record=True, width=200)
+    console.print(render(found))
+    text = console.export_text()
+    assert "master outbox: 0 pending\n" in text
+    assert "master outbox: 1234 row(s), oldest sent 2 d old (sent rows kept 7 d)" in text
+
+
+def test_a_client_holding_cut_values_says_how_many_users_per_field():
+    counts = ReplicaCounts(replicas=10, truncated_users=3, truncated_fields={"first_name": 3})
+    found = build_status(clients=["shop", "blog"], processes=[], queues={},
+                         dead_letter_queues={}, outbox="unknown: x", now=NOW,
+                         replicas={"shop": counts, "blog": "unknown: no such table"})  # fmt: skip
+
+    shop, blog = found.as_json()["clients"]
+    assert (shop["truncated_users"], shop["truncated_fields"], shop["replicas_error"]) == (
+        3, {"first_name": 3}, ""
+    )  # fmt: skip
+    assert (blog["truncated_users"], blog["replicas_error"]) == (None, "unknown: no such table")
+    console = Console(record=True, width=200)
+    console.print(render(found))
+    text = console.export_text()
+    assert (
+        "shop: 3 user(s) hold values cut to the client's limits (first_name 3): "
+        "`reactive diff --client shop` lists them"
+    ) in text
+    assert "blog: truncated values not counted: unknown: no such table" in text

@@ -11,8 +11,9 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from master.users import snapshots
+from master.users import retention, snapshots
 from reactive_cli import selection
 from reactive_cli.errors import ReactiveError
 
@@ -75,6 +76,14 @@ class Command(BaseCommand):
     def _backfill(self, options: dict[str, Any]) -> None:
         client = options["client"]
         since = selection.parse_since(options["since"]) if options["since"] else None
+        if since is not None and since < timezone.now() - retention.retention():
+            days = retention.retention().total_seconds() / 86400
+            sys.stderr.write(
+                f"warning: --since goes back further than the outbox keeps sent events "
+                f"({days:g} day(s), REACTIVE_OUTBOX_RETENTION_SECONDS): a user whose changes "
+                "since then are all older than that is sent only if they joined since; "
+                "backfill without --since to send everyone\n"
+            )
 
         def resumed(checkpoint: snapshots.Checkpoint) -> None:
             self.stdout.write(

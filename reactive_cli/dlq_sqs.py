@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reactive_cli import aws, naming, resources
+from reactive_cli import aws
 from reactive_cli.dlq import (
     MAX_BATCH_ENTRIES,
     SYSTEM_ATTRIBUTES,
@@ -59,16 +59,7 @@ def queue_url(settings: Settings, client: str, *, dead_letters: bool, fifo: bool
 
     ``QueueNotFound`` (exit 5) if the client was never provisioned.
     """
-    entry = resources.stack(
-        settings.state_dir, settings.prefix,
-        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
-    ) or {}  # fmt: skip
-    key = "dlq_url" if dead_letters else "queue_url"
-    recorded = entry.get("clients", {}).get(client, {}).get(key)
-    if recorded:
-        return str(recorded)
-    name_of = naming.dlq_name if dead_letters else naming.queue_name
-    return aws.queue_url(settings, name_of(settings.prefix, client, fifo=fifo))
+    return aws.client_queue_url(settings, client, dead_letters=dead_letters, fifo=fifo)
 
 
 def list_letters(settings: Settings, dlq_url: str) -> Listing:

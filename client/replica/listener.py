@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import signal
@@ -37,7 +36,7 @@ from prometheus_client import CollectorRegistry
 
 from client.replica.decide import Decision
 from client.replica.services import ApplyResult, BatchReads, batch_reads, event_apply
-from reactive_cli import aws, delivery, metrics, naming, resources
+from reactive_cli import aws, delivery, metrics, naming
 from reactive_cli.contract import Envelope, decode_sqs_body
 from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
@@ -70,18 +69,9 @@ def compute_backoff(attempt: int) -> float:
 
 
 def queue_url_for(*, settings: Settings, client: str, explicit: str | None = None) -> str:
-    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded
-    (``reactive_cli.resources``), else looked up by name (``QueueNotFound`` if absent)."""
-    if explicit:
-        return explicit
-    recorded = resources.queue_url(
-        settings.state_dir,
-        settings.prefix,
-        client,
-        endpoint_url=settings.aws_endpoint_url,
-        region=settings.aws_region,
-    )
-    return recorded or aws.queue_url(settings, naming.queue_name(settings.prefix, client))
+    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded,
+    else looked up by name (``QueueNotFound`` if absent): ``aws.client_queue_url``."""
+    return aws.client_queue_url(settings, client, explicit=explicit)
 
 
 def listener_identity() -> str:
@@ -217,7 +207,9 @@ class Listener:
             raise ConfigError(f"wait_seconds must be within 0..{MAX_WAIT_TIME_SECONDS}")
         self.client = naming.check_client_name(client)
         self.queue_url = queue_url
+        self._settings = settings
         self._sqs = aws.client("sqs", settings)
+        self._redrive: aws.RedrivePolicy | None = None
         self._stop = stop if stop is not None else threading.Event()
         self._max_messages = max_messages
         self._wait_seconds = wait_seconds
@@ -457,19 +449,13 @@ class Listener:
             return
         self._depths_read_at = now
         try:
-            with aws.map_aws_errors(f"GetQueueAttributes {self.queue_url}"):
-                found = self._sqs.get_queue_attributes(
-                    QueueUrl=self.queue_url, AttributeNames=["All"]
-                )["Attributes"]
-            redrive = json.loads(found.get("RedrivePolicy") or "{}")
-            self._max_receives = int(redrive.get("maxReceiveCount", 0))
+            if self._redrive is None:  # read once: it names the dead-letter queue
+                self._redrive = aws.redrive_policy(self._settings, self.queue_url)
+            self._max_receives = self._redrive.max_receive_count if self._redrive else 0
             dead = None
-            if redrive.get("deadLetterTargetArn"):
-                dlq_name = str(redrive["deadLetterTargetArn"]).rsplit(":", 1)[-1]
-                with aws.map_aws_errors(f"GetQueueUrl {dlq_name}"):
-                    dlq_url = self._sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-                dead = aws.queue_depth(self._sqs, dlq_url).visible
-            depth = aws.QueueDepth.parse(found)
+            if self._redrive is not None:
+                dead = aws.queue_depth(self._sqs, self._redrive.dead_letter_url).visible
+            depth = aws.queue_depth(self._sqs, self.queue_url)
             self.metrics.queue_depth(
                 visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
             )

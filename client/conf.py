@@ -53,3 +53,10 @@ def ws_token_seconds() -> int:
     value = _get("REACTIVE_WS_TOKEN_SECONDS", int)
     assert isinstance(value, int)
     return value
+
+
+def listener_visibility_seconds() -> int:
+    """The visibility timeout the listener receives with (REACTIVE_LISTENER_VISIBILITY_SECONDS)."""
+    value = _get("REACTIVE_LISTENER_VISIBILITY_SECONDS", int)
+    assert isinstance(value, int)
+    return value

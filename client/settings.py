@@ -8,6 +8,9 @@ makes the unsafe ones mandatory.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
 pool of Redis connections: at least the sockets one daphne holds, since a storm of
 handshakes or closes asks for one connection per socket at once.
+
+REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch stays
+invisible to other listeners, extended while it is applied: what a killed listener costs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from client.replica import tuning
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
 from reactive_cli.settings import (
@@ -90,6 +94,18 @@ def _channel_layer_max_connections() -> int:
     )
 
 
+def _listener_visibility_seconds() -> int:
+    """The visibility timeout the listener receives with (client/replica/tuning.py)."""
+    return env_count(
+        _env,
+        "REACTIVE_LISTENER_VISIBILITY_SECONDS",
+        default=tuning.DEFAULT_VISIBILITY_SECONDS,
+        least=tuning.MIN_VISIBILITY_SECONDS,
+        most=tuning.MAX_VISIBILITY_SECONDS,
+        unit="seconds",
+    )
+
+
 #: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).
 _RECEIVE_BLOCK_SECONDS = RedisChannelLayer.brpop_timeout
 
@@ -106,6 +122,8 @@ CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
 #: The channel layer's pool size per process: at least the sockets one daphne holds.
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
+#: The listener's visibility timeout on receive, in seconds (extended while it applies).
+REACTIVE_LISTENER_VISIBILITY_SECONDS = _listener_visibility_seconds()
 
 INSTALLED_APPS = [
     "daphne",

@@ -1,17 +1,25 @@
 """The SQS listener: long-poll the client's queue, apply each event, tell the sockets, delete.
 
-One batch is: ReceiveMessage (up to 10, long poll) -> decode each message -> apply the events
-with ``event_apply`` in ONE database transaction (the batch's replicas read once by
-``batch_reads``; no savepoint per event unless one fails, see ``_handle_batch``) ->
-group_send the resulting frames, one user's in order, users at the same time (and, for
-synthetic events, an ack to ``reactive emit-test``, see ``reactive_cli.delivery``) -> ONE
-DeleteMessageBatch for every message that was applied or ignored. A message that is
-malformed or refused is logged once per receive and left alone, so that SQS moves it to the
-dead-letter queue after maxReceiveCount receives.
+One batch is: ReceiveMessage (up to 10, long poll, held for the short visibility timeout
+REACTIVE_LISTENER_VISIBILITY_SECONDS, extended by ``client.replica.heartbeat`` for as long
+as the batch is in hand) -> decode each message -> apply the events with ``event_apply`` in
+ONE database transaction (the batch's replicas read once by ``batch_reads``; no savepoint
+per event unless one fails, see ``_handle_batch``) -> group_send the resulting frames, one
+user's in order, users at the same time (and, for synthetic events, an ack to ``reactive
+emit-test``, see ``reactive_cli.delivery``) -> send what can never succeed to the
+dead-letter queue -> ONE DeleteMessageBatch for every message that was applied, ignored or
+dead-lettered -> ONE ChangeMessageVisibilityBatch for what is handed back.
 
-The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
-logged with its traceback and the loop goes on. On stop it finishes the message in hand,
-deletes what was applied and hands the rest of the batch back (visibility 0).
+A message that fails is logged once per receive. What it becomes follows the rules of
+``client.replica.failures``: a permanent failure (malformed, refused) is sent to the
+queue's dead-letter queue at once, with its reason, then deleted; if that cannot be done it
+is left for the redrive policy. A transient one (the database away, an unexpected error) is
+handed back to be received again after a delay that doubles with its receives, and the
+loop pauses (``compute_backoff``).
+
+The loop cannot die: AWS errors back off and retry, anything else is logged with its
+traceback and the loop goes on. On stop it finishes the message in hand, deletes what was
+applied and hands the rest of the batch back (visibility 0).
 """
 
 from __future__ import annotations
@@ -34,12 +42,36 @@ from channels.layers import get_channel_layer
 from django.db import close_old_connections, connections, transaction
 from prometheus_client import CollectorRegistry
 
+from client import conf
 from client.replica.decide import Decision
+from client.replica.failures import (
+    Failure,
+    classify,
+    compute_backoff,
+    retry_delay_seconds,
+)
+from client.replica.heartbeat import Heartbeat
+from client.replica.queue import ClientQueue
 from client.replica.services import ApplyResult, BatchReads, batch_reads, event_apply
+from client.replica.tuning import (
+    DEFAULT_VISIBILITY_SECONDS,
+    MAX_VISIBILITY_SECONDS,
+    MIN_VISIBILITY_SECONDS,
+)
 from reactive_cli import aws, delivery, metrics, naming
 from reactive_cli.contract import Envelope, decode_sqs_body
-from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
+from reactive_cli.errors import AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
+
+__all__ = [
+    "DEFAULT_VISIBILITY_SECONDS",
+    "Listener",
+    "Notifier",
+    "compute_backoff",
+    "listener_identity",
+    "queue_url_for",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +79,6 @@ logger = logging.getLogger(__name__)
 MAX_WAIT_TIME_SECONDS = 20
 #: SQS's most messages per ReceiveMessage (and per DeleteMessageBatch).
 MAX_PREFETCH = 10
-#: First back-off after a failed AWS call, in seconds; doubles with each failure.
-BACKOFF_BASE_SECONDS = 0.5
-#: Longest back-off between attempts, in seconds.
-BACKOFF_CAP_SECONDS = 30.0
 #: Longest wait for the channel layer per batch, in seconds; pages catch up on reconnect.
 NOTIFY_TIMEOUT_SECONDS = 5.0
 #: Longest wait for acknowledging synthetic events to ``reactive emit-test``, in seconds.
@@ -59,13 +87,6 @@ ACK_TIMEOUT_SECONDS = 2.0
 DEPTH_INTERVAL_SECONDS = 15.0
 
 SQSMessage = Mapping[str, Any]
-
-
-def compute_backoff(attempt: int) -> float:
-    """Seconds to wait before attempt ``attempt + 1`` after ``attempt`` failures in a row."""
-    if attempt < 1:
-        return 0.0
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (1 << min(attempt - 1, 30)))
 
 
 def queue_url_for(*, settings: Settings, client: str, explicit: str | None = None) -> str:
@@ -85,12 +106,14 @@ class Interrupted(BaseException):
 
 @dataclass(frozen=True)
 class Handled:
-    """One received message and what applying it gave (None: failed, left for the DLQ)."""
+    """One received message and what applying it gave (None: it failed, see ``failure``)."""
 
     message: SQSMessage
     result: ApplyResult | None
     #: Seconds ``event_apply`` took (for the metrics, observed once the batch committed).
     seconds: float = 0.0
+    #: Why it failed (``result`` is None), and whether for good.
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,9 @@ class BatchStats:
     tested: int = 0
     failed: int = 0
     released: int = 0
+    #: Of the failed: sent to the dead-letter queue, and handed back to be retried later.
+    dead_lettered: int = 0
+    retried: int = 0
 
 
 class Notifier:
@@ -197,6 +223,7 @@ class Listener:
         stop: threading.Event | None = None,
         max_messages: int = MAX_PREFETCH,
         wait_seconds: int = MAX_WAIT_TIME_SECONDS,
+        visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS,
         notifier: Notifier | None = None,
         registry: CollectorRegistry | None = None,
         read_depths: bool = False,
@@ -205,25 +232,27 @@ class Listener:
             raise ConfigError(f"max_messages must be within 1..{MAX_PREFETCH}")
         if not 0 <= wait_seconds <= MAX_WAIT_TIME_SECONDS:
             raise ConfigError(f"wait_seconds must be within 0..{MAX_WAIT_TIME_SECONDS}")
+        if not MIN_VISIBILITY_SECONDS <= visibility_seconds <= MAX_VISIBILITY_SECONDS:
+            raise ConfigError(
+                f"visibility_seconds must be within {MIN_VISIBILITY_SECONDS}.."
+                f"{MAX_VISIBILITY_SECONDS}"
+            )
         self.client = naming.check_client_name(client)
         self.queue_url = queue_url
-        self._settings = settings
-        self._sqs = aws.client("sqs", settings)
-        self._redrive: aws.RedrivePolicy | None = None
+        self._queue = ClientQueue(settings, queue_url, visibility_seconds=visibility_seconds)
+        self._heartbeat = Heartbeat(self._extend, visibility_seconds=visibility_seconds)
         self._stop = stop if stop is not None else threading.Event()
         self._max_messages = max_messages
         self._wait_seconds = wait_seconds
-        self._notifier = notifier if notifier is not None else Notifier()
         self._stop_requested = False
         #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
         self._waiting: str | None = None
         #: Counted always; served over HTTP only when the operator sets a port (``serve``).
         self.metrics = metrics.ListenerMetrics(registry or CollectorRegistry(), self.client)
+        self._notifier = notifier if notifier is not None else Notifier()
         #: Read the queue depths for the metrics every DEPTH_INTERVAL_SECONDS (AWS calls).
         self._read_depths = read_depths
         self._depths_read_at = -DEPTH_INTERVAL_SECONDS
-        #: The queue's maxReceiveCount (a failure on that receive is dead-lettered); 0: unknown.
-        self._max_receives = 0
 
     @property
     def stopping(self) -> bool:
@@ -237,7 +266,7 @@ class Listener:
         is broken off at once: it holds no message. A long poll in progress is let finish,
         so that what it receives is handed back (visibility 0) rather than stranded, unless
         ``force`` is also given: then it is abandoned, and whatever SQS had already handed
-        it comes back only after the queue's visibility timeout.
+        it comes back only after the visibility timeout the listener receives with.
         """
         self._stop_requested = True
         if interrupt and (self._waiting == "backoff" or (force and self._waiting == "poll")):
@@ -245,7 +274,10 @@ class Listener:
 
     def run(self) -> None:
         """Receive, apply, notify and delete until stopped; never raises for a bad message."""
-        logger.info("listener %s: listening on %s", self.client, self.queue_url)
+        logger.info(
+            "listener %s: listening on %s (visibility timeout %d s)",
+            self.client, self.queue_url, self._queue.visibility_seconds,
+        )  # fmt: skip
         failures = 0
         try:
             while not self.stopping:
@@ -253,14 +285,25 @@ class Listener:
         except Interrupted:
             pass
         finally:
-            self._notifier.close()
+            self.close()
             connections.close_all()
         logger.info("listener %s: stopped", self.client)
 
+    def close(self) -> None:
+        """Stop the heartbeat and close the notifier."""
+        self._heartbeat.close()
+        self._notifier.close()
+
     def _step(self, failures: int) -> int:
         try:
-            self.poll_once()
-            return 0
+            stats = self.poll_once()
+            if not stats.retried:
+                return 0
+            delay = compute_backoff(failures + 1)
+            logger.warning(
+                "listener %s: %d message(s) failed for now and will be retried; pausing "
+                "%.1f s", self.client, stats.retried, delay,
+            )  # fmt: skip
         except AwsError as exc:
             delay = compute_backoff(failures + 1)
             logger.critical(
@@ -293,31 +336,56 @@ class Listener:
         messages = self._receive()
         if not messages:
             return BatchStats()
+        self._heartbeat.hold(messages)
+        try:
+            return self._finish(messages)
+        finally:
+            self._heartbeat.clear()
+
+    def _finish(self, messages: list[SQSMessage]) -> BatchStats:
+        """Everything after the receive: apply, notify, dead-letter, delete, hand back."""
         handled, rest = self._handle_batch(messages)
         results = [h.result for h in handled if h.result is not None]
         if self._notifier.send(results):
             self._notifier.acknowledge(results, client=self.client)
-        self._delete([h.message for h in handled if h.result is not None])
-        self._release(rest)
-        stats = _stats(messages, results, rest)
+        failed = [h for h in handled if h.failure is not None]
+        dead = self._dead_letter([h for h in failed if h.failure and h.failure.permanent])
+        done = [h.message for h in handled if h.result is not None] + dead
+        self._heartbeat.drop(done)
+        retried = [
+            (h.message, retry_delay_seconds(_receive_count(h.message)))
+            for h in failed
+            if h.failure is not None and not h.failure.permanent
+        ]
+        back = [(m, 0) for m in rest] + retried
+        self._heartbeat.drop(m for m, _ in back)
+        try:
+            self._queue.delete(done)
+        finally:  # even if deleting failed: what is handed back must not wait its timeout
+            self._queue.change_visibility(back)
+        stats = dataclasses.replace(
+            _stats(messages, results, rest), dead_lettered=len(dead), retried=len(retried)
+        )
         self._count(stats, handled)
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
-            "released=%d events=%s",
+            "dead_lettered=%d retried=%d released=%d events=%s",
             self.client, stats.received, stats.applied, stats.ignored, stats.tested,
-            stats.failed, stats.released, ",".join(str(r.event.event_id) for r in results),
+            stats.failed, stats.dead_lettered, stats.retried, stats.released,
+            ",".join(str(r.event.event_id) for r in results),
         )  # fmt: skip
         return stats
 
     def _receive(self) -> list[SQSMessage]:
-        with self._interruptible("poll"), aws.map_aws_errors(f"ReceiveMessage {self.queue_url}"):
-            response = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self._max_messages,
-                WaitTimeSeconds=self._wait_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        with self._interruptible("poll"):
+            return self._queue.receive(
+                max_messages=self._max_messages, wait_seconds=self._wait_seconds
             )
-        return list(response.get("Messages", []))
+
+    def _extend(self, messages: list[SQSMessage], seconds: int) -> None:
+        """The heartbeat's call: keep a batch still in hand invisible."""
+        self._queue.extend(messages, seconds)
+        self.metrics.visibility_extended.inc()
 
     def _handle_batch(self, messages: list[SQSMessage]) -> tuple[list[Handled], list[SQSMessage]]:
         """Decode every message, then apply the events in ONE transaction (one commit per
@@ -328,7 +396,8 @@ class Listener:
         its end (one pass of Django's collector for them all, ``BatchReads.flush``). If any
         event fails, that transaction rolls back and the batch is applied again, each event
         in its own savepoint and each delete on its own, so a refused one leaves the others
-        applied; failures are logged in that second pass only, once per receive.
+        applied; failures are logged in that second pass only, once per receive. If that
+        fails as a whole too (the database is away), every event failed for now.
 
         Events are applied in (user, version) order: one user's frames go out in version
         order, and competing listeners lock replicas in the same order (no deadlocks).
@@ -337,18 +406,21 @@ class Listener:
         handled: list[Handled] = []
         decoded: list[tuple[SQSMessage, Envelope]] = []
         for message in messages:
-            event = self._decode(message)
+            event, failure = self._decode(message)
             if event is None:
-                handled.append(Handled(message, None))
+                handled.append(Handled(message, None, failure=failure))
             else:
                 decoded.append((message, event))
         decoded.sort(key=lambda pair: (pair[1].user_id, pair[1].version))
         try:
-            with transaction.atomic():
-                applied, rest = self._apply_all(decoded, guarded=False)
-        except Exception:  # one event failed and rolled the batch back: again, one by one
-            with transaction.atomic():
-                applied, rest = self._apply_all(decoded, guarded=True)
+            try:
+                with transaction.atomic():
+                    applied, rest = self._apply_all(decoded, guarded=False)
+            except Exception:  # one event failed and rolled the batch back: one by one
+                with transaction.atomic():
+                    applied, rest = self._apply_all(decoded, guarded=True)
+        except Exception as exc:  # the batch cannot be applied at all: try again later
+            return handled + self._all_failed(decoded, exc), []
         debug = logger.isEnabledFor(logging.DEBUG)  # else not even its arguments are worked out
         for done in applied:  # committed: only now is what each event did true
             if done.result is not None:
@@ -356,6 +428,20 @@ class Listener:
                 if debug:
                     _log_applied(done)
         return handled + applied, rest
+
+    def _all_failed(
+        self, decoded: list[tuple[SQSMessage, Envelope]], exc: Exception
+    ) -> list[Handled]:
+        """Every event of a batch that could not be applied at all, failed for now (logged)."""
+        failure = Failure(permanent=False, reason=classify(exc).reason)
+        logger.error(
+            "listener %s: batch of %d event(s) not applied, each will be retried: %s; "
+            "messages %s",
+            self.client, len(decoded), failure.reason,
+            ", ".join(f"{m.get('MessageId', '?')} (receive {_receives(m)})" for m, _ in decoded),
+            exc_info=exc,
+        )  # fmt: skip
+        return [Handled(m, None, failure=failure) for m, _ in decoded]
 
     def _apply_all(
         self, decoded: list[tuple[SQSMessage, Envelope]], *, guarded: bool
@@ -384,16 +470,16 @@ class Listener:
             applied = _spread(applied, Decision.DELETE, time.perf_counter() - started)
         return applied, rest
 
-    def _decode(self, message: SQSMessage) -> Envelope | None:
-        """The message's event, or None (logged once per receive, left for the DLQ)."""
+    def _decode(self, message: SQSMessage) -> tuple[Envelope | None, Failure | None]:
+        """The message's event, or why not (logged once per receive: it is dead-lettered)."""
         try:
-            return decode_sqs_body(message.get("Body", ""))
+            return decode_sqs_body(message.get("Body", "")), None
         except ContractError as exc:
             logger.warning(
-                "event ? message %s (receive %s): malformed, left for the dead-letter queue: %s",
+                "event ? message %s (receive %s): malformed, for the dead-letter queue: %s",
                 message.get("MessageId", "?"), _receives(message), exc,
             )  # fmt: skip
-            return None
+            return None, classify(exc)
 
     def _apply(self, message: SQSMessage, event: Envelope, reads: BatchReads | None) -> Handled:
         """Apply one event in a savepoint; every failure is logged here, once per receive."""
@@ -401,20 +487,40 @@ class Listener:
         started = time.perf_counter()
         try:
             result = event_apply(event=event, batch=reads)
-        except ApplyError as exc:
-            logger.error(
-                "event %s message %s (receive %s): not applied, left for the dead-letter "
-                "queue: %s: %s",
-                event.event_id, message_id, receives, type(exc).__name__, exc,
-            )  # fmt: skip
-            return Handled(message, None)
-        except Exception:
-            logger.exception(
-                "event %s message %s (receive %s): unexpected error, it will be retried",
-                event.event_id, message_id, receives,
-            )  # fmt: skip
-            return Handled(message, None)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.permanent:
+                logger.error(
+                    "event %s message %s (receive %s): refused, for the dead-letter queue: %s",
+                    event.event_id, message_id, receives, failure.reason,
+                )  # fmt: skip
+            else:
+                logger.exception(
+                    "event %s message %s (receive %s): not applied, retried in %d s: %s",
+                    event.event_id, message_id, receives,
+                    retry_delay_seconds(_receive_count(message)), failure.reason,
+                )  # fmt: skip
+            return Handled(message, None, failure=failure)
         return Handled(message, result, time.perf_counter() - started)
+
+    def _dead_letter(self, refused: list[Handled]) -> list[SQSMessage]:
+        """Send permanent failures to the dead-letter queue; the messages it accepted."""
+        pairs = [(h.message, h.failure.reason) for h in refused if h.failure is not None]
+        if not pairs:
+            return []
+        outcome = self._queue.dead_letter(pairs, listener=listener_identity())
+        for message, copy in outcome.sent:
+            logger.warning(
+                "message %s (receive %s): sent to the dead-letter queue, as message %s",
+                message.get("MessageId", "?"), _receives(message), copy,
+            )  # fmt: skip
+        for message_id, why in outcome.left.items():
+            logger.error(
+                "message %s: not sent to the dead-letter queue (%s): left for the queue's "
+                "redrive policy", message_id, why,
+            )  # fmt: skip
+        self.metrics.dead_lettered.inc(len(outcome.sent))
+        return [message for message, _ in outcome.sent]
 
     def _observe(self, done: Handled) -> None:
         """An applied real event's apply time and lag, for the metrics."""
@@ -425,74 +531,32 @@ class Listener:
         self.metrics.lag_seconds.observe(max(0.0, lag))
 
     def _count(self, stats: BatchStats, handled: list[Handled]) -> None:
-        """Add one batch to the metrics."""
+        """Add one batch to the metrics (dead letters are counted as they are sent)."""
         m = self.metrics
         m.received.inc(stats.received)
         m.applied.inc(stats.applied)
         m.tested.inc(stats.tested)
         m.failed.inc(stats.failed)
+        m.retried.inc(stats.retried)
         duplicates = sum(1 for h in handled if h.result is not None and h.result.duplicate)
         m.duplicate.inc(duplicates)
         m.ignored_stale.inc(stats.ignored - duplicates)
-        if self._max_receives:
-            last = [
-                h for h in handled
-                if h.result is None and _receive_count(h.message) >= self._max_receives
-            ]  # fmt: skip
-            m.dead_lettered.inc(len(last))
 
     def _maybe_read_depths(self) -> None:
-        """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the metrics
-        (and the queue's maxReceiveCount); a failure only leaves the last reading."""
+        """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the
+        metrics; a failure only leaves the last reading."""
         now = time.monotonic()
         if not self._read_depths or now - self._depths_read_at < DEPTH_INTERVAL_SECONDS:
             return
         self._depths_read_at = now
         try:
-            if self._redrive is None:  # read once: it names the dead-letter queue
-                self._redrive = aws.redrive_policy(self._settings, self.queue_url)
-            self._max_receives = self._redrive.max_receive_count if self._redrive else 0
-            dead = None
-            if self._redrive is not None:
-                dead = aws.queue_depth(self._sqs, self._redrive.dead_letter_url).visible
-            depth = aws.queue_depth(self._sqs, self.queue_url)
-            self.metrics.queue_depth(
-                visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
-            )
-        except (AwsError, ValueError) as exc:
+            depth, dead = self._queue.depths()
+        except AwsError as exc:
             logger.warning("listener %s: queue depths not read: %s", self.client, exc)
-
-    def _delete(self, messages: list[SQSMessage]) -> None:
-        if not messages:  # SQS refuses an empty batch
             return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ]
-        with aws.map_aws_errors(f"DeleteMessageBatch {self.queue_url}"):
-            response = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        self._log_failures(messages, response, "not deleted; it will come back and be ignored")
-
-    def _release(self, messages: list[SQSMessage]) -> None:
-        """Hand unhandled messages back at once (visibility 0), for another listener."""
-        if not messages:
-            return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-            for i, m in enumerate(messages)
-        ]
-        with aws.map_aws_errors(f"ChangeMessageVisibilityBatch {self.queue_url}"):
-            response = self._sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url, Entries=entries
-            )
-        self._log_failures(messages, response, "not handed back; visible after its timeout")
-
-    def _log_failures(self, messages: list[SQSMessage], response: Any, what: str) -> None:
-        for failure in response.get("Failed", []):
-            message = messages[int(failure["Id"])]
-            logger.warning(
-                "message %s %s: %s: %s",
-                message.get("MessageId", "?"), what, failure.get("Code"), failure.get("Message"),
-            )  # fmt: skip
+        self.metrics.queue_depth(
+            visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
+        )
 
 
 def _log_applied(done: Handled) -> None:
@@ -558,18 +622,21 @@ def serve(
 ) -> None:
     """Run a client's listener in the foreground until SIGTERM/SIGINT (``listen`` commands).
 
-    Resolves the queue first (``QueueNotFound`` if it was never provisioned). Serves the
-    listener's metrics on ``REACTIVE_METRICS_PORT`` when it is set. A first signal
-    lets the long poll in progress finish (up to ``wait_seconds``), finishes the message in
-    hand, hands the rest back (visibility 0) and returns; a second signal returns at once.
+    Resolves the queue first (``QueueNotFound`` if it was never provisioned). Receives with
+    REACTIVE_LISTENER_VISIBILITY_SECONDS (``client.conf``). Serves the listener's metrics
+    on ``REACTIVE_METRICS_PORT`` when it is set. A first signal lets the long poll in
+    progress finish (up to ``wait_seconds``), finishes the message in hand, hands the rest
+    back (visibility 0) and returns; a second signal returns at once.
     """
     registry = CollectorRegistry()
+    visibility = conf.listener_visibility_seconds()
     loop = Listener(
         settings=settings,
         client=client,
         queue_url=queue_url_for(settings=settings, client=client, explicit=explicit_queue_url),
         max_messages=max_messages,
         wait_seconds=wait_seconds,
+        visibility_seconds=visibility,
         registry=registry,
         read_depths=settings.metrics_port is not None,
     )
@@ -581,7 +648,7 @@ def serve(
         if loop.stopping:  # a second signal: the operator does not want to wait
             logger.warning(
                 "%s again: stopping now; messages of the abandoned long poll come back "
-                "after the queue's visibility timeout", name,
+                "after the visibility timeout (%d s)", name, visibility,
             )  # fmt: skip
             loop.request_stop(interrupt=True, force=True)
             return

@@ -1,0 +1,17 @@
+"""The listener's settings: defaults and ranges, in one place (stdlib-only, so that
+``client/settings.py`` can read them before Django is set up).
+
+- ``REACTIVE_LISTENER_VISIBILITY_SECONDS``: the visibility timeout a listener receives
+  with, extended while a batch is in hand (``client/replica/heartbeat.py``): how long the
+  batch of a killed listener stays invisible.
+"""
+
+from __future__ import annotations
+
+#: The visibility timeout a listener receives with, by default, in seconds.
+DEFAULT_VISIBILITY_SECONDS = 10
+#: Shortest visibility timeout a listener may be given, in seconds (a third of it must
+#: leave the heartbeat time for its call).
+MIN_VISIBILITY_SECONDS = 2
+#: Longest visibility timeout, in seconds: SQS's limit (12 hours).
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60

@@ -60,3 +60,11 @@ def listener_visibility_seconds() -> int:
     value = _get("REACTIVE_LISTENER_VISIBILITY_SECONDS", int)
     assert isinstance(value, int)
     return value
+
+
+def listener_notify_backlog() -> int:
+    """Socket frames the listener keeps waiting for the channel layer at most
+    (REACTIVE_LISTENER_NOTIFY_BACKLOG)."""
+    value = _get("REACTIVE_LISTENER_NOTIFY_BACKLOG", int)
+    assert isinstance(value, int)
+    return value

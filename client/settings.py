@@ -11,6 +11,8 @@ handshakes or closes asks for one connection per socket at once.
 
 REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch stays
 invisible to other listeners, extended while it is applied: what a killed listener costs.
+REACTIVE_LISTENER_NOTIFY_BACKLOG (default 1000) bounds the socket frames a listener keeps
+waiting while the channel layer does not answer (client/replica/notifier.py).
 """
 
 from __future__ import annotations
@@ -106,6 +108,18 @@ def _listener_visibility_seconds() -> int:
     )
 
 
+def _listener_notify_backlog() -> int:
+    """Frames the listener keeps waiting for the channel layer (client/replica/tuning.py)."""
+    return env_count(
+        _env,
+        "REACTIVE_LISTENER_NOTIFY_BACKLOG",
+        default=tuning.DEFAULT_NOTIFY_BACKLOG,
+        least=tuning.MIN_NOTIFY_BACKLOG,
+        most=tuning.MAX_NOTIFY_BACKLOG,
+        unit="frames",
+    )
+
+
 #: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).
 _RECEIVE_BLOCK_SECONDS = RedisChannelLayer.brpop_timeout
 
@@ -124,6 +138,8 @@ REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS = _channel_layer_max_connections()
 #: The listener's visibility timeout on receive, in seconds (extended while it applies).
 REACTIVE_LISTENER_VISIBILITY_SECONDS = _listener_visibility_seconds()
+#: Socket frames the listener keeps waiting for the channel layer at most.
+REACTIVE_LISTENER_NOTIFY_BACKLOG = _listener_notify_backlog()
 
 INSTALLED_APPS = [
     "daphne",

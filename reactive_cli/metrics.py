@@ -23,6 +23,8 @@ listener_events_failed_total          counter messages not applied, per receive
 listener_events_dead_lettered_total   counter sent to the dead-letter queue by the listener
 listener_events_retried_total         counter handed back to be retried (transient failures)
 listener_visibility_extended_total    counter held batches kept invisible (heartbeat calls)
+listener_frames_dropped_total         counter socket frames never sent to the channel layer
+listener_notify_backlog               gauge   socket frames waiting for the channel layer
 listener_apply_seconds                histo.  time to apply one event to the database
 listener_event_lag_seconds            histo.  master commit to applied on the client
 listener_queue_messages               gauge   queue depth last seen (visible/in_flight/dlq)
@@ -155,7 +157,16 @@ class ListenerMetrics:
             "reactive_listener_visibility_extended",
             "Times a batch still being handled was kept invisible (ChangeMessageVisibility).",
         )
-
+        self.frames_dropped = counter(
+            "reactive_listener_frames_dropped",
+            "Socket frames never sent to the channel layer (backlog full, refused, stopped).",
+        )
+        self._backlog = Gauge(
+            "reactive_listener_notify_backlog",
+            "Socket frames waiting to be sent to the channel layer.",
+            ["client"],
+            registry=registry,
+        ).labels(client=client)
         self.apply_seconds = Histogram(
             "reactive_listener_apply_seconds",
             "Time to apply one event to the client database.",
@@ -177,6 +188,10 @@ class ListenerMetrics:
             registry=registry,
         )
         self._client = client
+
+    def watch_notify_backlog(self, read: Callable[[], float]) -> None:
+        """Read the notify backlog gauge from ``read`` at each scrape."""
+        self._backlog.set_function(read)
 
     def queue_depth(self, *, visible: int, in_flight: int, dead_letters: int | None) -> None:
         """Record the depths read from SQS (dead letters None: not read)."""

@@ -4,11 +4,11 @@ One batch is: ReceiveMessage (up to 10, long poll, held for the short visibility
 REACTIVE_LISTENER_VISIBILITY_SECONDS, extended by ``client.replica.heartbeat`` for as long
 as the batch is in hand) -> decode each message -> apply the events with ``event_apply`` in
 ONE database transaction (the batch's replicas read once by ``batch_reads``; no savepoint
-per event unless one fails, see ``_handle_batch``) -> group_send the resulting frames, one
-user's in order, users at the same time (and, for synthetic events, an ack to ``reactive
-emit-test``, see ``reactive_cli.delivery``) -> send what can never succeed to the
-dead-letter queue -> ONE DeleteMessageBatch for every message that was applied, ignored or
-dead-lettered -> ONE ChangeMessageVisibilityBatch for what is handed back.
+per event unless one fails, see ``_handle_batch``) -> hand the resulting frames to the
+``Notifier``, which sends them from a thread of its own (applying never waits on Redis) ->
+send what can never succeed to the dead-letter queue -> ONE DeleteMessageBatch for every
+message that was applied, ignored or dead-lettered -> ONE ChangeMessageVisibilityBatch for
+what is handed back.
 
 A message that fails is logged once per receive. What it becomes follows the rules of
 ``client.replica.failures``: a permanent failure (malformed, refused) is sent to the
@@ -19,26 +19,23 @@ loop pauses (``compute_backoff``).
 
 The loop cannot die: AWS errors back off and retry, anything else is logged with its
 traceback and the loop goes on. On stop it finishes the message in hand, deletes what was
-applied and hands the rest of the batch back (visibility 0).
+applied, hands the rest of the batch back (visibility 0) and sends the frames still waiting
+for at most the notifier's drain time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, connections, transaction
 from prometheus_client import CollectorRegistry
 
@@ -51,6 +48,7 @@ from client.replica.failures import (
     retry_delay_seconds,
 )
 from client.replica.heartbeat import Heartbeat
+from client.replica.notifier import Notifier, listener_identity
 from client.replica.queue import ClientQueue
 from client.replica.services import ApplyResult, BatchReads, batch_reads, event_apply
 from client.replica.tuning import (
@@ -58,7 +56,7 @@ from client.replica.tuning import (
     MAX_VISIBILITY_SECONDS,
     MIN_VISIBILITY_SECONDS,
 )
-from reactive_cli import aws, delivery, metrics, naming
+from reactive_cli import aws, metrics, naming
 from reactive_cli.contract import Envelope, decode_sqs_body
 from reactive_cli.errors import AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
@@ -79,10 +77,6 @@ logger = logging.getLogger(__name__)
 MAX_WAIT_TIME_SECONDS = 20
 #: SQS's most messages per ReceiveMessage (and per DeleteMessageBatch).
 MAX_PREFETCH = 10
-#: Longest wait for the channel layer per batch, in seconds; pages catch up on reconnect.
-NOTIFY_TIMEOUT_SECONDS = 5.0
-#: Longest wait for acknowledging synthetic events to ``reactive emit-test``, in seconds.
-ACK_TIMEOUT_SECONDS = 2.0
 #: Seconds between two readings of the queue depths for the metrics (only when served).
 DEPTH_INTERVAL_SECONDS = 15.0
 
@@ -93,11 +87,6 @@ def queue_url_for(*, settings: Settings, client: str, explicit: str | None = Non
     """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded,
     else looked up by name (``QueueNotFound`` if absent): ``aws.client_queue_url``."""
     return aws.client_queue_url(settings, client, explicit=explicit)
-
-
-def listener_identity() -> str:
-    """This listener process as acks name it: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Interrupted(BaseException):
@@ -129,86 +118,6 @@ class BatchStats:
     #: Of the failed: sent to the dead-letter queue, and handed back to be retried later.
     dead_lettered: int = 0
     retried: int = 0
-
-
-class Notifier:
-    """Sends group messages from sync code over ONE event loop, so one Redis pool per process."""
-
-    def __init__(self, layer: Any = None) -> None:
-        self._layer = layer if layer is not None else get_channel_layer()
-        self._loop = asyncio.new_event_loop()
-
-    def send(self, results: Sequence[ApplyResult]) -> bool:
-        """Send every result's messages to its user's group; False if the layer failed."""
-        pending = [(r.group, m) for r in results for m in r.messages]
-        if not pending or self._layer is None:
-            return True
-        sending = asyncio.wait_for(self._send_all(pending), NOTIFY_TIMEOUT_SECONDS)
-        try:
-            self._loop.run_until_complete(sending)
-        except Exception as exc:  # Redis down or slow: the database apply still counts.
-            events = ", ".join(str(r.event.event_id) for r in results if r.messages)
-            logger.error(
-                "channel layer failed, %d socket messages dropped (pages catch up on "
-                "reconnect); events %s: %s: %s",
-                len(pending), events, type(exc).__name__, exc,
-            )  # fmt: skip
-            return False
-        return True
-
-    def acknowledge(self, results: Sequence[ApplyResult], *, client: str) -> None:
-        """Tell ``reactive emit-test`` that this listener pushed its synthetic events.
-
-        One group_send per synthetic event to ``naming.emit_reply_group(event_id)``; real
-        events cost nothing here. A failure is logged and changes nothing else.
-        """
-        synthetic = [r.event for r in results if r.decision is Decision.NOTIFY_ONLY]
-        if not synthetic or self._layer is None:
-            return
-        at, me = time.time(), listener_identity()
-        pending = [
-            (
-                naming.emit_reply_group(event.event_id),
-                delivery.listener_ack(
-                    event_id=str(event.event_id), client=client, listener=me, at=at
-                ),
-            )
-            for event in synthetic
-        ]
-        sending = asyncio.wait_for(self._send_all(pending), ACK_TIMEOUT_SECONDS)
-        try:
-            self._loop.run_until_complete(sending)
-        except Exception as exc:  # an ack is diagnostics: never let it affect applying
-            logger.warning(
-                "emit-test acks not sent for events %s: %s: %s",
-                ",".join(str(e.event_id) for e in synthetic), type(exc).__name__, exc,
-            )  # fmt: skip
-
-    async def _send_all(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
-        """One chain of sends per group, the chains at the same time: a batch's users wait
-        on Redis together, not one after another (``bench/apply.py --notify``, no sockets
-        open: a fifth less CPU and a third less time per batch). On the first failure the
-        other chains are cancelled: no send of this batch is left to run behind the next."""
-        chains: dict[str, list[dict[str, Any]]] = {}
-        for group, message in pending:
-            chains.setdefault(group, []).append(message)
-        try:
-            async with asyncio.TaskGroup() as sending:
-                for group, messages in chains.items():
-                    sending.create_task(self._send_chain(group, messages))
-        except ExceptionGroup as failed:  # logged by the caller as the first failure
-            raise failed.exceptions[0] from None
-
-    async def _send_chain(self, group: str, messages: list[dict[str, Any]]) -> None:
-        for message in messages:  # in order: one user's frames must not overtake
-            # A connection pooled before Redis restarted is retried once on a fresh one
-            # (CHANNEL_LAYERS "retry" in client/settings.py).
-            await self._layer.group_send(group, message)
-
-    def close(self) -> None:
-        """Close the loop (channels-redis closes its connections with it)."""
-        if not self._loop.is_closed():
-            self._loop.close()
 
 
 class Listener:
@@ -245,11 +154,14 @@ class Listener:
         self._max_messages = max_messages
         self._wait_seconds = wait_seconds
         self._stop_requested = False
+        self._forced = False  # a second signal: stop without draining the frames waiting
         #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
         self._waiting: str | None = None
         #: Counted always; served over HTTP only when the operator sets a port (``serve``).
         self.metrics = metrics.ListenerMetrics(registry or CollectorRegistry(), self.client)
         self._notifier = notifier if notifier is not None else Notifier()
+        self._notifier.on_drop = self.metrics.frames_dropped.inc
+        self.metrics.watch_notify_backlog(lambda: self._notifier.backlog)
         #: Read the queue depths for the metrics every DEPTH_INTERVAL_SECONDS (AWS calls).
         self._read_depths = read_depths
         self._depths_read_at = -DEPTH_INTERVAL_SECONDS
@@ -269,6 +181,7 @@ class Listener:
         it comes back only after the visibility timeout the listener receives with.
         """
         self._stop_requested = True
+        self._forced = self._forced or force
         if interrupt and (self._waiting == "backoff" or (force and self._waiting == "poll")):
             raise Interrupted
 
@@ -290,9 +203,10 @@ class Listener:
         logger.info("listener %s: stopped", self.client)
 
     def close(self) -> None:
-        """Stop the heartbeat and close the notifier."""
+        """Stop the heartbeat and send the frames still waiting (for the notifier's drain
+        time; not at all after a forced stop)."""
         self._heartbeat.close()
-        self._notifier.close()
+        self._notifier.close(drain_seconds=0.0 if self._forced else None)
 
     def _step(self, failures: int) -> int:
         try:
@@ -346,8 +260,7 @@ class Listener:
         """Everything after the receive: apply, notify, dead-letter, delete, hand back."""
         handled, rest = self._handle_batch(messages)
         results = [h.result for h in handled if h.result is not None]
-        if self._notifier.send(results):
-            self._notifier.acknowledge(results, client=self.client)
+        self._notifier.submit(results, client=self.client)  # sent from its own thread
         failed = [h for h in handled if h.failure is not None]
         dead = self._dead_letter([h for h in failed if h.failure and h.failure.permanent])
         done = [h.message for h in handled if h.result is not None] + dead
@@ -623,10 +536,12 @@ def serve(
     """Run a client's listener in the foreground until SIGTERM/SIGINT (``listen`` commands).
 
     Resolves the queue first (``QueueNotFound`` if it was never provisioned). Receives with
-    REACTIVE_LISTENER_VISIBILITY_SECONDS (``client.conf``). Serves the listener's metrics
+    REACTIVE_LISTENER_VISIBILITY_SECONDS and keeps at most REACTIVE_LISTENER_NOTIFY_BACKLOG
+    frames waiting for the channel layer (``client.conf``). Serves the listener's metrics
     on ``REACTIVE_METRICS_PORT`` when it is set. A first signal lets the long poll in
     progress finish (up to ``wait_seconds``), finishes the message in hand, hands the rest
-    back (visibility 0) and returns; a second signal returns at once.
+    back (visibility 0), sends the frames still waiting (for a bounded time) and returns; a
+    second signal returns at once.
     """
     registry = CollectorRegistry()
     visibility = conf.listener_visibility_seconds()
@@ -637,6 +552,7 @@ def serve(
         max_messages=max_messages,
         wait_seconds=wait_seconds,
         visibility_seconds=visibility,
+        notifier=Notifier(max_backlog=conf.listener_notify_backlog()),
         registry=registry,
         read_depths=settings.metrics_port is not None,
     )

@@ -81,6 +81,8 @@ def test_the_listeners_metrics_count_what_was_sent(queue: Queue, layer_prefix):
     assert value("reactive_listener_events_dead_lettered_total") == 2
     assert value("reactive_listener_events_retried_total") == 0
     assert value("reactive_listener_events_received_total") == 8 + 1
+    assert value("reactive_listener_frames_dropped_total") == 0
+    assert value("reactive_listener_notify_backlog") == 0
     assert value("reactive_listener_apply_seconds_count") == 4 + 1 + 1
     assert value("reactive_listener_event_lag_seconds_count") == 4 + 1 + 1
     assert value("reactive_listener_queue_messages", (("client", "shop"), ("state", "dlq"))) == 2

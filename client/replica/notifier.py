@@ -119,8 +119,8 @@ def job_for(results: Sequence[ApplyResult], *, client: str) -> _Job | None:
     if not chains and not synthetic:
         return None
     events = ",".join(str(r.event.event_id) for r in results if r.messages)
-    frames = sum(len(m) for m in chains.values()) + len(synthetic)
-    return _Job(chains=chains, synthetic=synthetic, client=client, events=events, frames=frames)
+    count = sum(len(m) for m in chains.values()) + len(synthetic)
+    return _Job(chains=chains, synthetic=synthetic, client=client, events=events, frames=count)
 
 
 class Notifier:
@@ -178,20 +178,21 @@ class Notifier:
         drop the rest, stop the thread and close the loop."""
         bound = self._drain_seconds if drain_seconds is None else drain_seconds
         with self._cond:
+            if self._closing:  # closed before (a listener's run, then its owner)
+                return
             self._closing = True
             self._deadline = deadline = time.monotonic() + max(0.0, bound)
             self._cond.notify_all()
             thread = self._thread
         self._closed.set()
-        if thread is not None:  # an attempt in progress is cut at the deadline
-            self._loop.call_soon_threadsafe(self._loop.call_at, deadline, self._cut)
         if thread is not None:
+            # An attempt in progress is cut at the deadline (in the loop's own thread).
+            self._loop.call_soon_threadsafe(self._loop.call_at, deadline, self._cut)
             thread.join(max(0.0, bound) + NOTIFY_TIMEOUT_SECONDS + 1.0)
             if thread.is_alive():
                 logger.error("notifier thread still sending after %.1f s: left behind", bound)
                 return
-        if not self._loop.is_closed():
-            self._loop.close()
+        self._loop.close()
 
     # --- the submitting side ---------------------------------------------------------------
 

@@ -184,6 +184,27 @@ def test_on_a_fifo_queue_a_dead_letter_keeps_its_message_group(
 
 
 @db
+def test_without_a_dead_letter_queue_a_refused_message_is_left_for_sqs_and_the_log_says_why(
+    queue: Queue, layer_prefix, caplog
+):
+    # Given a queue with no redrive policy (none to find a dead-letter queue from)
+    bare_url = queue.sqs.create_queue(QueueName=f"{queue.settings.prefix}-bare")["QueueUrl"]
+    bare = Queue(settings=queue.settings, url=bare_url, dlq_url=queue.dlq_url,
+                 topic_arn=queue.topic_arn, sqs=queue.sqs, sns=queue.sns)  # fmt: skip
+    message_id = bare.send('{"schema": 1, "nonsense": true}')
+
+    # When the listener refuses a malformed message
+    with polled_listener(bare) as loop:
+        stats = loop.poll_once()
+
+    # Then it is not lost: still in the queue (left to the visibility timeout), and logged
+    assert (stats.failed, stats.dead_lettered, stats.retried) == (1, 0, 0)
+    assert bare.counts() == (0, 1)
+    assert "the queue has no RedrivePolicy: run `reactive provision`" in caplog.text
+    assert f"message {message_id}: not sent to the dead-letter queue" in caplog.text
+
+
+@db
 def test_a_failure_for_now_is_retried_later_and_does_not_use_up_the_receives(
     queue: Queue, layer_prefix, caplog
 ):

@@ -27,13 +27,14 @@ RATE_HZ = 100
 HOPS: dict[str, list[tuple[str, str]]] = {
     "listener": [
         ("poll_once (one batch, all of it)", "Listener.poll_once"),
-        ("SQS ReceiveMessage (botocore)", "Listener._receive"),
+        ("SQS ReceiveMessage (botocore)", "ClientQueue.receive"),
         ("decode envelope", "decode_sqs_body"),
         ("apply the batch (one transaction)", "Listener._handle_batch"),
         ("  event_apply (the ORM work of each event)", "event_apply"),
         ("  SQLite commit", "BaseDatabaseWrapper.commit"),
-        ("group_send (channels-redis)", "Notifier.send"),
-        ("SQS DeleteMessageBatch (botocore)", "Listener._delete"),
+        ("group_send (channels-redis, the notifier's thread)", "Notifier._deliver"),
+        ("SQS DeleteMessageBatch (botocore)", "ClientQueue.delete"),
+        ("heartbeat (ChangeMessageVisibilityBatch)", "Heartbeat._beat"),
         ("close_old_connections", "close_old_connections"),
         ("logging", "Logger._log"),
     ],

@@ -63,6 +63,13 @@ def ws_max_sockets_per_user() -> int:
     return value
 
 
+def listener_visibility_seconds() -> int:
+    """The visibility timeout the listener receives with (REACTIVE_LISTENER_VISIBILITY_SECONDS)."""
+    value = _get("REACTIVE_LISTENER_VISIBILITY_SECONDS", int)
+    assert isinstance(value, int)
+    return value
+
+
 def ws_recheck_seconds() -> int:
     """Seconds between an open socket's credential checks (REACTIVE_WS_RECHECK_SECONDS)."""
     value = _get("REACTIVE_WS_RECHECK_SECONDS", int)
@@ -82,3 +89,11 @@ def field_max_lengths() -> dict[str, int]:
     value = _get("REACTIVE_FIELD_MAX_LENGTHS", dict)
     assert isinstance(value, dict)
     return {str(name): int(limit) for name, limit in value.items()}
+
+
+def listener_notify_backlog() -> int:
+    """Socket frames the listener keeps waiting for the channel layer at most
+    (REACTIVE_LISTENER_NOTIFY_BACKLOG)."""
+    value = _get("REACTIVE_LISTENER_NOTIFY_BACKLOG", int)
+    assert isinstance(value, int)
+    return value

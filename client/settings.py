@@ -16,6 +16,10 @@ hold (``client/replica/credentials.py``).
 REACTIVE_OVERSIZE_POLICY (refuse, the default, or truncate) says what the listener does with
 a replicated text value longer than this client stores; REACTIVE_FIELD_MAX_LENGTHS
 (``first_name=30,...``) sets limits below the model's own (client/replica/limits.py).
+REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch stays
+invisible to other listeners, extended while it is applied: what a killed listener costs.
+REACTIVE_LISTENER_NOTIFY_BACKLOG (default 1000) bounds the socket frames a listener keeps
+waiting while the channel layer does not answer (client/replica/notifier.py).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from client.replica import origins
+from client.replica import origins, tuning
 from client.replica.limits import parse_max_lengths, parse_policy
 from reactive_cli import naming
 from reactive_cli.errors import ConfigError
@@ -118,6 +122,30 @@ def _channel_layer_max_connections() -> int:
     )
 
 
+def _listener_visibility_seconds() -> int:
+    """The visibility timeout the listener receives with (client/replica/tuning.py)."""
+    return env_count(
+        _env,
+        "REACTIVE_LISTENER_VISIBILITY_SECONDS",
+        default=tuning.DEFAULT_VISIBILITY_SECONDS,
+        least=tuning.MIN_VISIBILITY_SECONDS,
+        most=tuning.MAX_VISIBILITY_SECONDS,
+        unit="seconds",
+    )
+
+
+def _listener_notify_backlog() -> int:
+    """Frames the listener keeps waiting for the channel layer (client/replica/tuning.py)."""
+    return env_count(
+        _env,
+        "REACTIVE_LISTENER_NOTIFY_BACKLOG",
+        default=tuning.DEFAULT_NOTIFY_BACKLOG,
+        least=tuning.MIN_NOTIFY_BACKLOG,
+        most=tuning.MAX_NOTIFY_BACKLOG,
+        unit="frames",
+    )
+
+
 #: channels-redis blocks its receive (BZPOPMIN) this long in Redis, in seconds (5).
 _RECEIVE_BLOCK_SECONDS = RedisChannelLayer.brpop_timeout
 
@@ -148,6 +176,10 @@ REACTIVE_OVERSIZE_POLICY = parse_policy(
 REACTIVE_FIELD_MAX_LENGTHS = parse_max_lengths(
     "REACTIVE_FIELD_MAX_LENGTHS", _env.get("REACTIVE_FIELD_MAX_LENGTHS")
 )
+#: The listener's visibility timeout on receive, in seconds (extended while it applies).
+REACTIVE_LISTENER_VISIBILITY_SECONDS = _listener_visibility_seconds()
+#: Socket frames the listener keeps waiting for the channel layer at most.
+REACTIVE_LISTENER_NOTIFY_BACKLOG = _listener_notify_backlog()
 
 INSTALLED_APPS = [
     "daphne",

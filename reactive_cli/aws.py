@@ -4,11 +4,17 @@ Clients are created once per process and service (boto3 clients are thread-safe)
 credentials come from boto3's standard chain, the endpoint from settings
 (``AWS_ENDPOINT_URL`` for a local SNS/SQS such as moto's server). Every botocore error is
 turned into one of ours by ``map_aws_errors()``, most specific first.
+
+Queue URLs are resolved here and nowhere else: ``queue_url`` (GetQueueUrl by name, or by
+ARN with ``queue_url_of_arn``), ``client_queue_url`` (a client's queue or dead-letter
+queue: given, else recorded by provisioning, else by name) and ``redrive_policy`` (a
+queue's dead-letter queue, from its RedrivePolicy).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +33,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from reactive_cli import errors
+from reactive_cli import errors, naming, resources
 from reactive_cli.settings import Settings
 
 #: Seconds to wait for a TCP connection to the endpoint.
@@ -113,15 +119,87 @@ def map_aws_errors(what: str = "AWS call") -> Iterator[None]:
         raise errors.AwsError(f"{what} failed: {exc}", code=type(exc).__name__) from exc
 
 
-def queue_url(settings: Settings, name: str) -> str:
-    """The URL of the queue called ``name``; ``QueueNotFound`` if it does not exist."""
+def queue_url(settings: Settings, name: str, *, account: str | None = None) -> str:
+    """The URL of the queue called ``name`` (owned by ``account``, default the caller's);
+    ``QueueNotFound`` if it does not exist."""
+    extra = {"QueueOwnerAWSAccountId": account} if account else {}
     try:
         with map_aws_errors(f"GetQueueUrl {name}"):
-            return str(client("sqs", settings).get_queue_url(QueueName=name)["QueueUrl"])
+            answer = client("sqs", settings).get_queue_url(QueueName=name, **extra)
+            return str(answer["QueueUrl"])
     except errors.QueueNotFound as exc:
         raise errors.QueueNotFound(
             f"queue {name} does not exist: run `reactive provision`", code=exc.code
         ) from exc
+
+
+def queue_url_of_arn(settings: Settings, arn: str) -> str:
+    """The URL of the queue whose ARN is ``arn`` (``arn:aws:sqs:REGION:ACCOUNT:NAME``)."""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise errors.InvalidRequest(f"not an SQS queue ARN: {arn!r}", code="InvalidArn")
+    return queue_url(settings, parts[5], account=parts[4])
+
+
+def client_queue_url(
+    settings: Settings,
+    client: str,
+    *,
+    dead_letters: bool = False,
+    fifo: bool = False,
+    explicit: str | None = None,
+) -> str:
+    """A client's queue (or its dead-letter queue): ``explicit`` (REACTIVE_QUEUE_URL), else
+    what provisioning recorded (``reactive_cli.resources``), else looked up by name
+    (``QueueNotFound``, exit 5, if it was never provisioned)."""
+    if explicit:
+        return explicit
+    entry = resources.stack(
+        settings.state_dir, settings.prefix,
+        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
+    ) or {}  # fmt: skip
+    key = "dlq_url" if dead_letters else "queue_url"
+    recorded = entry.get("clients", {}).get(naming.check_client_name(client), {}).get(key)
+    if recorded:
+        return str(recorded)
+    name_of = naming.dlq_name if dead_letters else naming.queue_name
+    return queue_url(settings, name_of(settings.prefix, client, fifo=fifo))
+
+
+@dataclass(frozen=True)
+class RedrivePolicy:
+    """Where SQS moves a queue's messages after ``max_receive_count`` receives."""
+
+    dead_letter_url: str
+    dead_letter_arn: str
+    max_receive_count: int
+
+    @property
+    def fifo(self) -> bool:
+        """Whether the dead-letter queue is a FIFO queue."""
+        return self.dead_letter_arn.endswith(".fifo")
+
+
+def redrive_policy(settings: Settings, url: str) -> RedrivePolicy | None:
+    """The redrive policy of the queue at ``url``, its dead-letter queue's URL resolved;
+    None if the queue has none. ``ValueError`` if the policy is not what SQS writes."""
+    with map_aws_errors(f"GetQueueAttributes {url}"):
+        answer = client("sqs", settings).get_queue_attributes(
+            QueueUrl=url, AttributeNames=["RedrivePolicy"]
+        )
+    raw = answer.get("Attributes", {}).get("RedrivePolicy")
+    if not raw:
+        return None
+    try:
+        policy = json.loads(raw)
+        arn, count = str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"RedrivePolicy of {url} is not SQS's: {raw!r}") from exc
+    return RedrivePolicy(
+        dead_letter_url=queue_url_of_arn(settings, arn),
+        dead_letter_arn=arn,
+        max_receive_count=count,
+    )
 
 
 #: GetQueueAttributes' names for a queue's messages: waiting to be received (visible),

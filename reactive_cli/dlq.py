@@ -1,15 +1,30 @@
 """Dead letters, pure: why a message is there, how it is shown, how it is sent back.
 
-A message in a client's dead-letter queue carries no reason: SQS moved it after the
-listener failed it ``maxReceiveCount`` times. ``reason(body)`` recomputes the likely cause
-from the body alone with the same decoder the listener uses: a body that does not decode is
-malformed (the decoder says why); one that decodes is a valid event the client refused (a
-username collision, say), whose details are in the listener's log under its event id.
+A message reaches a client's dead-letter queue in one of two ways:
+
+- the listener sends it there itself, at once, when it can never succeed (malformed, or a
+  valid event the client refuses: ``client/replica/failures.py``), with the message
+  attributes of ``dead_letter_entry`` naming the reason, when the listener first received
+  it, how often, from which queue, and which listener sent it (all named
+  ``reactive.dlq.*``);
+- SQS's redrive policy moves it after ``maxReceiveCount`` receives (a failure the listener
+  took for transient, or a listener that could not send it): such a message carries no
+  reason, and ``reason(body)`` recomputes the likely cause from the body alone with the
+  decoder the listener uses.
+
+Wire format of the listener's attributes (String, ``tests/unit/data/dead_letter_attributes.json``):
+``reactive.dlq.reason`` (``Type: message``, one line, at most 500 characters),
+``reactive.dlq.first_seen`` (ISO 8601 UTC), ``reactive.dlq.receives``,
+``reactive.dlq.source_queue`` (URL), ``reactive.dlq.message_id`` (the id on that queue),
+``reactive.dlq.listener`` (``host:pid``). An older ``reactive dlq`` ignores them (it shows
+the recomputed reason) and its redrive carries them back to the queue, where the listener
+ignores them and replaces them if it dead-letters the message again.
 
 ``dead_letter(message)`` turns one received SQS message into a ``DeadLetter``;
 ``table_rows``/``as_json`` are what ``reactive dlq list`` prints; ``redrive_entries`` and
 ``send_batches`` build the SendMessageBatch requests that move letters back to the main
-queue. The SQS calls are in ``reactive_cli.dlq_sqs``.
+queue (without the ``reactive.dlq.*`` attributes). The SQS calls are in
+``reactive_cli.dlq_sqs``.
 """
 
 from __future__ import annotations
@@ -41,6 +56,19 @@ SYSTEM_ATTRIBUTES = (
 FALLBACK_GROUP_ID = "reactive-redrive"
 #: The columns of ``reactive dlq list``'s table, in order (``table_rows`` fills them).
 TABLE_COLUMNS = ("message id", "sent", "first receive", "receives", "reason", "body")
+#: SQS's most message attributes on one message.
+MAX_MESSAGE_ATTRIBUTES = 10
+#: The names of the attributes a listener adds to a message it dead-letters (all of them
+#: start with this; a redrive strips them), in the order they are added.
+ATTRIBUTE_PREFIX = "reactive.dlq."
+REASON = ATTRIBUTE_PREFIX + "reason"
+FIRST_SEEN = ATTRIBUTE_PREFIX + "first_seen"
+RECEIVES = ATTRIBUTE_PREFIX + "receives"
+SOURCE_QUEUE = ATTRIBUTE_PREFIX + "source_queue"
+MESSAGE_ID = ATTRIBUTE_PREFIX + "message_id"
+LISTENER = ATTRIBUTE_PREFIX + "listener"
+#: Characters of a reason recorded on a dead letter.
+MAX_REASON_CHARS = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +90,13 @@ class DeadLetter:
     group_id: str | None = None
     #: Message attributes as SQS gave them (e.g. the ``action`` the master sets).
     message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Whether ``reason`` is what the listener recorded (else recomputed from the body).
+    reason_recorded: bool = False
+    #: The listener that dead-lettered it (``host:pid``), None if SQS's redrive did.
+    listener: str | None = None
+    #: The queue it was dead-lettered from, and its id there (listener's letters only).
+    source_queue: str | None = None
+    source_message_id: str | None = None
 
 
 def reason(body: str) -> str:
@@ -83,21 +118,82 @@ def dead_letter(message: Mapping[str, Any], *, own_receives: int = 1) -> DeadLet
 
     SQS counts every receive of a message across the main queue and the DLQ, the one that
     just read it included: ``own_receives`` of them (ours) are not counted in ``receives``.
+    A letter the listener sent adds its recorded receives on the main queue to those, and
+    its recorded reason and first receive stand for the ones recomputed here.
     """
     attributes = message.get("Attributes", {})
     count = attributes.get("ApproximateReceiveCount")
     body = str(message.get("Body", ""))
+    tags = dict(message.get("MessageAttributes", {}))
+    recorded = _text(tags, REASON)
+    receives = max(0, int(count) - own_receives) if count is not None else None
+    before = _text(tags, RECEIVES)
+    if receives is not None and before is not None and before.isdigit():
+        receives += int(before)
+    first_seen = _parse_iso(_text(tags, FIRST_SEEN))
     return DeadLetter(
         message_id=str(message["MessageId"]),
         body=body,
         receipt_handle=str(message["ReceiptHandle"]),
         sent_at=_from_millis(attributes.get("SentTimestamp")),
-        first_received_at=_from_millis(attributes.get("ApproximateFirstReceiveTimestamp")),
-        receives=max(0, int(count) - own_receives) if count is not None else None,
-        reason=reason(body),
+        first_received_at=first_seen
+        or _from_millis(attributes.get("ApproximateFirstReceiveTimestamp")),
+        receives=receives,
+        reason=recorded or reason(body),
         group_id=attributes.get("MessageGroupId"),
-        message_attributes=dict(message.get("MessageAttributes", {})),
+        message_attributes=tags,
+        reason_recorded=recorded is not None,
+        listener=_text(tags, LISTENER),
+        source_queue=_text(tags, SOURCE_QUEUE),
+        source_message_id=_text(tags, MESSAGE_ID),
     )
+
+
+def dead_letter_entry(
+    index: int,
+    message: Mapping[str, Any],
+    *,
+    why: str,
+    source_queue: str,
+    listener: str,
+    fifo: bool,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The SendMessageBatch entry (``Id`` = ``index``) a listener sends to the dead-letter
+    queue for a received ``message`` it refused for good, because of ``why``.
+
+    The original body and message attributes, plus the ``reactive.dlq.*`` ones (earlier
+    ones replaced; as many as SQS's 10 attributes leave room for, the reason first). On a
+    FIFO queue: the original message group, and the original message id as deduplication
+    id, so that sending it again after a crash does not make a second copy.
+    """
+    attributes = message.get("Attributes", {})
+    original = {
+        name: _sendable(value)
+        for name, value in message.get("MessageAttributes", {}).items()
+        if not name.startswith(ATTRIBUTE_PREFIX)
+    }
+    first = _from_millis(attributes.get("ApproximateFirstReceiveTimestamp")) or now
+    ours = {
+        REASON: truncate(why, MAX_REASON_CHARS) or "refused",
+        FIRST_SEEN: _iso(first) or _iso(datetime.now(UTC)),
+        RECEIVES: str(attributes.get("ApproximateReceiveCount", "")),
+        SOURCE_QUEUE: source_queue,
+        MESSAGE_ID: str(message.get("MessageId", "")),
+        LISTENER: listener,
+    }
+    room = MAX_MESSAGE_ATTRIBUTES - len(original)
+    added = {
+        name: {"DataType": "String", "StringValue": _attribute_text(value)}
+        for name, value in [(n, v) for n, v in ours.items() if v][: max(0, room)]
+    }
+    entry: dict[str, Any] = {"Id": str(index), "MessageBody": str(message.get("Body", ""))}
+    if original or added:
+        entry["MessageAttributes"] = {**original, **added}
+    if fifo:
+        entry["MessageGroupId"] = attributes.get("MessageGroupId") or FALLBACK_GROUP_ID
+        entry["MessageDeduplicationId"] = str(message.get("MessageId", ""))[:128]
+    return entry
 
 
 def truncate(text: str, limit: int = TABLE_BODY_CHARS) -> str:
@@ -122,13 +218,22 @@ def table_rows(letters: Sequence[DeadLetter]) -> list[tuple[str, ...]]:
 
 
 def as_json(letter: DeadLetter) -> dict[str, Any]:
-    """A letter as ``reactive dlq list --json`` prints it: the whole body, ISO 8601 times."""
+    """A letter as ``reactive dlq list --json`` prints it: the whole body, ISO 8601 times.
+
+    ``reason_from`` says where ``reason`` comes from: "listener" (recorded by the listener
+    that dead-lettered it, named in ``listener``, from ``source_queue``) or "body"
+    (recomputed: SQS's redrive moved it).
+    """
     return {
         "message_id": letter.message_id,
         "sent_at": _iso(letter.sent_at),
         "first_received_at": _iso(letter.first_received_at),
         "receives": letter.receives,
         "reason": letter.reason,
+        "reason_from": "listener" if letter.reason_recorded else "body",
+        "listener": letter.listener,
+        "source_queue": letter.source_queue,
+        "source_message_id": letter.source_message_id,
         "group_id": letter.group_id,
         "message_attributes": {
             name: _attribute_value(value) for name, value in letter.message_attributes.items()
@@ -145,17 +250,21 @@ def redrive_entries(
 ) -> list[dict[str, Any]]:
     """SendMessageBatch entries that put ``letters`` back in the main queue, unchanged.
 
-    Entry ``Id`` is the letter's index in ``letters``. Same body and message attributes; on
-    a FIFO queue the same message group and a fresh deduplication id (the original one may
-    still be inside SQS's 5-minute deduplication window, which would drop the copy).
+    Entry ``Id`` is the letter's index in ``letters``. Same body and message attributes,
+    less the ``reactive.dlq.*`` ones the listener added; on a FIFO queue the same message
+    group and a fresh deduplication id (the original one may still be inside SQS's 5-minute
+    deduplication window, which would drop the copy).
     """
     entries: list[dict[str, Any]] = []
     for index, letter in enumerate(letters):
         entry: dict[str, Any] = {"Id": str(index), "MessageBody": letter.body}
-        if letter.message_attributes:
-            entry["MessageAttributes"] = {
-                name: _sendable(value) for name, value in letter.message_attributes.items()
-            }
+        kept = {
+            name: _sendable(value)
+            for name, value in letter.message_attributes.items()
+            if not name.startswith(ATTRIBUTE_PREFIX)
+        }
+        if kept:
+            entry["MessageAttributes"] = kept
         if fifo:
             entry["MessageGroupId"] = letter.group_id or FALLBACK_GROUP_ID
             entry["MessageDeduplicationId"] = dedup_id()
@@ -208,6 +317,35 @@ def _attribute_value(value: Mapping[str, Any]) -> str:
         return str(value["StringValue"])
     binary = value.get("BinaryValue", b"")
     return base64.b64encode(binary if isinstance(binary, bytes) else str(binary).encode()).decode()
+
+
+def _text(attributes: Mapping[str, Mapping[str, Any]], name: str) -> str | None:
+    value = attributes.get(name, {}).get("StringValue")
+    return None if value is None else str(value)
+
+
+def _attribute_text(text: str) -> str:
+    """``text`` with every character SQS refuses in an attribute value replaced by '?'."""
+    return "".join(c if _sqs_allows(c) else "?" for c in text)
+
+
+def _sqs_allows(c: str) -> bool:
+    code = ord(c)
+    return (
+        c in "\t\n\r"
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _from_millis(value: str | None) -> datetime | None:

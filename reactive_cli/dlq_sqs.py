@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reactive_cli import aws, naming, resources
+from reactive_cli import aws
 from reactive_cli.dlq import (
     MAX_BATCH_ENTRIES,
     SYSTEM_ATTRIBUTES,
@@ -59,16 +59,7 @@ def queue_url(settings: Settings, client: str, *, dead_letters: bool, fifo: bool
 
     ``QueueNotFound`` (exit 5) if the client was never provisioned.
     """
-    entry = resources.stack(
-        settings.state_dir, settings.prefix,
-        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
-    ) or {}  # fmt: skip
-    key = "dlq_url" if dead_letters else "queue_url"
-    recorded = entry.get("clients", {}).get(client, {}).get(key)
-    if recorded:
-        return str(recorded)
-    name_of = naming.dlq_name if dead_letters else naming.queue_name
-    return aws.queue_url(settings, name_of(settings.prefix, client, fifo=fifo))
+    return aws.client_queue_url(settings, client, dead_letters=dead_letters, fifo=fifo)
 
 
 def list_letters(settings: Settings, dlq_url: str) -> Listing:
@@ -195,6 +186,23 @@ class _Reader:
         return refused
 
 
+def send_entries(
+    settings: Settings, url: str, entries: Sequence[dict[str, Any]]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Send SendMessageBatch ``entries`` (``Id``: their index) to the queue at ``url``, in
+    as few calls as SQS's limits allow; (index -> new message id, index -> why not sent).
+
+    A batch SQS refuses as a whole is tried again entry by entry, so that one entry it
+    cannot take (too large, say) fails alone. Other errors (unreachable, denied) raise.
+    """
+    sqs = aws.client("sqs", settings)
+    sent: dict[int, str] = {}
+    failed: dict[int, str] = {}
+    for batch in send_batches(entries):
+        _send(sqs, url, batch, sent, failed)
+    return sent, failed
+
+
 def _move(
     settings: Settings, dlq_url: str, queue_url: str, letters: Sequence[DeadLetter], *, fifo: bool
 ) -> tuple[list[str], list[str], dict[str, str]]:
@@ -204,10 +212,10 @@ def _move(
     """
     sqs = aws.client("sqs", settings)
     sent: dict[int, str] = {}
-    failed: dict[str, str] = {}
+    failed: dict[int, str] = {}
     try:
         for batch in send_batches(redrive_entries(letters, fifo=fifo)):
-            _send(sqs, queue_url, batch, letters, sent, failed)
+            _send(sqs, queue_url, batch, sent, failed)
     except ReactiveError:  # unreachable, denied...: still delete what was sent, if we can
         with contextlib.suppress(ReactiveError):
             _delete(sqs, dlq_url, [letters[i] for i in sorted(sent)])
@@ -215,7 +223,8 @@ def _move(
     copied = [letters[i] for i in sorted(sent)]
     not_deleted = _delete(sqs, dlq_url, copied)
     moved = [x.message_id for x in copied if x.message_id not in not_deleted]
-    return moved, list(sent.values()), failed | not_deleted
+    refused = {letters[i].message_id: why for i, why in failed.items()}
+    return moved, list(sent.values()), refused | not_deleted
 
 
 def _delete(sqs: Any, dlq_url: str, copied: Sequence[DeadLetter]) -> dict[str, str]:
@@ -235,9 +244,8 @@ def _send(
     sqs: Any,
     queue_url: str,
     batch: list[dict[str, Any]],
-    letters: Sequence[DeadLetter],
     sent: dict[int, str],
-    failed: dict[str, str],
+    failed: dict[int, str],
 ) -> None:
     """One SendMessageBatch; a batch SQS refuses as a whole is retried entry by entry."""
     try:
@@ -246,14 +254,14 @@ def _send(
     except InvalidRequest as e:  # e.g. one body too large for the queue: find which
         if len(batch) > 1:
             for entry in batch:
-                _send(sqs, queue_url, [entry], letters, sent, failed)
+                _send(sqs, queue_url, [entry], sent, failed)
         else:
-            failed[letters[int(batch[0]["Id"])].message_id] = str(e)
+            failed[int(batch[0]["Id"])] = str(e)
         return
     for ok in response.get("Successful", []):
         sent[int(ok["Id"])] = str(ok["MessageId"])
     for bad in response.get("Failed", []):
-        failed[letters[int(bad["Id"])].message_id] = f"{bad.get('Code')}: {bad.get('Message')}"
+        failed[int(bad["Id"])] = f"{bad.get('Code')}: {bad.get('Message')}"
 
 
 def _failures(chunk: Sequence[DeadLetter], response: Any) -> dict[str, str]:

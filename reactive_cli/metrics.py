@@ -20,10 +20,14 @@ listener_events_applied_total         counter events that changed the client dat
 listener_events_ignored_stale_total   counter events older than what the client holds
 listener_events_duplicate_total       counter events the client already holds (redelivery)
 listener_events_tested_total          counter synthetic events pushed to sockets only
-listener_events_failed_total          counter messages refused (malformed, collision)
-listener_events_dead_lettered_total   counter refused on their last allowed receive
 listener_values_truncated_total       counter values stored cut to the client's limit
                                               (REACTIVE_OVERSIZE_POLICY=truncate; ``field``)
+listener_events_failed_total          counter messages not applied, per receive
+listener_events_dead_lettered_total   counter sent to the dead-letter queue by the listener
+listener_events_retried_total         counter handed back to be retried (transient failures)
+listener_visibility_extended_total    counter held batches kept invisible (heartbeat calls)
+listener_frames_dropped_total         counter socket frames never sent to the channel layer
+listener_notify_backlog               gauge   socket frames waiting for the channel layer
 listener_apply_seconds                histo.  time to apply one event to the database
 listener_event_lag_seconds            histo.  master commit to applied on the client
 listener_queue_messages               gauge   queue depth last seen (visible/in_flight/dlq)
@@ -153,11 +157,12 @@ class ListenerMetrics:
             "reactive_listener_events_tested", "Synthetic events, pushed to sockets only."
         )
         self.failed = counter(
-            "reactive_listener_events_failed", "Messages refused (malformed, username collision)."
+            "reactive_listener_events_failed",
+            "Messages not applied (malformed, refused, or failed for now), per receive.",
         )
         self.dead_lettered = counter(
             "reactive_listener_events_dead_lettered",
-            "Messages refused on their last allowed receive: SQS moves them to the DLQ.",
+            "Messages that can never be applied, sent to the dead-letter queue by the listener.",
         )
         self._truncated = Counter(
             "reactive_listener_values_truncated",
@@ -166,6 +171,24 @@ class ListenerMetrics:
             ["client", "field"],
             registry=registry,
         )
+        self.retried = counter(
+            "reactive_listener_events_retried",
+            "Messages handed back to be received again later (a transient failure).",
+        )
+        self.visibility_extended = counter(
+            "reactive_listener_visibility_extended",
+            "Times a batch still being handled was kept invisible (ChangeMessageVisibility).",
+        )
+        self.frames_dropped = counter(
+            "reactive_listener_frames_dropped",
+            "Socket frames never sent to the channel layer (backlog full, refused, stopped).",
+        )
+        self._backlog = Gauge(
+            "reactive_listener_notify_backlog",
+            "Socket frames waiting to be sent to the channel layer.",
+            ["client"],
+            registry=registry,
+        ).labels(client=client)
         self.apply_seconds = Histogram(
             "reactive_listener_apply_seconds",
             "Time to apply one event to the client database.",
@@ -192,6 +215,10 @@ class ListenerMetrics:
         """Count one value stored cut for each of ``fields``."""
         for name in fields:
             self._truncated.labels(client=self._client, field=name).inc()
+
+    def watch_notify_backlog(self, read: Callable[[], float]) -> None:
+        """Read the notify backlog gauge from ``read`` at each scrape."""
+        self._backlog.set_function(read)
 
     def queue_depth(self, *, visible: int, in_flight: int, dead_letters: int | None) -> None:
         """Record the depths read from SQS (dead letters None: not read)."""

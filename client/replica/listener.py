@@ -1,46 +1,75 @@
 """The SQS listener: long-poll the client's queue, apply each event, tell the sockets, delete.
 
-One batch is: ReceiveMessage (up to 10, long poll) -> decode each message -> apply the events
-with ``event_apply`` in ONE database transaction (the batch's replicas read once by
-``batch_reads``; no savepoint per event unless one fails, see ``_handle_batch``) ->
-group_send the resulting frames, one user's in order, users at the same time (and, for
-synthetic events, an ack to ``reactive emit-test``, see ``reactive_cli.delivery``) -> ONE
-DeleteMessageBatch for every message that was applied or ignored. A message that is
-malformed or refused is logged once per receive and left alone, so that SQS moves it to the
-dead-letter queue after maxReceiveCount receives.
+One batch is: ReceiveMessage (up to 10, long poll, held for the short visibility timeout
+REACTIVE_LISTENER_VISIBILITY_SECONDS, extended by ``client.replica.heartbeat`` for as long
+as the batch is in hand) -> decode each message -> apply the events with ``event_apply`` in
+ONE database transaction (the batch's replicas read once by ``batch_reads``; no savepoint
+per event unless one fails, see ``_handle_batch``) -> hand the resulting frames to the
+``Notifier``, which sends them from a thread of its own (applying never waits on Redis) ->
+send what can never succeed to the dead-letter queue -> ONE DeleteMessageBatch for every
+message that was applied, ignored or dead-lettered -> ONE ChangeMessageVisibilityBatch for
+what is handed back.
 
-The loop cannot die: AWS errors back off (``compute_backoff``) and retry, anything else is
-logged with its traceback and the loop goes on. On stop it finishes the message in hand,
-deletes what was applied and hands the rest of the batch back (visibility 0).
+A message that fails is logged once per receive. What it becomes follows the rules of
+``client.replica.failures``: a permanent failure (malformed, refused) is sent to the
+queue's dead-letter queue at once, with its reason, then deleted; if that cannot be done it
+is left for the redrive policy. A transient one (the database away, an unexpected error) is
+handed back to be received again after a delay that doubles with its receives, and the
+loop pauses (``compute_backoff``).
+
+The loop cannot die: AWS errors back off and retry, anything else is logged with its
+traceback and the loop goes on. On stop it finishes the message in hand, deletes what was
+applied, hands the rest of the batch back (visibility 0) and sends the frames still waiting
+for at most the notifier's drain time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, connections, transaction
 from prometheus_client import CollectorRegistry
 
+from client import conf
 from client.replica.decide import Decision
+from client.replica.failures import (
+    Failure,
+    classify,
+    compute_backoff,
+    retry_delay_seconds,
+)
+from client.replica.heartbeat import Heartbeat
+from client.replica.notifier import Notifier, listener_identity
+from client.replica.queue import ClientQueue
 from client.replica.services import ApplyResult, BatchReads, batch_reads, event_apply
-from reactive_cli import aws, delivery, metrics, naming, resources
+from client.replica.tuning import (
+    DEFAULT_VISIBILITY_SECONDS,
+    MAX_VISIBILITY_SECONDS,
+    MIN_VISIBILITY_SECONDS,
+)
+from reactive_cli import aws, metrics, naming
 from reactive_cli.contract import Envelope, decode_sqs_body
-from reactive_cli.errors import ApplyError, AwsError, ConfigError, ContractError
+from reactive_cli.errors import AwsError, ConfigError, ContractError
 from reactive_cli.settings import Settings
+
+__all__ = [
+    "DEFAULT_VISIBILITY_SECONDS",
+    "Listener",
+    "Notifier",
+    "compute_backoff",
+    "listener_identity",
+    "queue_url_for",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,45 +77,16 @@ logger = logging.getLogger(__name__)
 MAX_WAIT_TIME_SECONDS = 20
 #: SQS's most messages per ReceiveMessage (and per DeleteMessageBatch).
 MAX_PREFETCH = 10
-#: First back-off after a failed AWS call, in seconds; doubles with each failure.
-BACKOFF_BASE_SECONDS = 0.5
-#: Longest back-off between attempts, in seconds.
-BACKOFF_CAP_SECONDS = 30.0
-#: Longest wait for the channel layer per batch, in seconds; pages catch up on reconnect.
-NOTIFY_TIMEOUT_SECONDS = 5.0
-#: Longest wait for acknowledging synthetic events to ``reactive emit-test``, in seconds.
-ACK_TIMEOUT_SECONDS = 2.0
 #: Seconds between two readings of the queue depths for the metrics (only when served).
 DEPTH_INTERVAL_SECONDS = 15.0
 
 SQSMessage = Mapping[str, Any]
 
 
-def compute_backoff(attempt: int) -> float:
-    """Seconds to wait before attempt ``attempt + 1`` after ``attempt`` failures in a row."""
-    if attempt < 1:
-        return 0.0
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (1 << min(attempt - 1, 30)))
-
-
 def queue_url_for(*, settings: Settings, client: str, explicit: str | None = None) -> str:
-    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded
-    (``reactive_cli.resources``), else looked up by name (``QueueNotFound`` if absent)."""
-    if explicit:
-        return explicit
-    recorded = resources.queue_url(
-        settings.state_dir,
-        settings.prefix,
-        client,
-        endpoint_url=settings.aws_endpoint_url,
-        region=settings.aws_region,
-    )
-    return recorded or aws.queue_url(settings, naming.queue_name(settings.prefix, client))
-
-
-def listener_identity() -> str:
-    """This listener process as acks name it: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The queue to read: ``explicit`` (REACTIVE_QUEUE_URL), else what provisioning recorded,
+    else looked up by name (``QueueNotFound`` if absent): ``aws.client_queue_url``."""
+    return aws.client_queue_url(settings, client, explicit=explicit)
 
 
 class Interrupted(BaseException):
@@ -95,12 +95,14 @@ class Interrupted(BaseException):
 
 @dataclass(frozen=True)
 class Handled:
-    """One received message and what applying it gave (None: failed, left for the DLQ)."""
+    """One received message and what applying it gave (None: it failed, see ``failure``)."""
 
     message: SQSMessage
     result: ApplyResult | None
     #: Seconds ``event_apply`` took (for the metrics, observed once the batch committed).
     seconds: float = 0.0
+    #: Why it failed (``result`` is None), and whether for good.
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True)
@@ -113,86 +115,9 @@ class BatchStats:
     tested: int = 0
     failed: int = 0
     released: int = 0
-
-
-class Notifier:
-    """Sends group messages from sync code over ONE event loop, so one Redis pool per process."""
-
-    def __init__(self, layer: Any = None) -> None:
-        self._layer = layer if layer is not None else get_channel_layer()
-        self._loop = asyncio.new_event_loop()
-
-    def send(self, results: Sequence[ApplyResult]) -> bool:
-        """Send every result's messages to its user's group; False if the layer failed."""
-        pending = [(r.group, m) for r in results for m in r.messages]
-        if not pending or self._layer is None:
-            return True
-        sending = asyncio.wait_for(self._send_all(pending), NOTIFY_TIMEOUT_SECONDS)
-        try:
-            self._loop.run_until_complete(sending)
-        except Exception as exc:  # Redis down or slow: the database apply still counts.
-            events = ", ".join(str(r.event.event_id) for r in results if r.messages)
-            logger.error(
-                "channel layer failed, %d socket messages dropped (pages catch up on "
-                "reconnect); events %s: %s: %s",
-                len(pending), events, type(exc).__name__, exc,
-            )  # fmt: skip
-            return False
-        return True
-
-    def acknowledge(self, results: Sequence[ApplyResult], *, client: str) -> None:
-        """Tell ``reactive emit-test`` that this listener pushed its synthetic events.
-
-        One group_send per synthetic event to ``naming.emit_reply_group(event_id)``; real
-        events cost nothing here. A failure is logged and changes nothing else.
-        """
-        synthetic = [r.event for r in results if r.decision is Decision.NOTIFY_ONLY]
-        if not synthetic or self._layer is None:
-            return
-        at, me = time.time(), listener_identity()
-        pending = [
-            (
-                naming.emit_reply_group(event.event_id),
-                delivery.listener_ack(
-                    event_id=str(event.event_id), client=client, listener=me, at=at
-                ),
-            )
-            for event in synthetic
-        ]
-        sending = asyncio.wait_for(self._send_all(pending), ACK_TIMEOUT_SECONDS)
-        try:
-            self._loop.run_until_complete(sending)
-        except Exception as exc:  # an ack is diagnostics: never let it affect applying
-            logger.warning(
-                "emit-test acks not sent for events %s: %s: %s",
-                ",".join(str(e.event_id) for e in synthetic), type(exc).__name__, exc,
-            )  # fmt: skip
-
-    async def _send_all(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
-        """One chain of sends per group, the chains at the same time: a batch's users wait
-        on Redis together, not one after another (``bench/apply.py --notify``, no sockets
-        open: a fifth less CPU and a third less time per batch). On the first failure the
-        other chains are cancelled: no send of this batch is left to run behind the next."""
-        chains: dict[str, list[dict[str, Any]]] = {}
-        for group, message in pending:
-            chains.setdefault(group, []).append(message)
-        try:
-            async with asyncio.TaskGroup() as sending:
-                for group, messages in chains.items():
-                    sending.create_task(self._send_chain(group, messages))
-        except ExceptionGroup as failed:  # logged by the caller as the first failure
-            raise failed.exceptions[0] from None
-
-    async def _send_chain(self, group: str, messages: list[dict[str, Any]]) -> None:
-        for message in messages:  # in order: one user's frames must not overtake
-            # A connection pooled before Redis restarted is retried once on a fresh one
-            # (CHANNEL_LAYERS "retry" in client/settings.py).
-            await self._layer.group_send(group, message)
-
-    def close(self) -> None:
-        """Close the loop (channels-redis closes its connections with it)."""
-        if not self._loop.is_closed():
-            self._loop.close()
+    #: Of the failed: sent to the dead-letter queue, and handed back to be retried later.
+    dead_lettered: int = 0
+    retried: int = 0
 
 
 class Listener:
@@ -207,6 +132,7 @@ class Listener:
         stop: threading.Event | None = None,
         max_messages: int = MAX_PREFETCH,
         wait_seconds: int = MAX_WAIT_TIME_SECONDS,
+        visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS,
         notifier: Notifier | None = None,
         registry: CollectorRegistry | None = None,
         read_depths: bool = False,
@@ -215,23 +141,30 @@ class Listener:
             raise ConfigError(f"max_messages must be within 1..{MAX_PREFETCH}")
         if not 0 <= wait_seconds <= MAX_WAIT_TIME_SECONDS:
             raise ConfigError(f"wait_seconds must be within 0..{MAX_WAIT_TIME_SECONDS}")
+        if not MIN_VISIBILITY_SECONDS <= visibility_seconds <= MAX_VISIBILITY_SECONDS:
+            raise ConfigError(
+                f"visibility_seconds must be within {MIN_VISIBILITY_SECONDS}.."
+                f"{MAX_VISIBILITY_SECONDS}"
+            )
         self.client = naming.check_client_name(client)
         self.queue_url = queue_url
-        self._sqs = aws.client("sqs", settings)
+        self._queue = ClientQueue(settings, queue_url, visibility_seconds=visibility_seconds)
+        self._heartbeat = Heartbeat(self._extend, visibility_seconds=visibility_seconds)
         self._stop = stop if stop is not None else threading.Event()
         self._max_messages = max_messages
         self._wait_seconds = wait_seconds
-        self._notifier = notifier if notifier is not None else Notifier()
         self._stop_requested = False
+        self._forced = False  # a second signal: stop without draining the frames waiting
         #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
         self._waiting: str | None = None
         #: Counted always; served over HTTP only when the operator sets a port (``serve``).
         self.metrics = metrics.ListenerMetrics(registry or CollectorRegistry(), self.client)
+        self._notifier = notifier if notifier is not None else Notifier()
+        self._notifier.on_drop = self.metrics.frames_dropped.inc
+        self.metrics.watch_notify_backlog(lambda: self._notifier.backlog)
         #: Read the queue depths for the metrics every DEPTH_INTERVAL_SECONDS (AWS calls).
         self._read_depths = read_depths
         self._depths_read_at = -DEPTH_INTERVAL_SECONDS
-        #: The queue's maxReceiveCount (a failure on that receive is dead-lettered); 0: unknown.
-        self._max_receives = 0
 
     @property
     def stopping(self) -> bool:
@@ -245,15 +178,19 @@ class Listener:
         is broken off at once: it holds no message. A long poll in progress is let finish,
         so that what it receives is handed back (visibility 0) rather than stranded, unless
         ``force`` is also given: then it is abandoned, and whatever SQS had already handed
-        it comes back only after the queue's visibility timeout.
+        it comes back only after the visibility timeout the listener receives with.
         """
         self._stop_requested = True
+        self._forced = self._forced or force
         if interrupt and (self._waiting == "backoff" or (force and self._waiting == "poll")):
             raise Interrupted
 
     def run(self) -> None:
         """Receive, apply, notify and delete until stopped; never raises for a bad message."""
-        logger.info("listener %s: listening on %s", self.client, self.queue_url)
+        logger.info(
+            "listener %s: listening on %s (visibility timeout %d s)",
+            self.client, self.queue_url, self._queue.visibility_seconds,
+        )  # fmt: skip
         failures = 0
         try:
             while not self.stopping:
@@ -261,14 +198,26 @@ class Listener:
         except Interrupted:
             pass
         finally:
-            self._notifier.close()
+            self.close()
             connections.close_all()
         logger.info("listener %s: stopped", self.client)
 
+    def close(self) -> None:
+        """Stop the heartbeat and send the frames still waiting (for the notifier's drain
+        time; not at all after a forced stop)."""
+        self._heartbeat.close()
+        self._notifier.close(drain_seconds=0.0 if self._forced else None)
+
     def _step(self, failures: int) -> int:
         try:
-            self.poll_once()
-            return 0
+            stats = self.poll_once()
+            if not stats.retried:
+                return 0
+            delay = compute_backoff(failures + 1)
+            logger.warning(
+                "listener %s: %d message(s) failed for now and will be retried; pausing "
+                "%.1f s", self.client, stats.retried, delay,
+            )  # fmt: skip
         except AwsError as exc:
             delay = compute_backoff(failures + 1)
             logger.critical(
@@ -301,32 +250,56 @@ class Listener:
         messages = self._receive()
         if not messages:
             return BatchStats()
+        self._heartbeat.hold(messages)
+        try:
+            return self._finish(messages)
+        finally:
+            self._heartbeat.clear()
+
+    def _finish(self, messages: list[SQSMessage]) -> BatchStats:
+        """Everything after the receive: apply, notify, dead-letter, delete, hand back."""
         handled, rest = self._handle_batch(messages)
         results = [h.result for h in handled if h.result is not None]
-        if self._notifier.send(results):
-            self._notifier.acknowledge(results, client=self.client)
-        self._delete([h.message for h in handled if h.result is not None])
-        self._release(rest)
-        stats = _stats(messages, results, rest)
+        self._notifier.submit(results, client=self.client)  # sent from its own thread
+        failed = [h for h in handled if h.failure is not None]
+        dead = self._dead_letter([h for h in failed if h.failure and h.failure.permanent])
+        done = [h.message for h in handled if h.result is not None] + dead
+        self._heartbeat.drop(done)
+        retried = [
+            (h.message, retry_delay_seconds(_receive_count(h.message)))
+            for h in failed
+            if h.failure is not None and not h.failure.permanent
+        ]
+        back = [(m, 0) for m in rest] + retried
+        self._heartbeat.drop(m for m, _ in back)
+        try:
+            self._queue.delete(done)
+        finally:  # even if deleting failed: what is handed back must not wait its timeout
+            self._queue.change_visibility(back)
+        stats = dataclasses.replace(
+            _stats(messages, results, rest), dead_lettered=len(dead), retried=len(retried)
+        )
         self._count(stats, handled)
         self._note_truncated(results)
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
-            "released=%d events=%s",
+            "dead_lettered=%d retried=%d released=%d events=%s",
             self.client, stats.received, stats.applied, stats.ignored, stats.tested,
-            stats.failed, stats.released, ",".join(str(r.event.event_id) for r in results),
+            stats.failed, stats.dead_lettered, stats.retried, stats.released,
+            ",".join(str(r.event.event_id) for r in results),
         )  # fmt: skip
         return stats
 
     def _receive(self) -> list[SQSMessage]:
-        with self._interruptible("poll"), aws.map_aws_errors(f"ReceiveMessage {self.queue_url}"):
-            response = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self._max_messages,
-                WaitTimeSeconds=self._wait_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        with self._interruptible("poll"):
+            return self._queue.receive(
+                max_messages=self._max_messages, wait_seconds=self._wait_seconds
             )
-        return list(response.get("Messages", []))
+
+    def _extend(self, messages: list[SQSMessage], seconds: int) -> None:
+        """The heartbeat's call: keep a batch still in hand invisible."""
+        self._queue.extend(messages, seconds)
+        self.metrics.visibility_extended.inc()
 
     def _handle_batch(self, messages: list[SQSMessage]) -> tuple[list[Handled], list[SQSMessage]]:
         """Decode every message, then apply the events in ONE transaction (one commit per
@@ -337,7 +310,8 @@ class Listener:
         its end (one pass of Django's collector for them all, ``BatchReads.flush``). If any
         event fails, that transaction rolls back and the batch is applied again, each event
         in its own savepoint and each delete on its own, so a refused one leaves the others
-        applied; failures are logged in that second pass only, once per receive.
+        applied; failures are logged in that second pass only, once per receive. If that
+        fails as a whole too (the database is away), every event failed for now.
 
         Events are applied in (user, version) order: one user's frames go out in version
         order, and competing listeners lock replicas in the same order (no deadlocks).
@@ -346,18 +320,21 @@ class Listener:
         handled: list[Handled] = []
         decoded: list[tuple[SQSMessage, Envelope]] = []
         for message in messages:
-            event = self._decode(message)
+            event, failure = self._decode(message)
             if event is None:
-                handled.append(Handled(message, None))
+                handled.append(Handled(message, None, failure=failure))
             else:
                 decoded.append((message, event))
         decoded.sort(key=lambda pair: (pair[1].user_id, pair[1].version))
         try:
-            with transaction.atomic():
-                applied, rest = self._apply_all(decoded, guarded=False)
-        except Exception:  # one event failed and rolled the batch back: again, one by one
-            with transaction.atomic():
-                applied, rest = self._apply_all(decoded, guarded=True)
+            try:
+                with transaction.atomic():
+                    applied, rest = self._apply_all(decoded, guarded=False)
+            except Exception:  # one event failed and rolled the batch back: one by one
+                with transaction.atomic():
+                    applied, rest = self._apply_all(decoded, guarded=True)
+        except Exception as exc:  # the batch cannot be applied at all: try again later
+            return handled + self._all_failed(decoded, exc), []
         debug = logger.isEnabledFor(logging.DEBUG)  # else not even its arguments are worked out
         for done in applied:  # committed: only now is what each event did true
             if done.result is not None:
@@ -365,6 +342,20 @@ class Listener:
                 if debug:
                     _log_applied(done)
         return handled + applied, rest
+
+    def _all_failed(
+        self, decoded: list[tuple[SQSMessage, Envelope]], exc: Exception
+    ) -> list[Handled]:
+        """Every event of a batch that could not be applied at all, failed for now (logged)."""
+        failure = Failure(permanent=False, reason=classify(exc).reason)
+        logger.error(
+            "listener %s: batch of %d event(s) not applied, each will be retried: %s; "
+            "messages %s",
+            self.client, len(decoded), failure.reason,
+            ", ".join(f"{m.get('MessageId', '?')} (receive {_receives(m)})" for m, _ in decoded),
+            exc_info=exc,
+        )  # fmt: skip
+        return [Handled(m, None, failure=failure) for m, _ in decoded]
 
     def _apply_all(
         self, decoded: list[tuple[SQSMessage, Envelope]], *, guarded: bool
@@ -393,16 +384,16 @@ class Listener:
             applied = _spread(applied, Decision.DELETE, time.perf_counter() - started)
         return applied, rest
 
-    def _decode(self, message: SQSMessage) -> Envelope | None:
-        """The message's event, or None (logged once per receive, left for the DLQ)."""
+    def _decode(self, message: SQSMessage) -> tuple[Envelope | None, Failure | None]:
+        """The message's event, or why not (logged once per receive: it is dead-lettered)."""
         try:
-            return decode_sqs_body(message.get("Body", ""))
+            return decode_sqs_body(message.get("Body", "")), None
         except ContractError as exc:
             logger.warning(
-                "event ? message %s (receive %s): malformed, left for the dead-letter queue: %s",
+                "event ? message %s (receive %s): malformed, for the dead-letter queue: %s",
                 message.get("MessageId", "?"), _receives(message), exc,
             )  # fmt: skip
-            return None
+            return None, classify(exc)
 
     def _apply(self, message: SQSMessage, event: Envelope, reads: BatchReads | None) -> Handled:
         """Apply one event in a savepoint; every failure is logged here, once per receive."""
@@ -410,20 +401,40 @@ class Listener:
         started = time.perf_counter()
         try:
             result = event_apply(event=event, batch=reads)
-        except ApplyError as exc:
-            logger.error(
-                "event %s message %s (receive %s): not applied, left for the dead-letter "
-                "queue: %s: %s",
-                event.event_id, message_id, receives, type(exc).__name__, exc,
-            )  # fmt: skip
-            return Handled(message, None)
-        except Exception:
-            logger.exception(
-                "event %s message %s (receive %s): unexpected error, it will be retried",
-                event.event_id, message_id, receives,
-            )  # fmt: skip
-            return Handled(message, None)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.permanent:
+                logger.error(
+                    "event %s message %s (receive %s): refused, for the dead-letter queue: %s",
+                    event.event_id, message_id, receives, failure.reason,
+                )  # fmt: skip
+            else:
+                logger.exception(
+                    "event %s message %s (receive %s): not applied, retried in %d s: %s",
+                    event.event_id, message_id, receives,
+                    retry_delay_seconds(_receive_count(message)), failure.reason,
+                )  # fmt: skip
+            return Handled(message, None, failure=failure)
         return Handled(message, result, time.perf_counter() - started)
+
+    def _dead_letter(self, refused: list[Handled]) -> list[SQSMessage]:
+        """Send permanent failures to the dead-letter queue; the messages it accepted."""
+        pairs = [(h.message, h.failure.reason) for h in refused if h.failure is not None]
+        if not pairs:
+            return []
+        outcome = self._queue.dead_letter(pairs, listener=listener_identity())
+        for message, copy in outcome.sent:
+            logger.warning(
+                "message %s (receive %s): sent to the dead-letter queue, as message %s",
+                message.get("MessageId", "?"), _receives(message), copy,
+            )  # fmt: skip
+        for message_id, why in outcome.left.items():
+            logger.error(
+                "message %s: not sent to the dead-letter queue (%s): left for the queue's "
+                "redrive policy", message_id, why,
+            )  # fmt: skip
+        self.metrics.dead_lettered.inc(len(outcome.sent))
+        return [message for message, _ in outcome.sent]
 
     def _observe(self, done: Handled) -> None:
         """An applied real event's apply time and lag, for the metrics."""
@@ -434,21 +445,16 @@ class Listener:
         self.metrics.lag_seconds.observe(max(0.0, lag))
 
     def _count(self, stats: BatchStats, handled: list[Handled]) -> None:
-        """Add one batch to the metrics."""
+        """Add one batch to the metrics (dead letters are counted as they are sent)."""
         m = self.metrics
         m.received.inc(stats.received)
         m.applied.inc(stats.applied)
         m.tested.inc(stats.tested)
         m.failed.inc(stats.failed)
+        m.retried.inc(stats.retried)
         duplicates = sum(1 for h in handled if h.result is not None and h.result.duplicate)
         m.duplicate.inc(duplicates)
         m.ignored_stale.inc(stats.ignored - duplicates)
-        if self._max_receives:
-            last = [
-                h for h in handled
-                if h.result is None and _receive_count(h.message) >= self._max_receives
-            ]  # fmt: skip
-            m.dead_lettered.inc(len(last))
 
     def _note_truncated(self, results: list[ApplyResult]) -> None:
         """Count and log each value an applied event stored cut (REACTIVE_OVERSIZE_POLICY=
@@ -464,63 +470,20 @@ class Listener:
                 )  # fmt: skip
 
     def _maybe_read_depths(self) -> None:
-        """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the metrics
-        (and the queue's maxReceiveCount); a failure only leaves the last reading."""
+        """Every DEPTH_INTERVAL_SECONDS, read the queue's and its DLQ's depths for the
+        metrics; a failure only leaves the last reading."""
         now = time.monotonic()
         if not self._read_depths or now - self._depths_read_at < DEPTH_INTERVAL_SECONDS:
             return
         self._depths_read_at = now
         try:
-            with aws.map_aws_errors(f"GetQueueAttributes {self.queue_url}"):
-                found = self._sqs.get_queue_attributes(
-                    QueueUrl=self.queue_url, AttributeNames=["All"]
-                )["Attributes"]
-            redrive = json.loads(found.get("RedrivePolicy") or "{}")
-            self._max_receives = int(redrive.get("maxReceiveCount", 0))
-            dead = None
-            if redrive.get("deadLetterTargetArn"):
-                dlq_name = str(redrive["deadLetterTargetArn"]).rsplit(":", 1)[-1]
-                with aws.map_aws_errors(f"GetQueueUrl {dlq_name}"):
-                    dlq_url = self._sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-                dead = aws.queue_depth(self._sqs, dlq_url).visible
-            depth = aws.QueueDepth.parse(found)
-            self.metrics.queue_depth(
-                visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
-            )
-        except (AwsError, ValueError) as exc:
+            depth, dead = self._queue.depths()
+        except AwsError as exc:
             logger.warning("listener %s: queue depths not read: %s", self.client, exc)
-
-    def _delete(self, messages: list[SQSMessage]) -> None:
-        if not messages:  # SQS refuses an empty batch
             return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-        ]
-        with aws.map_aws_errors(f"DeleteMessageBatch {self.queue_url}"):
-            response = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        self._log_failures(messages, response, "not deleted; it will come back and be ignored")
-
-    def _release(self, messages: list[SQSMessage]) -> None:
-        """Hand unhandled messages back at once (visibility 0), for another listener."""
-        if not messages:
-            return
-        entries = [
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-            for i, m in enumerate(messages)
-        ]
-        with aws.map_aws_errors(f"ChangeMessageVisibilityBatch {self.queue_url}"):
-            response = self._sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url, Entries=entries
-            )
-        self._log_failures(messages, response, "not handed back; visible after its timeout")
-
-    def _log_failures(self, messages: list[SQSMessage], response: Any, what: str) -> None:
-        for failure in response.get("Failed", []):
-            message = messages[int(failure["Id"])]
-            logger.warning(
-                "message %s %s: %s: %s",
-                message.get("MessageId", "?"), what, failure.get("Code"), failure.get("Message"),
-            )  # fmt: skip
+        self.metrics.queue_depth(
+            visible=depth.visible, in_flight=depth.in_flight, dead_letters=dead
+        )
 
 
 def _log_applied(done: Handled) -> None:
@@ -586,18 +549,24 @@ def serve(
 ) -> None:
     """Run a client's listener in the foreground until SIGTERM/SIGINT (``listen`` commands).
 
-    Resolves the queue first (``QueueNotFound`` if it was never provisioned). Serves the
-    listener's metrics on ``REACTIVE_METRICS_PORT`` when it is set. A first signal
-    lets the long poll in progress finish (up to ``wait_seconds``), finishes the message in
-    hand, hands the rest back (visibility 0) and returns; a second signal returns at once.
+    Resolves the queue first (``QueueNotFound`` if it was never provisioned). Receives with
+    REACTIVE_LISTENER_VISIBILITY_SECONDS and keeps at most REACTIVE_LISTENER_NOTIFY_BACKLOG
+    frames waiting for the channel layer (``client.conf``). Serves the listener's metrics
+    on ``REACTIVE_METRICS_PORT`` when it is set. A first signal lets the long poll in
+    progress finish (up to ``wait_seconds``), finishes the message in hand, hands the rest
+    back (visibility 0), sends the frames still waiting (for a bounded time) and returns; a
+    second signal returns at once.
     """
     registry = CollectorRegistry()
+    visibility = conf.listener_visibility_seconds()
     loop = Listener(
         settings=settings,
         client=client,
         queue_url=queue_url_for(settings=settings, client=client, explicit=explicit_queue_url),
         max_messages=max_messages,
         wait_seconds=wait_seconds,
+        visibility_seconds=visibility,
+        notifier=Notifier(max_backlog=conf.listener_notify_backlog()),
         registry=registry,
         read_depths=settings.metrics_port is not None,
     )
@@ -609,7 +578,7 @@ def serve(
         if loop.stopping:  # a second signal: the operator does not want to wait
             logger.warning(
                 "%s again: stopping now; messages of the abandoned long poll come back "
-                "after the queue's visibility timeout", name,
+                "after the visibility timeout (%d s)", name, visibility,
             )  # fmt: skip
             loop.request_stop(interrupt=True, force=True)
             return

@@ -309,7 +309,6 @@ class QueueDepths:
     def _subscribed(self) -> dict[str, str]:
         """The URL of each SQS queue subscribed to the topic, by queue name."""
         sns = aws.client("sns", self._settings)
-        sqs = aws.client("sqs", self._settings)
         urls: dict[str, str] = {}
         with aws.map_aws_errors(f"ListSubscriptionsByTopic {self._topic_arn}"):
             pages = sns.get_paginator("list_subscriptions_by_topic").paginate(
@@ -322,10 +321,7 @@ class QueueDepths:
                 if sub.get("Protocol") == "sqs"
             ]
         for arn in endpoints:
-            account, name = arn.split(":")[4], arn.split(":")[5]
-            with aws.map_aws_errors(f"GetQueueUrl {name}"):
-                answer = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
-            urls[name] = str(answer["QueueUrl"])
+            urls[arn.rsplit(":", 1)[-1]] = aws.queue_url_of_arn(self._settings, arn)
         return urls
 
 

@@ -57,7 +57,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from master.users import changes
 from master.users.models import OutboxEvent, UserVersion
 from master.users.services import reactive_settings
-from reactive_cli import aws, naming, resources, selection
+from reactive_cli import aws, naming, selection
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.errors import AwsError, ConfigError, UsageError
 from reactive_cli.settings import Settings
@@ -494,19 +494,8 @@ def checkpoint_write(path: Path, checkpoint: Checkpoint) -> None:
 
 def client_queue_url(settings: Settings, client: str, explicit: str | None = None) -> str:
     """The client's queue: ``explicit``, else what provisioning recorded, else by name."""
-    if explicit:
-        return explicit
-    recorded = resources.queue_url(
-        settings.state_dir,
-        settings.prefix,
-        naming.check_client_name(client),
-        endpoint_url=settings.aws_endpoint_url,
-        region=settings.aws_region,
-    )
-    if recorded:
-        return recorded
     fifo = bool(settings.topic_arn and settings.topic_arn.endswith(".fifo"))
-    return aws.queue_url(settings, naming.queue_name(settings.prefix, client, fifo=fifo))
+    return aws.client_queue_url(settings, client, fifo=fifo, explicit=explicit)
 
 
 class SendFailed(AwsError):

@@ -70,14 +70,18 @@ def list_letters(
     config_path: ConfigPath = None,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
-    """List every message in a client's dead-letter queue, with the likely reason.
+    """List every message in a client's dead-letter queue, with the reason.
 
-    The reason is recomputed from the body: "malformed: ..." when it is no valid event,
-    else a valid event the client refused (a username collision, say; the listener's log
-    has the details under its event id). Times are UTC: "sent" is when the message
-    reached the client's queue, "first receive" when a listener first took it; SQS
-    records no time of later receives. "receives" counts every receive before this
-    listing, on the queue and the DLQ: the listener's attempts plus earlier looks by
+    A message the listener sent there itself (it could never be applied) shows the reason
+    the listener recorded ("ContractError: ..." for a malformed body, "UsernameCollision:
+    ..." for a refused event); one SQS's redrive policy moved there shows a reason
+    recomputed from the body: "malformed: ..." when it is no valid event, else a valid
+    event the client refused (the listener's log has the details under its event id).
+    --json says which ("reason_from": "listener" or "body"). Times are UTC: "sent" is
+    when the message reached the queue it is in (for a message the listener sent, the
+    dead-letter queue), "first receive" when a listener first took it from the client's
+    queue; SQS records no time of later receives. "receives" counts every receive before
+    this listing, on the queue and the DLQ: the listener's attempts plus earlier looks by
     `dlq list` and `dlq redrive --id` (SQS counts those too; this listing's own is left
     out). Listing consumes nothing: each message is held invisible while the rest is
     read, then handed back at once. The table cuts bodies to 120 characters; --json
@@ -125,11 +129,13 @@ def redrive(
     """Move dead letters back to the client's queue, for its listener to try again.
 
     Give exactly one of --id MESSAGE_ID or --all. Each message is sent to the queue with
-    the same body and message attributes (on FIFO queues: the same message group, a fresh
-    deduplication id) and deleted from the dead-letter queue only once SQS accepted the
-    copy, so a failed send loses nothing. Fix the cause first (see `dlq list`), or the
-    message comes back after maxReceiveCount receives. Exits 1 if any message could not
-    be moved, and 2 if --id is not in the dead-letter queue.
+    the same body and message attributes, less the reactive.dlq.* ones the listener added
+    (on FIFO queues: the same message group, a fresh deduplication id), and deleted from
+    the dead-letter queue only once SQS accepted the copy, so a failed send loses
+    nothing. Fix the cause first (see `dlq list`), or it comes back: at once if the
+    listener refuses it again, after maxReceiveCount receives if it keeps failing for
+    now. Exits 1 if any message could not be moved, and 2 if --id is not in the
+    dead-letter queue.
 
     Example: reactive dlq redrive --client shop --all
     """

@@ -111,21 +111,21 @@ def listening(
 @contextlib.contextmanager
 def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
     """A listener on ``queue`` that the test drives itself (``poll_once``), with a notifier
-    of its own that is closed on exit."""
+    of its own; closed (its notifier and heartbeat) on exit."""
     from client.replica import listener
 
-    notifier = listener.Notifier()
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        wait_seconds=1,
+        notifier=listener.Notifier(),
+        **options,
+    )
     try:
-        yield listener.Listener(
-            settings=queue.settings,
-            client="shop",
-            queue_url=queue.url,
-            wait_seconds=1,
-            notifier=notifier,
-            **options,
-        )
+        yield loop
     finally:
-        notifier.close()
+        loop.close()  # its notifier and heartbeat
 
 
 @contextlib.contextmanager
@@ -142,14 +142,14 @@ def batch_listener() -> Iterator[Any]:
             self.fallbacks += guarded
             return super()._apply_all(decoded, guarded=guarded)
 
-    notifier = listener.Notifier()
+    loop = Counting(
+        settings=Settings(), client="shop", queue_url="http://127.0.0.1:9/unused",
+        notifier=listener.Notifier(),
+    )  # fmt: skip
     try:
-        yield Counting(
-            settings=Settings(), client="shop", queue_url="http://127.0.0.1:9/unused",
-            notifier=notifier,
-        )  # fmt: skip
+        yield loop
     finally:
-        notifier.close()
+        loop.close()
 
 
 def sqs_messages(events: Iterable[Envelope]) -> list[dict[str, Any]]:

@@ -7,27 +7,31 @@ import contextlib
 import json
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 from django.contrib.auth.models import User
+from django.db import connections
 from django.db.models.signals import post_save
 
 from client.replica import listener
-from client.replica.listener import BACKOFF_CAP_SECONDS, compute_backoff
 from client.replica.models import Replica
-from reactive_cli import naming
+from reactive_cli import aws, naming
 from reactive_cli.contract import Action, encode
+from reactive_cli.provision import ClientSpec, ensure
 from reactive_cli.settings import Settings
 from tests.client.support import (
     Queue,
     batch_listener,
     listen_env,
     listening,
+    polled_listener,
     sqs_messages,
     sqs_responses,
     user_event,
@@ -89,28 +93,219 @@ def test_raw_and_sns_enveloped_bodies_are_both_accepted(queue: Queue, layer_pref
 
 
 @db
-def test_a_bad_message_does_not_stop_the_listener_and_ends_in_the_dlq(
+def test_a_message_that_can_never_apply_is_dead_lettered_at_once_with_its_reason(
     queue: Queue, layer_prefix, caplog
 ):
-    # Given a malformed message, an unappliable one (its username is a local user's), then good ones
+    # Given a malformed message, an unappliable one (its username is a local user's, sent
+    # with a message attribute as the master sets one), then good ones
     User.objects.create_user("carol", password="x")
     malformed = queue.send('{"schema": 1, "nonsense": true}')
-    colliding = queue.send_event(user_event(user_id=3, username="carol"))
+    colliding = str(
+        queue.sqs.send_message(
+            QueueUrl=queue.url,
+            MessageBody=encode(user_event(user_id=3, username="carol")),
+            MessageAttributes={"action": {"DataType": "String", "StringValue": "created"}},
+        )["MessageId"]
+    )
     queue.send_event(user_event(user_id=1))
     queue.send_event(user_event(user_id=2, username="bob"))
 
     with listening(queue):
-        # Then the good ones are applied, and the bad ones reach the DLQ after 2 receives
+        # Then the good ones are applied, and the listener sends the bad ones to the DLQ
         until(lambda: replica_versions() == {1: 1, 2: 1}, what="valid events applied")
-        until(lambda: queue.counts(queue.dlq_url)[0] == 2, timeout=20, what="2 dead letters")
+        until(lambda: queue.counts(queue.dlq_url)[0] == 2, what="2 dead letters")
         until(queue.empty, what="main queue drained")
 
-    dead = queue.sqs.receive_message(QueueUrl=queue.dlq_url, MaxNumberOfMessages=10)["Messages"]
-    assert {m["MessageId"] for m in dead} == {malformed, colliding}
-    assert _logged(caplog, malformed, logging.WARNING) == 2  # once per receive
-    assert any(f"message {malformed} (receive 2)" in r.getMessage() for r in caplog.records)
-    assert _logged(caplog, colliding, logging.ERROR) == 2
-    assert "UsernameCollision" in caplog.text
+    dead = queue.sqs.receive_message(
+        QueueUrl=queue.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    tags = {
+        m["MessageAttributes"]["reactive.dlq.message_id"]["StringValue"]: {
+            name: value["StringValue"] for name, value in m["MessageAttributes"].items()
+        }
+        for m in dead
+    }
+    assert set(tags) == {malformed, colliding}
+    for original, tag in tags.items():  # received once, by this listener, from this queue
+        assert tag["reactive.dlq.receives"] == "1"
+        assert tag["reactive.dlq.source_queue"] == queue.url
+        assert tag["reactive.dlq.listener"] == listener.listener_identity()
+        assert datetime.fromisoformat(tag["reactive.dlq.first_seen"]).tzinfo is not None
+        assert (
+            _logged(caplog, original, logging.WARNING) + _logged(caplog, original, logging.ERROR)
+            == 2
+        )  # refused, once per receive; then sent to the dead-letter queue
+    assert tags[malformed]["reactive.dlq.reason"] == (
+        "ContractError: missing keys: action, changed, event_id, occurred_at, synthetic, "
+        "user, user_id, version"
+    )
+    assert (
+        tags[colliding]["reactive.dlq.reason"].startswith("UsernameCollision: event ")
+        and "'carol'" in tags[colliding]["reactive.dlq.reason"]
+    )
+    assert tags[colliding]["action"] == "created"  # the original attributes travel along
+    by_id = {m["MessageAttributes"]["reactive.dlq.message_id"]["StringValue"]: m for m in dead}
+    assert by_id[malformed]["Body"] == '{"schema": 1, "nonsense": true}'
+
+
+@db
+def test_on_a_fifo_queue_a_dead_letter_keeps_its_message_group(
+    prefix: str, moto_endpoint: str, redis_url: str, layer_prefix
+):
+    # Given a FIFO client queue: a malformed message, then a valid event, in user 7's group
+    settings = Settings(prefix=prefix, aws_endpoint_url=moto_endpoint, redis_url=redis_url)
+    done = ensure(settings, [ClientSpec(name="shop")], fifo=True)
+    url, dlq_url = done.queue_urls["shop"], done.dlq_urls["shop"]
+    sqs = aws.client("sqs", settings)
+    for n, body in enumerate(['{"schema": 1, "nonsense": true}', encode(user_event(user_id=7))]):
+        sqs.send_message(
+            QueueUrl=url, MessageBody=body, MessageGroupId="7", MessageDeduplicationId=f"d{n}"
+        )
+    fifo = Queue(settings=settings, url=url, dlq_url=dlq_url, topic_arn=done.topic_arn,
+                 sqs=sqs, sns=aws.client("sns", settings))  # fmt: skip
+
+    # When the listener handles them
+    with polled_listener(fifo) as loop:
+        until(lambda: loop.poll_once() is not None and replica_versions() == {7: 1},
+              what="the valid event applied")  # fmt: skip
+
+    # Then the malformed one is in the FIFO dead-letter queue, in its group, and the queue
+    # is drained
+    (dead,) = sqs.receive_message(
+        QueueUrl=dlq_url,
+        MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"],
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    assert dead["Attributes"]["MessageGroupId"] == "7"
+    original = dead["MessageAttributes"]["reactive.dlq.message_id"]["StringValue"]
+    assert dead["Attributes"]["MessageDeduplicationId"] == original
+    assert dead["Body"] == '{"schema": 1, "nonsense": true}'
+    until(lambda: fifo.empty(), what="the FIFO queue drained")
+
+
+@db
+def test_without_a_dead_letter_queue_a_refused_message_is_left_for_sqs_and_the_log_says_why(
+    queue: Queue, layer_prefix, caplog
+):
+    # Given a queue with no redrive policy (none to find a dead-letter queue from)
+    bare_url = queue.sqs.create_queue(QueueName=f"{queue.settings.prefix}-bare")["QueueUrl"]
+    bare = Queue(settings=queue.settings, url=bare_url, dlq_url=queue.dlq_url,
+                 topic_arn=queue.topic_arn, sqs=queue.sqs, sns=queue.sns)  # fmt: skip
+    message_id = bare.send('{"schema": 1, "nonsense": true}')
+
+    # When the listener refuses a malformed message
+    with polled_listener(bare) as loop:
+        stats = loop.poll_once()
+
+    # Then it is not lost: still in the queue (left to the visibility timeout), and logged
+    assert (stats.failed, stats.dead_lettered, stats.retried) == (1, 0, 0)
+    assert bare.counts() == (0, 1)
+    assert "the queue has no RedrivePolicy: run `reactive provision`" in caplog.text
+    assert f"message {message_id}: not sent to the dead-letter queue" in caplog.text
+
+
+@db
+def test_a_failure_for_now_is_retried_later_and_does_not_use_up_the_receives(
+    queue: Queue, layer_prefix, caplog
+):
+    # Given the client's database locked by another writer (SQLite: "database is locked"),
+    # and a listener that waits for its lock only briefly
+    options = connections["default"].settings_dict["OPTIONS"]
+    path = connections["default"].settings_dict["NAME"]
+    patience, options["timeout"] = options.get("timeout"), 0.2
+    lock = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        message_id = queue.send_event(user_event(user_id=1))
+        with (
+            sqs_responses(queue.sqs, "ReceiveMessage") as calls,
+            listening(queue) as (stop, thread),
+        ):
+            # When the listener cannot apply it, it hands it back to be retried later
+            until(lambda: "database is locked" in caplog.text, what="the failure logged")
+            failed_at = len(calls["ReceiveMessage"])
+            # ... and while the old way (visibility 1 s, 2 receives) would have dead-lettered
+            # it, three long polls go by with the message out of sight and not in the DLQ
+            until(
+                lambda: len(calls["ReceiveMessage"]) >= failed_at + 3,
+                timeout=30,
+                what="three more polls",
+            )
+            assert all(not r.get("Messages") for r in calls["ReceiveMessage"][failed_at:])
+            assert queue.counts(queue.dlq_url) == (0, 0)
+            assert queue.counts() == (0, 1)
+            # Then, once the database answers again, its next receive applies it
+            lock.execute("ROLLBACK")
+            until(lambda: replica_versions() == {1: 1}, timeout=30, what="applied at last")
+            until(queue.empty, what="deleted")
+    finally:
+        lock.close()
+        options["timeout"] = patience
+    assert queue.counts(queue.dlq_url) == (0, 0)
+    failures = [r.getMessage() for r in caplog.records if "each will be retried" in r.getMessage()]
+    assert len(failures) == 1 and f"{message_id} (receive 1)" in failures[0]
+    assert "OperationalError: database is locked" in failures[0]
+
+
+@db
+def test_a_batch_slower_than_the_visibility_timeout_is_not_delivered_twice(
+    queue: Queue, layer_prefix
+):
+    # Given a listener receiving with a 2 s visibility timeout, whose apply blocks until
+    # the test lets it go on
+    going_on = threading.Event()
+
+    def slow(**_):
+        going_on.wait(60)
+
+    queue.send_event(user_event(user_id=1))
+    stop = threading.Event()
+    loop = listener.Listener(
+        settings=queue.settings,
+        client="shop",
+        queue_url=queue.url,
+        stop=stop,
+        wait_seconds=1,
+        visibility_seconds=2,
+    )
+    post_save.connect(slow, sender=User, dispatch_uid="slow-apply")
+    thread = threading.Thread(target=loop.run, daemon=True)
+    stolen: list[dict[str, Any]] = []
+
+    def competitor_sees_nothing() -> bool:
+        stolen.extend(
+            queue.sqs.receive_message(
+                QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+        )
+        return not stolen
+
+    try:
+        with sqs_responses(queue.sqs, "ChangeMessageVisibilityBatch") as extended:
+            thread.start()
+            until(lambda: queue.counts() == (0, 1), what="the batch in hand")
+            # When the apply outlasts the visibility timeout several times over (each
+            # extension pushes it 2 s on, every 2/3 s) while another consumer keeps asking
+            until(
+                lambda: (
+                    competitor_sees_nothing() and len(extended["ChangeMessageVisibilityBatch"]) >= 6
+                ),
+                timeout=30,
+                what="six extensions",
+            )
+            going_on.set()
+            until(lambda: replica_versions() == {1: 1}, what="the slow batch applied")
+            until(queue.empty, what="the slow batch deleted")
+    finally:
+        going_on.set()
+        post_save.disconnect(sender=User, dispatch_uid="slow-apply")
+        stop.set()
+        thread.join(15)
+
+    # Then nobody else was given the message while it was applied, and it went once
+    assert stolen == []
+    assert not thread.is_alive()
+    assert all(not r.get("Failed") for r in extended["ChangeMessageVisibilityBatch"])
 
 
 def _logged(caplog, message_id: str, level: int) -> int:
@@ -259,11 +454,6 @@ def test_with_redis_down_the_event_is_still_applied_and_deleted(queue: Queue, se
         until(queue.empty, what="message deleted")
 
     assert "channel layer failed" in caplog.text
-
-
-def test_backoff_doubles_from_half_a_second_and_is_capped():
-    assert [compute_backoff(n) for n in range(0, 5)] == [0.0, 0.5, 1.0, 2.0, 4.0]
-    assert compute_backoff(10_000) == BACKOFF_CAP_SECONDS
 
 
 @contextlib.contextmanager

@@ -1,5 +1,7 @@
-"""The listener's Notifier: a batch's users are sent to at the same time, each one's frames in
-order, and a failure leaves no send of the batch running behind it (listener.py)."""
+"""The listener's Notifier (notifier.py): frames leave from a thread of its own, so that
+applying never waits on Redis; a batch's users are sent to at the same time, each one's
+frames in order; a failure leaves no send of the batch running behind it; a frozen Redis
+(SIGSTOP) holds frames back, bounded, until it answers again."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from client.replica.services import ApplyResult
 from reactive_cli import naming
 from reactive_cli.contract import Action
 from tests.client.support import user_event
+from tests.support.processes import until
+from tests.support.services import RestartableRedis
 
 
 def changed(user_id: int, version: int) -> ApplyResult:
@@ -79,10 +83,140 @@ def test_a_failed_send_cancels_the_batchs_other_sends_and_is_logged_as_itself(ca
     batch = [changed(2, 1), changed(1, 1)]
 
     try:
-        with caplog.at_level(logging.ERROR, logger="client.replica.listener"):
+        with caplog.at_level(logging.ERROR, logger="client.replica.notifier"):
             assert notifier.send(batch) is False
     finally:
-        notifier.close()
+        notifier.close(drain_seconds=0)
 
     assert layer.cancelled == [naming.user_group(2)]
     assert "ConnectionError: Redis refused the connection" in caplog.text
+
+
+def test_with_redis_frozen_submit_returns_and_the_frames_arrive_in_order_once_it_answers(
+    tmp_path,
+):
+    with RestartableRedis(tmp_path / "redis") as redis:
+        layer = RedisChannelLayer(hosts=[redis.url], prefix="frozen")
+        notifier = Notifier(layer=RedisChannelLayer(hosts=[redis.url], prefix="frozen"))
+        users = (1, 2)
+
+        async def join() -> dict[int, str]:
+            channels = {}
+            for user_id in users:
+                channels[user_id] = await layer.new_channel()
+                await layer.group_add(naming.user_group(user_id), channels[user_id])
+            return channels
+
+        loop = asyncio.new_event_loop()
+        try:
+            channels = loop.run_until_complete(join())
+            assert notifier.send([changed(u, 1) for u in users])  # the pool is warm
+            # When Redis is frozen, the listener hands over three more batches
+            redis.freeze()
+            for version in (2, 3, 4):
+                notifier.submit([changed(u, version) for u in users])
+            # (they wait: submitting returned with Redis silent)
+            assert notifier.backlog >= 2 * 2
+            redis.thaw()
+
+            async def receive(channel: str) -> list[int]:
+                frames = [await asyncio.wait_for(layer.receive(channel), 30) for _ in range(4)]
+                return [f["frame"]["version"] for f in frames]
+
+            # Then once it answers again, every user gets every frame, in version order
+            received = {u: loop.run_until_complete(receive(c)) for u, c in channels.items()}
+        finally:
+            notifier.close()
+            loop.close()
+    assert received == {u: [1, 2, 3, 4] for u in users}
+
+
+def test_past_its_backlog_the_oldest_waiting_frames_are_dropped_and_counted(tmp_path, caplog):
+    with RestartableRedis(tmp_path / "redis") as redis:
+        layer = RedisChannelLayer(hosts=[redis.url], prefix="bounded")
+        notifier = Notifier(
+            layer=RedisChannelLayer(hosts=[redis.url], prefix="bounded"), max_backlog=3
+        )
+        dropped: list[int] = []
+        notifier.on_drop = dropped.append
+        loop = asyncio.new_event_loop()
+        try:
+            channel = loop.run_until_complete(layer.new_channel())
+            loop.run_until_complete(layer.group_add(naming.user_group(1), channel))
+            assert notifier.send([changed(1, 1)])
+            redis.freeze()
+            # Given a batch in hand (being tried against the frozen Redis)
+            notifier.submit([changed(1, 2)])
+            until(lambda: notifier.backlog == 0, what="the batch taken by the notifier")
+            # When five more wait behind it, two more than the backlog holds
+            with caplog.at_level(logging.WARNING, logger="client.replica.notifier"):
+                for version in range(3, 8):
+                    notifier.submit([changed(1, version)])
+            assert (notifier.backlog, dropped) == (3, [1, 1])
+            assert "dropped: the backlog is full" in caplog.text
+            redis.thaw()
+
+            async def receive() -> list[int]:
+                frames = [await asyncio.wait_for(layer.receive(channel), 30) for _ in range(5)]
+                return [f["frame"]["version"] for f in frames]
+
+            # Then the one in hand and the newest three arrive, in order, after the first
+            received = loop.run_until_complete(receive())
+        finally:
+            notifier.close()
+            loop.close()
+    assert received == [1, 2, 5, 6, 7]
+
+
+def test_closing_gives_up_on_a_frozen_redis_after_its_drain_time_and_counts_the_rest(tmp_path):
+    with RestartableRedis(tmp_path / "redis") as redis:
+        notifier = Notifier(layer=RedisChannelLayer(hosts=[redis.url], prefix="drain"))
+        dropped: list[int] = []
+        notifier.on_drop = dropped.append
+        assert notifier.send([changed(1, 1)])
+        redis.freeze()
+        for version in (2, 3, 4):
+            notifier.submit([changed(1, version), changed(2, version)])
+        notifier.close(drain_seconds=0.5)  # returns: it does not wait for Redis
+        assert sum(dropped) + notifier.superseded == 3 * 2
+
+
+def test_while_redis_fails_a_users_frames_not_sent_yet_give_way_to_newer_ones(tmp_path, caplog):
+    with RestartableRedis(tmp_path / "redis") as redis:
+        layer = RedisChannelLayer(hosts=[redis.url], prefix="newer")
+        notifier = Notifier(layer=RedisChannelLayer(hosts=[redis.url], prefix="newer"))
+        loop = asyncio.new_event_loop()
+        try:
+
+            async def join() -> dict[int, str]:
+                channels = {u: await layer.new_channel() for u in (1, 2)}
+                for user_id, channel in channels.items():
+                    await layer.group_add(naming.user_group(user_id), channel)
+                return channels
+
+            channels = loop.run_until_complete(join())
+            assert notifier.send([changed(1, 1), changed(2, 1)])
+            # Given a frozen Redis the notifier has seen fail (its attempt timed out)
+            redis.freeze()
+            with caplog.at_level(logging.WARNING, logger="client.replica.notifier"):
+                notifier.submit([changed(1, 2)])
+                until(lambda: "channel layer failed" in caplog.text, timeout=30,
+                      what="the first attempt to time out")  # fmt: skip
+                # When newer changes of user 1 come, and one of user 2
+                notifier.submit([changed(1, 3)])
+                notifier.submit([changed(1, 4), changed(2, 2)])
+                redis.thaw()
+
+                async def receive(channel: str, count: int) -> list[int]:
+                    got = [await asyncio.wait_for(layer.receive(channel), 30) for _ in range(count)]
+                    return [f["frame"]["version"] for f in got]
+
+                # Then each user gets only its newest frame after the outage
+                one = loop.run_until_complete(receive(channels[1], 2))
+                two = loop.run_until_complete(receive(channels[2], 2))
+                until(lambda: "answers again" in caplog.text, what="the recovery logged")
+        finally:
+            notifier.close()
+            loop.close()
+    assert (one, two) == ([1, 4], [1, 2])
+    assert "2 frame(s) were superseded by newer ones of the same user" in caplog.text

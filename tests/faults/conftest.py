@@ -74,16 +74,19 @@ def stack(
 def healthy(
     stack: Stack, broker: RestartableRedis, layer: RestartableRedis, sns: FaultProxy
 ) -> Iterator[None]:
-    """Give back whatever the previous test took away: SNS, both Redis, the worker."""
+    """Give back whatever the previous test took away: SNS, both Redis (stopped or frozen),
+    the worker."""
     sns.set_mode(Mode.PASS)
-    broker.start()
-    layer.start()
+    for redis in (broker, layer):
+        redis.thaw()
+        redis.start()
     if stack.worker is None or not stack.worker.alive():
         stack.worker = start_worker(stack.master_env, stack.workdir / "logs")
     yield
     sns.set_mode(Mode.PASS)
-    broker.start()
-    layer.start()
+    for redis in (broker, layer):
+        redis.thaw()
+        redis.start()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -69,16 +70,35 @@ def receive_all(stack: Stack, queue_url: str, *, expected: int = 0) -> list[dict
             VisibilityTimeout=60,
             WaitTimeSeconds=0,
             MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not batch:
             return list(found.values())
         found.update((m["MessageId"], m) for m in batch)
 
 
+def tag(message: dict[str, Any], name: str) -> str | None:
+    """A message attribute's string value (``reactive.dlq.reason``, ...), None if absent."""
+    value = message.get("MessageAttributes", {}).get(name, {}).get("StringValue")
+    return None if value is None else str(value)
+
+
 def handled_lines(procs: Iterable[Proc]) -> list[dict[str, str]]:
     """Every message the listeners handled (decoded and applied or ignored), from their
     DEBUG logs, in log order per process."""
     return [m.groupdict() for p in procs for m in HANDLED.finditer(p.log_path.read_text())]
+
+
+def redelivered_at(proc: Proc) -> list[float]:
+    """When ``proc`` handled messages received more than once (its log's DEBUG lines), as
+    ``time.time()`` values: the log's timestamps are local times to the millisecond."""
+    times = []
+    for line in proc.log_path.read_text().splitlines():
+        found = HANDLED.search(line)
+        if found and int(found["receive"]) > 1:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            times.append(stamp.timestamp())
+    return times
 
 
 def mid_batch(proc: Proc) -> bool:

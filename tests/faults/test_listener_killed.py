@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 import uuid
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from tests.faults.helpers import (
     mid_batch,
     outbox_event_ids,
     outbox_pending,
+    redelivered_at,
     wait_drained,
 )
 from tests.support import master_ops
@@ -67,9 +69,10 @@ def update(ids: list[int], i: int, pick: float) -> None:
 def test_a_listener_killed_mid_stream_and_restarted_converges_without_loss(
     stack: Stack, add_client: AddClient
 ):
-    # Given a client whose listener logs every message it handles; a short visibility
-    # timeout brings back what a dead listener held, and 10 receives before the DLQ
-    app = add_client("kill", listener=False, visibility_timeout=3, max_receive_count=10)
+    # Given a client whose listener logs every message it handles, its queue provisioned
+    # with the defaults (a 30 s visibility timeout: the listener receives with its own
+    # short one, REACTIVE_LISTENER_VISIBILITY_SECONDS) and 10 receives before the DLQ
+    app = add_client("kill", listener=False, max_receive_count=10)
     debug_listeners(app)
     first = app.start_listener()
     ids: list[int] = []
@@ -90,10 +93,10 @@ def test_a_listener_killed_mid_stream_and_restarted_converges_without_loss(
         writer.finish()  # it stopped early: raise what stopped it
     until(lambda: mid_batch(first), timeout=60, interval=0.001, what="the middle of a batch")
     first.signal(signal.SIGKILL)
-    killed_at = writer.written
+    killed, killed_at = time.time(), writer.written
     first.popen.wait(10)
     held = depth(stack, app.queue_url)[1]
-    app.start_listener()
+    second = app.start_listener()
     writer.finish()
 
     # Then the client converges to the master's state, every event reached it, and
@@ -106,6 +109,7 @@ def test_a_listener_killed_mid_stream_and_restarted_converges_without_loss(
     seen = Deliveries.from_logs(listeners(app))
     never = seen.never_handled(events)
     twice = seen.written_more_than_once()
+    back = [t - killed for t in redelivered_at(second)]  # what the killed one held, again
     record(
         fault="1. listener SIGKILLed mid-stream",
         test="test_a_listener_killed_mid_stream_and_restarted_converges_without_loss",
@@ -114,7 +118,9 @@ def test_a_listener_killed_mid_stream_and_restarted_converges_without_loss(
         lost=len(never) + len(comparison.missing),
         diverged=len(comparison.diverged) + len(twice),
         detail=(
-            f"SIGKILL mid-batch after {killed_at} changes ({held} message(s) in flight); "
+            f"SIGKILL mid-batch after {killed_at} changes ({held} message(s) in flight, "
+            f"handled again {min(back, default=0):.1f}-{max(back, default=0):.1f} s after "
+            f"the kill); "
             f"{seen.received_more_than_once()} event(s) received more than once "
             f"({seen.written_then_ignored()} applied by the killed listener, then ignored "
             f"as duplicates), none applied twice; {len(ids)} users: {comparison.summary()}; "

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from reactive_cli import aws, errors
+from reactive_cli import aws, errors, resources
 from reactive_cli.provision import (
     ClientSpec,
     Desired,
@@ -212,3 +212,44 @@ def receive_all(settings, url: str, count: int) -> list[str]:
 
     until(more, what=f"{count} messages in {url}")
     return received
+
+
+def test_a_queues_dead_letter_queue_is_found_from_its_redrive_policy(settings):
+    result = ensure(settings, [ClientSpec(name="shop", max_receive_count=3)])
+    policy = aws.redrive_policy(settings, result.queue_urls["shop"])
+    assert policy is not None
+    assert (policy.dead_letter_url, policy.max_receive_count) == (result.dlq_urls["shop"], 3)
+    assert policy.dead_letter_arn.endswith(f":{settings.prefix}-shop-dlq") and not policy.fifo
+    # a dead-letter queue has no dead-letter queue of its own
+    assert aws.redrive_policy(settings, result.dlq_urls["shop"]) is None
+
+
+def test_a_clients_queue_url_is_the_given_one_else_the_recorded_one_else_found_by_name(
+    settings, tmp_path
+):
+    result = ensure(settings, [ClientSpec(name="shop")])
+    here = Settings(prefix=settings.prefix, aws_endpoint_url=settings.aws_endpoint_url,
+                    state_dir=tmp_path)  # fmt: skip
+    # nothing recorded in tmp_path: looked up by name
+    assert aws.client_queue_url(here, "shop") == result.queue_urls["shop"]
+    assert aws.client_queue_url(here, "shop", dead_letters=True) == result.dlq_urls["shop"]
+    assert aws.client_queue_url(here, "shop", explicit="http://given/q") == "http://given/q"
+    recorded = {"queue_url": "http://recorded/q", "dlq_url": "http://recorded/q-dlq"}
+    produced = {"topic_arn": result.topic_arn, "clients": {"shop": recorded}}
+    where = {"endpoint_url": settings.aws_endpoint_url, "region": settings.aws_region}
+    resources.record(tmp_path, settings.prefix, produced, **where)
+    assert aws.client_queue_url(here, "shop") == "http://recorded/q"
+    assert aws.client_queue_url(here, "shop", dead_letters=True) == "http://recorded/q-dlq"
+    with pytest.raises(errors.QueueNotFound, match="run `reactive provision`"):
+        aws.client_queue_url(here, "blog")
+
+
+def test_a_queue_url_is_found_from_its_arn_and_a_non_queue_arn_is_refused(settings):
+    result = ensure(settings, [ClientSpec(name="shop")])
+    sqs = boto3.client("sqs", endpoint_url=settings.aws_endpoint_url)
+    arn = sqs.get_queue_attributes(QueueUrl=result.queue_urls["shop"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    assert aws.queue_url_of_arn(settings, arn) == result.queue_urls["shop"]
+    with pytest.raises(errors.InvalidRequest, match="not an SQS queue ARN"):
+        aws.queue_url_of_arn(settings, result.topic_arn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,8 +74,19 @@ class RestartableRedis:
 
     def stop(self) -> None:
         if self.proc is not None:
+            self.thaw()  # a stopped process would only die at SIGKILL, after the grace time
             self.proc.stop()
             self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP the server: it keeps its port and connections and answers nothing."""
+        assert self.proc is not None and self.proc.alive()
+        self.proc.signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT the server (harmless if it was not frozen)."""
+        if self.proc is not None:
+            self.proc.signal(signal.SIGCONT)
 
     def __enter__(self) -> RestartableRedis:
         self.start()

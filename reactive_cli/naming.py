@@ -69,6 +69,18 @@ def channel_layer_prefix(client: str) -> str:
     return f"reactive.{check_client_name(client)}"
 
 
+def channel_layer_key_patterns(client: str) -> tuple[str, ...]:
+    """The Redis keys of ``client``'s channel layer, as glob patterns matching no other's.
+
+    channels-redis keys a group ``<prefix>:group:<group>`` and a channel ``<prefix><channel>``
+    (its in-flight copy ``...$inflight``); every channel here comes from ``new_channel()``,
+    ``specific.<id>!``. A client name holds no ``.`` or ``:``, so ``shop``'s patterns match
+    none of ``shop-2``'s or ``shopspecific``'s keys.
+    """
+    prefix = channel_layer_prefix(client)
+    return (f"{prefix}:group:*", f"{prefix}specific.*")
+
+
 def emit_reply_group(event_id: uuid.UUID | str) -> str:
     """The Channels group where listeners and sockets acknowledge one synthetic event.
 

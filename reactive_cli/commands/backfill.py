@@ -21,6 +21,7 @@ from reactive_cli import selection
 from reactive_cli.commands.manage import MASTER, component_env
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
 from reactive_cli.errors import ConfigError
+from reactive_cli.settings import own_environment
 
 ClientName = Annotated[
     str, typer.Option("--client", "-c", help="The client (its queue).", show_default=False)
@@ -116,8 +117,9 @@ def check_client(client: str, state_dir: Path, config_path: Path | None) -> None
 def master_environment(
     state_dir: Path, config_path: Path | None, env_file: Path | None
 ) -> dict[str, str]:
-    """What the master's commands run with: this environment, the stack's or the config's
-    prefix and state dir, then ``env_file``."""
+    """What the master's commands run with: this environment with the master's own variables
+    (``MASTER_DATABASE_URL``...), the stack's or the config's prefix and state dir, then
+    ``env_file``."""
     env = dict(os.environ) | component_env(MASTER, state_dir.absolute(), config_path)
     return _finish(env, state_dir, config_path, env_file)
 
@@ -128,20 +130,13 @@ def client_environment(
     """What a client's commands run with: as the master's, but never the master's database.
 
     DATABASE_URL is not inherited: it comes from ``<CLIENT>_DATABASE_URL`` (as in
-    deploy/supervisord.conf) or ``env_file``; without either, the client's SQLite file in
-    the state dir (the local stack's).
+    deploy/supervisord.conf; its ``<CLIENT>_SECRET_KEY`` and ``<CLIENT>_REDIS_URL`` too) or
+    ``env_file``; without either, the client's SQLite file in the state dir (the local stack's).
     """
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= component_env(client, state_dir.absolute(), config_path)
-    specific = os.environ.get(client_database_variable(client))
-    if specific:
-        env["DATABASE_URL"] = specific
+    env |= own_environment(os.environ, client)  # over a local stack's too
     return _finish(env, state_dir, config_path, env_file)
-
-
-def client_database_variable(client: str) -> str:
-    """The variable naming a client's database: ``SHOP_DATABASE_URL`` for ``shop``."""
-    return f"{client.upper().replace('-', '_')}_DATABASE_URL"
 
 
 def _finish(

@@ -13,6 +13,7 @@ import typer
 from reactive_cli.commands.options import ConfigPath, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir
 from reactive_cli.errors import ConfigError
+from reactive_cli.settings import own_environment
 
 MASTER = "master"
 
@@ -32,7 +33,9 @@ def manage(
 
     For the local stack (STATE_DIR/stack.json, written by `reactive up`) that is exactly the
     environment supervisord gives it; otherwise the current environment, with
-    DJANGO_SETTINGS_MODULE (and REACTIVE_CLIENT) set. The exit code is the command's.
+    DJANGO_SETTINGS_MODULE (and REACTIVE_CLIENT) set, and the component's own variables as
+    deploy/supervisord.conf gives them (SHOP_SECRET_KEY as DJANGO_SECRET_KEY,
+    SHOP_DATABASE_URL, SHOP_REDIS_URL; MASTER_...). The exit code is the command's.
 
     Example: reactive manage master -- createsuperuser
     """
@@ -44,7 +47,7 @@ def manage(
 
 def component_env(component: str, state_dir: Path, config_path: Path | None) -> dict[str, str]:
     """The variables ``component`` runs with (``config.RULE``): the local stack's, else the
-    settings module."""
+    settings module and the component's own variables (``settings.own_environment``)."""
     found = target(config_path, state_dir)
     layout = found.layout
     if layout is not None:
@@ -54,7 +57,8 @@ def component_env(component: str, state_dir: Path, config_path: Path | None) -> 
             known = ", ".join((MASTER, *layout.clients))
             raise ConfigError(f"unknown component {component!r} in the local stack: {known}")
         return layout.client_env(component)
+    own = own_environment(os.environ, component)  # MASTER_SECRET_KEY, SHOP_DATABASE_URL...
     if component == MASTER:
-        return {"DJANGO_SETTINGS_MODULE": "master.settings"}
+        return {"DJANGO_SETTINGS_MODULE": "master.settings"} | own
     found.config.client(component)
-    return {"DJANGO_SETTINGS_MODULE": "client.settings", "REACTIVE_CLIENT": component}
+    return {"DJANGO_SETTINGS_MODULE": "client.settings", "REACTIVE_CLIENT": component} | own

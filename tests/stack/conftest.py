@@ -115,6 +115,8 @@ def local_stack(
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """A whole local stack brought up by `reactive up`, as a newcomer runs it (two clients)."""
     state_dir = tmp_path_factory.mktemp("stack")
+    # As `mkdir` with the usual umask 022 leaves it (pytest's own are private): `up` tightens it.
+    state_dir.chmod(0o755)
     with local_stack(state_dir, "--clients", "2", clients=("shop", "blog")) as run:
         assert run.started is not None
         out = run.started.out

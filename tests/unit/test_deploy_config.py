@@ -1,15 +1,24 @@
-"""supervisord accepts deploy/supervisord.conf, with the names and stop rules the CLI expects."""
+"""supervisord accepts deploy/supervisord.conf, with the names and stop rules the CLI expects,
+one secret, database and Redis per component, HTTPS behind the proxy, and the environment
+the CI's `check --deploy` step (scripts/check-deploy) uses."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
 from supervisor.options import ServerOptions
 
+from reactive_cli.settings import OWN_VARIABLES, own_variable
 from reactive_cli.supervisor import LISTENER_SUFFIX
 
 CONF = Path(__file__).parents[2] / "deploy" / "supervisord.conf"
@@ -80,3 +89,101 @@ def test_each_client_gets_its_own_websocket_origins(options: ServerOptions):
                 client = env["REACTIVE_CLIENT"].upper()
                 expected = f"value-of-{client}_ALLOWED_ORIGINS"
                 assert env["REACTIVE_ALLOWED_ORIGINS"] == expected, process.name
+
+
+# --- One secret per component, HTTPS behind the proxy, `check --deploy` as CI runs it ------
+
+#: Deployment variables every program may share: where things are, none of them secret.
+SHARED = {"REACTIVE_PYTHON", "REACTIVE_RUN_DIR", "REACTIVE_LOG_DIR"}
+
+
+def component_of(process) -> str:
+    return (process.environment or {}).get("REACTIVE_CLIENT", "master")
+
+
+def processes(options: ServerOptions) -> list:
+    return [p for group in options.process_group_configs for p in group.process_configs]
+
+
+def check_deploy() -> ModuleType:
+    """scripts/check-deploy, the CI step, as a module."""
+    path = CONF.parents[1] / "scripts" / "check-deploy"
+    loader = importlib.machinery.SourceFileLoader("check_deploy", str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[loader.name] = module
+    loader.exec_module(module)
+    return module
+
+
+def test_each_component_is_given_its_own_secret_database_and_redis_and_no_other(
+    options: ServerOptions,
+):
+    own: dict[str, set[str]] = {}
+    for process in processes(options):
+        component, env = component_of(process), process.environment or {}
+        for name, target in OWN_VARIABLES.items():
+            assert env[target] == f"value-of-{own_variable(component, name)}", process.name
+        given = {v.removeprefix("value-of-") for v in env.values() if v.startswith("value-of-")}
+        foreign = sorted(n for n in given - SHARED if not n.startswith(own_variable(component, "")))
+        assert foreign == [], process.name
+        own.setdefault(component, set()).update(env[target] for target in OWN_VARIABLES.values())
+    assert sorted(own) == ["master", "shop"]
+    assert own["master"].isdisjoint(own["shop"])
+
+
+def test_each_clients_channel_layer_and_the_masters_broker_use_their_own_redis_url(tmp_path):
+    runs = {run.program: run for run in check_deploy().plan(CONF, tmp_path)}
+    example = check_deploy().example_environment(CONF, tmp_path)
+    code = {
+        "master": "print(s.CELERY_BROKER_URL)",
+        "client": "print(s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['address'])",
+    }
+    for program, expected in [("master-web", "MASTER_REDIS_URL"), ("shop-web", "SHOP_REDIS_URL")]:
+        run = runs[program]
+        script = "import django; django.setup(); from django.conf import settings as s; "
+        done = subprocess.run(
+            [sys.executable, "-c", script + code[run.project]], cwd=tmp_path, env=
+            {"PATH": os.environ["PATH"], **run.env}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == example[expected], program
+
+
+def test_the_ci_deploy_check_runs_each_component_with_its_web_processes_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    module = check_deploy()
+    example = module.example_environment(CONF, tmp_path)
+    for name, value in example.items():
+        monkeypatch.setenv(name, value)
+    parsed = ServerOptions()
+    parsed.realize(["-c", str(CONF)])
+    given = {p.name: p.environment for p in processes(parsed)}
+
+    runs = module.plan(CONF, tmp_path)
+
+    assert [(r.program, r.project) for r in runs] == [
+        ("master-web", "master"),
+        ("shop-web", "client"),
+    ]
+    assert all(run.env == given[run.program] for run in runs)
+    assert "check --deploy --fail-level WARNING" in " ".join(module.CHECK)
+    assert "scripts/check-deploy" in (CONF.parents[1] / "scripts" / "check").read_text()
+    secrets = [example[own_variable(c, "SECRET_KEY")] for c in ("master", "shop")]
+    assert len(set(secrets)) == 2 and min(map(len, secrets)) >= 50  # Django's W009 bar
+
+
+def test_web_processes_take_the_scheme_from_the_proxy_and_listen_on_loopback_only(
+    options: ServerOptions,
+):
+    webs = [p for p in processes(options) if "-m daphne" in p.command]
+    assert [p.name for p in webs] == ["master-web", "shop-web"]
+    for process in webs:
+        assert "--proxy-headers -b 127.0.0.1 " in process.command, process.name
+        assert process.environment["DJANGO_SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"
+
+
+def test_every_program_creates_files_for_its_user_alone(options: ServerOptions):
+    assert options.umask == 0o077

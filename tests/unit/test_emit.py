@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reactive_cli.contract import Action, decode, encode
-from reactive_cli.emit import Target, parse_user_id, synthetic_events
+from reactive_cli.emit import Target, client_redis_url, parse_user_id, synthetic_events
 from reactive_cli.errors import UnknownUser
+from reactive_cli.settings import Settings
 
 
 def test_id_n_names_a_master_id_and_anything_else_is_a_username():
@@ -35,3 +36,12 @@ def test_a_target_given_by_id_sends_an_empty_payload_and_is_labelled_by_id():
     (event,) = synthetic_events(target, 1)
     assert (dict(event.user), event.version, target.label) == ({}, 1, "id:9")
     assert Target(user_id=9, username="bo").label == "bo (id 9)"
+
+
+def test_each_clients_acks_are_read_through_its_own_redis_user_when_it_has_one(monkeypatch):
+    shared = Settings(redis_url="redis://127.0.0.1:16379/0")
+    monkeypatch.setenv("SHOP_REDIS_URL", "redis://shop:pw@redis.internal:6379/1")
+    monkeypatch.delenv("BLOG_REDIS_URL", raising=False)
+
+    assert client_redis_url(shared, "shop") == "redis://shop:pw@redis.internal:6379/1"
+    assert client_redis_url(shared, "blog") == "redis://127.0.0.1:16379/0"

@@ -43,6 +43,7 @@ def test_supervisord_accepts_the_generated_config(tmp_path: Path):
     assert listener.stopsignal == 15 and listener.stopwaitsecs == 30
     assert listener.environment["REACTIVE_CLIENT"] == "shop"
     assert listener.command.endswith("-m client listen --wait-seconds 20")
+    assert options.umask == 0o077  # what the stack's processes create is their owner's alone
 
 
 def test_listeners_per_client_become_numprocs_named_client_listener_nn(tmp_path: Path):

@@ -14,6 +14,7 @@ from reactive_cli.settings import (
     Settings,
     database,
     env_bool,
+    own_environment,
     parse_fields,
     secret_key,
 )
@@ -90,3 +91,27 @@ def test_a_sqlite_database_url_gets_the_same_locking_options_as_the_default(tmp_
     from_url = database({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}, s, "m.sqlite3")
     assert from_url["OPTIONS"] == default["OPTIONS"]
     assert from_url["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_each_component_takes_its_own_variables_under_the_names_its_settings_read():
+    env = {
+        "MASTER_SECRET_KEY": "m-key",
+        "MASTER_REDIS_URL": "redis://master:p@r/0",
+        "SHOP_SECRET_KEY": "s-key",
+        "SHOP_DATABASE_URL": "postgres://shop@db/shop",
+        "SHOP_REDIS_URL": "redis://shop:p@r/1",
+        "NEWS_2_REDIS_URL": "redis://news-2:p@r/2",
+        "DATABASE_URL": "postgres://generic@db/x",
+    }
+
+    assert own_environment(env, "master") == {
+        "DJANGO_SECRET_KEY": "m-key",
+        "REDIS_URL": "redis://master:p@r/0",
+    }
+    assert own_environment(env, "shop") == {
+        "DJANGO_SECRET_KEY": "s-key",
+        "DATABASE_URL": "postgres://shop@db/shop",
+        "REDIS_URL": "redis://shop:p@r/1",
+    }
+    assert own_environment(env, "news-2") == {"REDIS_URL": "redis://news-2:p@r/2"}
+    assert own_environment(env, "blog") == {}

@@ -57,10 +57,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from master.users import changes
 from master.users.models import OutboxEvent, UserVersion
 from master.users.services import reactive_settings
-from reactive_cli import aws, naming, selection
+from reactive_cli import aws, naming, selection, signing
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.errors import AwsError, ConfigError, UsageError
-from reactive_cli.settings import Settings
+from reactive_cli.settings import Settings, signing_keys
 
 logger = logging.getLogger(__name__)
 
@@ -517,6 +517,7 @@ class QueueSender:
     def __post_init__(self) -> None:
         self._sqs = aws.client("sqs", self.settings)
         self._fifo = self.queue_url.endswith(".fifo")
+        self._keys = signing_keys(self.settings)  # signed like the relay's: only it speaks
 
     def send(self, envelopes: Sequence[Envelope]) -> dict[int, str]:
         """Send up to 10 envelopes; returns the master ids still refused after every attempt.
@@ -568,12 +569,11 @@ class QueueSender:
         }
 
     def _entry(self, envelope: Envelope) -> dict[str, Any]:
+        body = encode(envelope)
         entry: dict[str, Any] = {
             "Id": str(envelope.user_id),  # one entry per user in a batch
-            "MessageBody": encode(envelope),
-            "MessageAttributes": {
-                "action": {"DataType": "String", "StringValue": envelope.action.value}
-            },
+            "MessageBody": body,
+            "MessageAttributes": signing.attributes(body, self._keys, action=envelope.action.value),
         }
         if self._fifo:  # the same group as the user's live events: one order per user
             entry["MessageGroupId"] = str(envelope.user_id)

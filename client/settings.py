@@ -44,6 +44,7 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    signing_keys,
     static_root,
 )
 from reactive_cli.websecurity import web_security
@@ -52,6 +53,8 @@ _env = os.environ
 
 #: The settings shared with the master and the CLI (prefix, Redis, AWS, user fields).
 REACTIVE_SETTINGS = Settings.from_env()
+# The keys events are signed with (not SECRET_KEY): in production, none set refuses to start.
+signing_keys(REACTIVE_SETTINGS)
 #: This client's name ("shop", "blog", ...): names its queue, database and channel prefix.
 REACTIVE_CLIENT = naming.check_client_name(_env.get("REACTIVE_CLIENT", "shop"))
 #: The SQS queue the listener reads; None means "resolve it by name" when listening.

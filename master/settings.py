@@ -39,6 +39,7 @@ from reactive_cli.settings import (
     env_count,
     env_list,
     secret_key,
+    signing_keys,
     static_root,
 )
 from reactive_cli.websecurity import web_security
@@ -61,6 +62,8 @@ def _env_seconds(name: str, default: float, *, minimum: float = 0.0) -> float:
 
 
 REACTIVE = Settings.from_env()
+# The keys events are signed with (not SECRET_KEY): in production, none set refuses to start.
+signing_keys(REACTIVE)
 
 BASE_DIR = Path(__file__).resolve().parent
 

@@ -32,6 +32,21 @@ schema 1: a decoder older than it refuses it (``ContractError``), so on a client
 upgraded the withdrawal waits in the dead-letter queue (and the user stays live there)
 until the client is upgraded and the message is sent back (``reactive dlq redrive``).
 
+A **reset** is a ``snapshot``, ``deleted`` or ``withdrawn`` event that also carries
+``"replaces": {"version": <int>, "event_id": "<uuid>" | null}``: the state the operator's
+``reactive diff`` saw the client hold (its version and the id of the event that produced it)
+and that the master's state must replace, whatever its version. ``reactive diff --repair``
+sends one for a replica *ahead* of the master (its version above the master's: a forged or
+stray event) and for a user tombstoned on the client but live in the master (a forged
+delete). A client applies it only while it still holds exactly that state
+(``client/replica/decide.py``), so a copy sent again later (a replay) changes nothing. The
+key is present only on a reset; it was added within schema 1: an older decoder refuses the
+unknown key (``ContractError``), so on a client not yet upgraded a reset waits in the
+dead-letter queue and changes nothing.
+
+Every envelope travels signed by the master (``reactive_cli.signing``): the signature is a
+message attribute, not part of this format.
+
 Decoding is strict: any defect raises ``ContractError`` and nothing else.
 """
 
@@ -57,6 +72,7 @@ __all__ = [
     "ContractError",
     "Envelope",
     "FieldValue",
+    "Replaced",
     "decode",
     "decode_sqs_body",
     "encode",
@@ -89,6 +105,10 @@ _WIRE_KEYS = frozenset(
         "user",
     }
 )
+#: Keys present only on some envelopes: ``replaces`` on a reset.
+_OPTIONAL_KEYS = frozenset({"replaces"})
+#: The actions a reset may carry: the master's state is a user, a tombstone or a withdrawal.
+RESET_ACTIONS = frozenset({"snapshot", "deleted", "withdrawn"})
 
 
 class Action(StrEnum):
@@ -104,6 +124,28 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Replaced:
+    """The client state a reset replaces: its version, and the event that produced it (None:
+    the client recorded none)."""
+
+    version: int
+    event_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        _check(_is_int(self.version) and self.version >= 1, "replaces.version must be >= 1")
+        _check(
+            self.event_id is None or isinstance(self.event_id, uuid.UUID),
+            "replaces.event_id must be a UUID or null",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "event_id": None if self.event_id is None else str(self.event_id),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Envelope:
     """One user event, validated at construction."""
 
@@ -116,6 +158,8 @@ class Envelope:
     user: Mapping[str, FieldValue]
     synthetic: bool = False
     schema: int = field(default=SCHEMA_VERSION)
+    #: Set on a reset only: the client state it replaces.
+    replaces: Replaced | None = None
 
     def __post_init__(self) -> None:
         # Messages are formatted only for a defect: an event is checked on every receive.
@@ -142,8 +186,20 @@ class Envelope:
             _check_value(name, value)
         if self.action is Action.WITHDRAWN and (self.user or self.changed):
             raise ContractError("a withdrawn event carries no fields: user and changed are empty")
+        if self.replaces is not None:
+            _check(isinstance(self.replaces, Replaced), "replaces must be a Replaced")
+            _check(
+                self.action.value in RESET_ACTIONS and not self.synthetic,
+                "only a snapshot, deleted or withdrawn event can be a reset",
+            )
         # Freeze the payload so that an envelope can be shared safely.
         object.__setattr__(self, "user", MappingProxyType(dict(self.user)))
+
+    @property
+    def reset(self) -> bool:
+        """Whether this is a reset: the master's state replaces the one named, whatever its
+        version."""
+        return self.replaces is not None
 
     @property
     def username(self) -> str:
@@ -153,7 +209,7 @@ class Envelope:
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as the JSON-ready dict that goes on the wire."""
-        return {
+        wire: dict[str, Any] = {
             "schema": self.schema,
             "event_id": str(self.event_id),
             "action": self.action.value,
@@ -164,6 +220,9 @@ class Envelope:
             "synthetic": self.synthetic,
             "user": dict(self.user),
         }
+        if self.replaces is not None:
+            wire["replaces"] = self.replaces.to_dict()
+        return wire
 
 
 def new_event(
@@ -175,6 +234,7 @@ def new_event(
     changed: tuple[str, ...] = (),
     synthetic: bool = False,
     occurred_at: datetime | None = None,
+    replaces: Replaced | None = None,
 ) -> Envelope:
     """Build an envelope with a fresh event id, stamped now unless told otherwise."""
     return Envelope(
@@ -186,6 +246,7 @@ def new_event(
         changed=changed,
         user=user,
         synthetic=synthetic,
+        replaces=replaces,
     )
 
 
@@ -243,7 +304,7 @@ def _from_dict(obj: object) -> Envelope:
     if obj["schema"] != SCHEMA_VERSION:
         raise ContractError(f"unknown schema version {obj['schema']!r} (this code reads 1)")
     missing = sorted(_WIRE_KEYS - obj.keys())
-    unknown = sorted(obj.keys() - _WIRE_KEYS)
+    unknown = sorted(obj.keys() - _WIRE_KEYS - _OPTIONAL_KEYS)
     if missing:
         raise ContractError(f"missing keys: {', '.join(missing)}")
     if unknown:
@@ -267,6 +328,18 @@ def _from_dict(obj: object) -> Envelope:
         changed=tuple(obj["changed"]),
         synthetic=obj["synthetic"],
         user=obj["user"],
+        replaces=_replaced(obj["replaces"]) if "replaces" in obj else None,
+    )
+
+
+def _replaced(obj: object) -> Replaced:
+    _check(isinstance(obj, dict) and set(obj) == {"version", "event_id"},
+           "replaces must be {version, event_id}")  # fmt: skip
+    assert isinstance(obj, dict)
+    event_id = obj["event_id"]
+    _check(event_id is None or isinstance(event_id, str), "replaces.event_id must be a string")
+    return Replaced(
+        version=obj["version"], event_id=None if event_id is None else uuid.UUID(event_id)
     )
 
 

@@ -9,8 +9,9 @@
                               local user
     live user                 other version or other field values STALE    (repair: snapshot)
     live user                 same version and fields             EQUAL
-    live user                 tombstone                           STALE    (a tombstone is
-                                                                            final: no repair)
+    live user                 tombstone                           STALE    (repair: reset; a
+                                                                            forged or stray
+                                                                            delete)
     excluded (staff)          live (with or without local user)   EXTRA    (repair: withdrawn)
     excluded (staff)          withdrawn, tombstone or nothing     EQUAL    (no user on either)
     tombstone                 live (with or without local user)   EXTRA    (repair: deleted)
@@ -31,6 +32,14 @@ taken while events are in flight shows them as stale or missing for a moment: ru
 A client with REACTIVE_OVERSIZE_POLICY=truncate says which fields it stored cut, and to what
 limit (``"truncated": {field: limit}`` in its dump): a user whose only differences are those
 is TRUNCATED, listed and counted, but not a difference, since no event can change it.
+
+Before the table: a client holding a version ABOVE the master's (a forged or stray event;
+an event the master never published) is AHEAD whenever either side holds a user: no live
+event can repair it (every one is older than what the client holds), so the repair is a
+*reset* to the master's state and version (``contract.Replaced``: it names the version and
+last event id the client dump showed, and applies only while the client still holds them).
+The same reset repairs a user tombstoned on the client but live in the master (a delete the
+master never made).
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -64,11 +73,12 @@ class Status(StrEnum):
     STALE = "stale"  # both have it, with another version or other field values
     EQUAL = "equal"
     TRUNCATED = "truncated"  # the client holds the master's values cut to its own limits
+    AHEAD = "ahead"  # the client holds a version above the master's: only a reset repairs it
 
     @property
     def differs(self) -> bool:
         """Whether this status is a difference to report (and to repair)."""
-        return self in (Status.MISSING, Status.EXTRA, Status.STALE)
+        return self in (Status.MISSING, Status.EXTRA, Status.STALE, Status.AHEAD)
 
     @property
     def listed(self) -> bool:
@@ -94,6 +104,8 @@ class Record:
     withdrawn: bool = False
     fields: Mapping[str, FieldValue] | None = field(default_factory=dict)
     truncated: Mapping[str, int | None] = field(default_factory=dict)
+    #: The client's last applied event (``replica_dump``), None if it recorded none.
+    event_id: str | None = None
 
     @property
     def live(self) -> bool:
@@ -117,6 +129,10 @@ class Entry:
     repairable: bool = True
     #: Whether the master excludes the user (outside its published set).
     excluded: bool = False
+    #: Whether the repair is a reset (AHEAD, or tombstoned on the client only): the client
+    #: state it replaces is ``client_version`` and ``client_event_id``.
+    reset: bool = False
+    client_event_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,6 +144,7 @@ class Entry:
             "reason": self.reason,
             "repairable": self.repairable,
             "excluded": self.excluded,
+            "reset": self.reset,
         }
 
 
@@ -157,8 +174,13 @@ class Report:
         return any(e.status.differs for e in self.entries)
 
     def repair_ids(self) -> list[int]:
-        """The master ids whose current master state, sent to the client, closes the gap."""
-        return [e.master_id for e in self.differences if e.repairable]
+        """The master ids whose current master state, sent to the client as a snapshot,
+        delete or withdrawal, closes the gap."""
+        return [e.master_id for e in self.differences if e.repairable and not e.reset]
+
+    def resets(self) -> list[Entry]:
+        """The differences only a reset closes (each names the client state it replaces)."""
+        return [e for e in self.differences if e.reset]
 
     def unrepairable(self) -> tuple[Entry, ...]:
         return tuple(e for e in self.differences if not e.repairable)
@@ -189,6 +211,27 @@ def compare(master: Iterable[Record], client: Iterable[Record]) -> Report:
 
 
 def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
+    found = _compared(master_id, m, c)
+    if found.status.differs and _ahead(m, c):
+        assert m is not None and c is not None
+        return replace(
+            found, status=Status.AHEAD, repairable=True, reset=True, client_event_id=c.event_id,
+            reason=f"version {_v(c.version)} on the client is above the master's "
+            f"{_v(m.version)}: an event the master never sent; a reset repairs it",
+        )  # fmt: skip
+    if found.reset:
+        return replace(found, client_event_id=c.event_id if c else None)
+    return found
+
+
+def _ahead(m: Record | None, c: Record | None) -> bool:
+    """Whether the client holds a version above the master's record of the user."""
+    return (
+        m is not None and c is not None and m.version is not None and c.version is not None
+    ) and c.version > m.version
+
+
+def _compared(master_id: int, m: Record | None, c: Record | None) -> Entry:
     def entry(status: Status, reason: str = "", **more: Any) -> Entry:
         return Entry(
             master_id=master_id,
@@ -218,7 +261,8 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
     if c.withdrawn:
         return entry(Status.MISSING, "withdrawn on the client")
     if c.tombstone:
-        return entry(Status.STALE, "tombstoned on the client, live in the master", repairable=False)
+        return entry(Status.STALE, "tombstoned on the client, live in the master: a delete the "
+                     "master never made; a reset repairs it", reset=True)  # fmt: skip
     if c.fields is None:
         return entry(Status.MISSING, "local user deleted")
     differing = _differing(m.fields or {}, c.fields)
@@ -293,6 +337,7 @@ def parse_record(line: str) -> Record:
     version: Any = obj.get("version")
     fields: Any = obj.get("fields", {})
     truncated: Any = obj.get("truncated", {})
+    event_id: Any = obj.get("event_id")
     if not _is_int(master_id) or master_id < 1:
         raise ContractError(f"dump line without a valid master_id: {line[:120]!r}")
     if version is not None and not _is_int(version):
@@ -303,6 +348,8 @@ def parse_record(line: str) -> Record:
         limit is None or _is_int(limit) for limit in truncated.values()
     ):
         raise ContractError(f"dump line with a bad truncated: {line[:120]!r}")
+    if event_id is not None and not isinstance(event_id, str):
+        raise ContractError(f"dump line with a bad event_id: {line[:120]!r}")
     return Record(
         master_id=master_id,
         version=version,
@@ -311,6 +358,7 @@ def parse_record(line: str) -> Record:
         withdrawn=obj.get("withdrawn") is True,
         fields=fields,
         truncated=truncated,
+        event_id=event_id,
     )
 
 

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reactive_cli import aws, naming
+from reactive_cli import aws, naming, signing
 from reactive_cli.config import Config
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.delivery import ClientDelivery, Collector
 from reactive_cli.errors import ChannelLayerError, ConfigError, UnknownUser
-from reactive_cli.settings import Settings, own_environment
+from reactive_cli.settings import Settings, own_environment, signing_keys
 
 #: Most events one run may publish (each is one SNS Publish call).
 MAX_COUNT = 100
@@ -119,15 +119,15 @@ def publish(settings: Settings, topic: str, events: Sequence[Envelope]) -> dict[
     """Publish each event (one Publish call each); event id -> wall-clock start of its call."""
     sns = aws.client("sns", settings)
     fifo = topic.endswith(".fifo")
+    keys = signing_keys(settings)  # signed as the master signs: listeners refuse the unsigned
     published: dict[str, float] = {}
     for event in events:
+        body = encode(event)
         request: dict[str, Any] = {
             "TopicArn": topic,
-            "Message": encode(event),
+            "Message": body,
             # As the master sends it, so filter policies on "action" treat it alike.
-            "MessageAttributes": {
-                "action": {"DataType": "String", "StringValue": event.action.value}
-            },
+            "MessageAttributes": signing.attributes(body, keys, action=event.action.value),
         }
         if fifo:
             request["MessageGroupId"] = str(event.user_id)

@@ -6,8 +6,10 @@
     │   ├── UnknownProcess         no supervisord process, group or client by that name
     │   └── UnknownUser            no master user by that name or id (emit-test)
     ├── ContractError              bytes that are not a valid event envelope
+    ├── SignatureError             a message not signed by a key this component accepts
     ├── ApplyError                 a valid event that this client refuses to apply
-    │   └── UsernameCollision      the username belongs to a client-local user
+    │   ├── UsernameCollision      the username belongs to a client-local user
+    │   └── ImplausibleVersion     a version too far ahead of the one held
     ├── ChannelLayerError          the channel layer (Redis) could not be used      (exit 4)
     ├── StackError                 the local stack could not start or stop          (exit 4)
     │   ├── StackAlreadyUp         `up` found the stack's supervisord answering
@@ -58,12 +60,20 @@ class ContractError(ReactiveError):
     """Bytes that do not decode into a valid event envelope."""
 
 
+class SignatureError(ReactiveError):
+    """A message that is unsigned, or not signed by a key this component accepts."""
+
+
 class ApplyError(ReactiveError):
     """A valid event that this client refuses to apply."""
 
 
 class UsernameCollision(ApplyError):
     """The replicated username already belongs to a client-local user."""
+
+
+class ImplausibleVersion(ApplyError):
+    """An event whose version jumps implausibly far ahead of the one held."""
 
 
 class SupervisorError(ReactiveError):

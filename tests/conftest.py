@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import moto_server, redis_server
+from tests.support.signing import KEYS_TEXT
 
 # Tests talk to moto only: fake credentials, never the machine's real ones.
 os.environ.update(
@@ -20,6 +21,9 @@ os.environ.update(
     AWS_REGION="us-east-1",
 )
 os.environ.pop("AWS_PROFILE", None)
+# Master, clients and CLI in and under this run sign and verify with the test keys.
+os.environ["REACTIVE_SIGNING_KEYS"] = KEYS_TEXT
+os.environ.pop("REACTIVE_SIGNING_KEY_ID", None)
 
 
 #: Suites whose every test runs the real pipeline: marked ``slow`` (``-m "not slow"`` skips).

@@ -53,16 +53,46 @@ demotion brings them back:
   redelivery), is ignored: a stale event never brings a withdrawn user back.
 - a tombstone stays final: a withdrawal never touches it.
 
+Resets (an envelope with ``replaces``: ``reactive diff --repair`` of a replica *ahead* of the
+master, or tombstoned on the client while live in the master) are decided before the table,
+by Rule R: a reset is applied whatever the versions, as its action says (a snapshot
+upserts, even over a tombstone; a delete deletes; a withdrawal withdraws), but only while
+the client still holds exactly the state it replaces: the same version AND the same last
+event id. Anything else (the client moved on since the diff, holds nothing, or already
+applied this reset) is ignored as stale. So a reset cannot be replayed: once applied, the
+client holds the reset's own event; and it never resurrects a user the master deleted: the
+master builds a live reset only from a user it holds, and a later delete replaces the state
+an older reset named.
+
+Version bounds, before every rule but Rule 0 (``implausible``): the master gives each
+change of a user the next version, one at a time. An event more than ``MAX_VERSION_STEP``
+above the held version (a million changes of one user that this client never saw), or
+above ``MAX_VERSION`` at all, is no event of the master's: it is refused for good
+(``ImplausibleVersion``, to the dead-letter queue with the reason), whatever its action, so
+that a forged or corrupt version can never freeze a user (every later change ignored as
+older). A reset is bound to the exact state it replaces, not to this step, but not above
+``MAX_VERSION`` either.
+
 Applying stays idempotent: a snapshot delivered twice writes the same state twice.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from reactive_cli.contract import Action, Envelope
+
+#: Most an event's version may be above the held one. The master adds one per change of a
+#: user, so this is a million changes of ONE user this client never received; beyond it
+#: the version is forged or corrupt. (A client that far behind is repaired by a reset.)
+MAX_VERSION_STEP = 1_000_000
+#: Highest version of any event, held or not: 2**53 - 1, the largest integer a JSON reader
+#: in JavaScript (the client's page) holds exactly; at a thousand changes a second, one
+#: user reaches it in 285,000 years.
+MAX_VERSION = 2**53 - 1
 
 
 class Decision(StrEnum):
@@ -89,6 +119,8 @@ class Held:
     version: int
     tombstoned: bool
     withdrawn: bool = False
+    #: The event that produced what is held (None: not recorded).
+    event_id: uuid.UUID | None = None
 
 
 class State(StrEnum):
@@ -184,8 +216,40 @@ def freshness_of(held: Held | None, event: Envelope) -> Freshness:
     return Freshness.SAME if event.version == held.version else Freshness.OLDER
 
 
+#: Rule R: what a reset that matches the held state does, by its action.
+RESET_RULES: Mapping[Action, Decision] = {
+    Action.SNAPSHOT: Decision.UPSERT,
+    Action.DELETED: Decision.DELETE,
+    Action.WITHDRAWN: Decision.WITHDRAW,
+}
+
+
+def implausible(held: Held | None, event: Envelope) -> str | None:
+    """Why ``event``'s version cannot be the master's (see the module's bounds), or None."""
+    if event.synthetic:
+        return None
+    if event.version > MAX_VERSION:
+        return f"version {event.version} is above the highest plausible one ({MAX_VERSION})"
+    if held is not None and not event.reset and event.version - held.version > MAX_VERSION_STEP:
+        return (
+            f"version {event.version} is {event.version - held.version:,} above the held "
+            f"{held.version}, more than {MAX_VERSION_STEP:,}"
+        )
+    return None
+
+
+def holds_replaced(held: Held | None, event: Envelope) -> bool:
+    """Whether the client holds exactly the state a reset replaces (Rule R)."""
+    r = event.replaces
+    return r is not None and held is not None and (held.version, held.event_id) == (
+        r.version, r.event_id,
+    )  # fmt: skip
+
+
 def decide(held: Held | None, event: Envelope) -> Decision:
-    """The decision for ``event`` given what is held for its user."""
+    """The decision for ``event`` given what is held for its user (``implausible`` first)."""
     if event.synthetic:  # Rule 0
         return Decision.NOTIFY_ONLY
+    if event.reset:  # Rule R
+        return RESET_RULES[event.action] if holds_replaced(held, event) else Decision.IGNORE_STALE
     return RULES[(state_of(held), event.action, freshness_of(held, event))]

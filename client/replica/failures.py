@@ -3,11 +3,15 @@
 Rule 1 (permanent): a message that can never succeed goes to the dead-letter queue at
 once, sent there by the listener itself (``client/replica/listener.py``):
 
+- ``SignatureError``: the message is not signed by a key this client accepts (unsigned,
+  an unknown key id, or a signature that does not match: forged or tampered;
+  ``reactive_cli.signing``), checked before the body is even decoded;
 - ``ContractError``: the body is no valid event (malformed, unknown schema version,
   unknown action, over the size limit; ``reactive_cli.contract``);
 - ``ApplyError``: a valid event this client refuses, ``UsernameCollision`` included (the
-  never-merge rule: the username belongs to a client-local user), or a value it cannot
-  store. Fixing the cause and ``reactive dlq redrive`` brings it back.
+  never-merge rule: the username belongs to a client-local user), a version implausibly
+  far ahead (``ImplausibleVersion``, ``decide.implausible``), or a value it cannot store.
+  Fixing the cause and ``reactive dlq redrive`` brings it back.
 
 Rule 2 (transient): anything else may succeed later: the database or Redis unavailable
 (``OperationalError``, ``InterfaceError``), an unexpected exception. The message is handed
@@ -23,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reactive_cli.dlq import MAX_REASON_CHARS, truncate
-from reactive_cli.errors import ApplyError, ContractError
+from reactive_cli.errors import ApplyError, ContractError, SignatureError
 
 #: Exceptions that make a message permanently unappliable (Rule 1).
-PERMANENT = (ContractError, ApplyError)
+PERMANENT = (SignatureError, ContractError, ApplyError)
 #: Visibility timeout after a transient failure on a message's first receive, in seconds.
 RETRY_BASE_SECONDS = 5
 #: Longest visibility timeout after a transient failure, in seconds.

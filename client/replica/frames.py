@@ -42,9 +42,14 @@ class GoneReason(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-def state_frame(*, version: int, user: Mapping[str, FieldValue]) -> Frame:
-    """The current state, sent first on every (re)connect."""
-    return {"type": "state", "version": version, "user": dict(user)}
+def state_frame(*, version: int, user: Mapping[str, FieldValue], reset: bool = False) -> Frame:
+    """The current state, sent first on every (re)connect; ``reset``: the operator's repair
+    set it, at a version that may be lower than the page shows (``"reset": true``; a page
+    older than resets ignores it until the next change)."""
+    frame: Frame = {"type": "state", "version": version, "user": dict(user)}
+    if reset:
+        frame["reset"] = True
+    return frame
 
 
 def changed_frame(*, event: Envelope, user: Mapping[str, FieldValue]) -> Frame:

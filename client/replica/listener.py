@@ -2,7 +2,8 @@
 
 One batch is: ReceiveMessage (up to 10, long poll, held for the short visibility timeout
 REACTIVE_LISTENER_VISIBILITY_SECONDS, extended by ``client.replica.heartbeat`` for as long
-as the batch is in hand) -> decode each message -> apply the events with ``event_apply`` in
+as the batch is in hand) -> verify each message's signature (``reactive_cli.signing``: only
+the master's keys speak) and decode it -> apply the events with ``event_apply`` in
 ONE database transaction (the batch's replicas read once by ``batch_reads``; no savepoint
 per event unless one fails, see ``_handle_batch``) -> hand the resulting frames to the
 ``Notifier``, which sends them from a thread of its own (applying never waits on Redis) ->
@@ -56,10 +57,10 @@ from client.replica.tuning import (
     MAX_VISIBILITY_SECONDS,
     MIN_VISIBILITY_SECONDS,
 )
-from reactive_cli import aws, metrics, naming
+from reactive_cli import aws, metrics, naming, signing
 from reactive_cli.contract import Envelope, decode_sqs_body
-from reactive_cli.errors import AwsError, ConfigError, ContractError
-from reactive_cli.settings import Settings
+from reactive_cli.errors import AwsError, ConfigError, ContractError, SignatureError
+from reactive_cli.settings import Settings, signing_keys
 
 __all__ = [
     "DEFAULT_VISIBILITY_SECONDS",
@@ -148,6 +149,8 @@ class Listener:
             )
         self.client = naming.check_client_name(client)
         self.queue_url = queue_url
+        #: The keys a message must be signed with (ConfigError in production without any).
+        self._keys = signing_keys(settings)
         self._queue = ClientQueue(settings, queue_url, visibility_seconds=visibility_seconds)
         self._heartbeat = Heartbeat(self._extend, visibility_seconds=visibility_seconds)
         self._stop = stop if stop is not None else threading.Event()
@@ -385,7 +388,16 @@ class Listener:
         return applied, rest
 
     def _decode(self, message: SQSMessage) -> tuple[Envelope | None, Failure | None]:
-        """The message's event, or why not (logged once per receive: it is dead-lettered)."""
+        """The message's event once its signature holds, or why not (logged once per
+        receive: it is dead-lettered). Nothing of an unsigned body is even parsed."""
+        try:
+            signing.verify_message(message, self._keys)
+        except SignatureError as exc:
+            logger.warning(
+                "event ? message %s (receive %s): not signed by the master, for the "
+                "dead-letter queue: %s", message.get("MessageId", "?"), _receives(message), exc,
+            )  # fmt: skip
+            return None, classify(exc)
         try:
             return decode_sqs_body(message.get("Body", "")), None
         except ContractError as exc:

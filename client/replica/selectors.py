@@ -66,7 +66,8 @@ def replica_state_for_user(*, user: User) -> ReplicaState | None:
 def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
     """Every replica in master id order, as ``replica_dump`` prints it for ``reactive diff``.
 
-    ``{"master_id", "version", "tombstone", "withdrawn", "fields"}``: ``fields`` are the
+    ``{"master_id", "version", "tombstone", "withdrawn", "fields", "event_id"}`` (``event_id``:
+    the last applied event, what a reset names; null if none recorded): ``fields`` are the
     replicated fields the local user holds; ``{}`` for a tombstone or a withdrawn marker;
     None for a live replica whose local user is gone (deleted by hand on this client). A
     replica holding values cut to this client's limits also has ``"truncated": {field: limit}``.
@@ -82,6 +83,7 @@ def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
             "tombstone": replica.tombstone,
             "withdrawn": replica.withdrawn,
             "fields": fields,
+            "event_id": str(replica.last_event_id) if replica.last_event_id else None,
         }
         if replica.truncated:
             record["truncated"] = limits.split(replica.truncated)

@@ -28,13 +28,13 @@ from django.db.models import F
 
 from client import conf
 from client.replica import frames, limits
-from client.replica.decide import Decision, Held, decide
+from client.replica.decide import Decision, Held, decide, implausible
 from client.replica.models import Replica
 from client.replica.rows import row_insert, row_update
 from client.replica.selectors import replicated_field_names, replicated_fields
 from reactive_cli import naming
 from reactive_cli.contract import Action, Envelope, FieldValue
-from reactive_cli.errors import ApplyError, UsernameCollision
+from reactive_cli.errors import ApplyError, ImplausibleVersion, UsernameCollision
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,11 @@ def event_apply(
         with transaction.atomic(savepoint=savepoint):
             replica = _locked_replica(event.user_id, batch)
             held = replica.version if replica is not None else None
+            refused = implausible(_held(replica), event)
+            if refused:
+                raise ImplausibleVersion(
+                    f"event {event.event_id}: master user {event.user_id}: {refused}"
+                )
             decision = decide(_held(replica), event)
             user: User | None = None
             truncated: tuple[str, ...] = ()
@@ -259,7 +264,9 @@ def _locked_replica(master_id: int, batch: BatchReads | None) -> Replica | None:
 
 
 def _held(replica: Replica | None) -> Held | None:
-    return None if replica is None else Held(replica.version, replica.tombstone, replica.withdrawn)
+    if replica is None:
+        return None
+    return Held(replica.version, replica.tombstone, replica.withdrawn, replica.last_event_id)
 
 
 def _upsert(
@@ -465,7 +472,8 @@ def _result(
     elif decision is Decision.UPSERT and user is not None:
         fields = replicated_fields(user)
         if event.action is Action.SNAPSHOT:  # may be the version the page shows: a state
-            frame = frames.state_frame(version=event.version, user=fields)
+            # A reset may take the page back to a lower version: it says so.
+            frame = frames.state_frame(version=event.version, user=fields, reset=event.reset)
         else:
             frame = frames.changed_frame(event=event, user=fields)
         messages.append(frames.group_message(frames.USER_CHANGED, frame))

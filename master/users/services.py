@@ -33,10 +33,10 @@ from django.utils import timezone
 from master.users import changes, claims, limits, pacing, retry, selectors
 from master.users.metrics import RELAY
 from master.users.models import OutboxEvent, UserVersion
-from reactive_cli import aws, naming
+from reactive_cli import aws, naming, signing
 from reactive_cli.contract import Action, FieldValue, encode, new_event
 from reactive_cli.errors import AwsError
-from reactive_cli.settings import Settings
+from reactive_cli.settings import Settings, signing_keys
 
 logger = logging.getLogger(__name__)
 
@@ -500,7 +500,8 @@ def _may_call(claim: Claim) -> bool:
 def _publish_batch(sns: Any, topic_arn: str, batch: list[OutboxEvent]) -> dict[int, str]:
     """One PublishBatch call; the error of each entry that SNS did not accept, by row id."""
     fifo = topic_arn.endswith(".fifo")
-    entries = [_entry(row, fifo=fifo) for row in batch]
+    keys = signing_keys(reactive_settings())
+    entries = [_entry(row, fifo=fifo, keys=keys) for row in batch]
     with aws.map_aws_errors(f"PublishBatch of {len(batch)} event(s) to {topic_arn}"):
         response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
     accepted = {str(item["Id"]) for item in response.get("Successful", [])}
@@ -518,12 +519,12 @@ def _publish_batch(sns: Any, topic_arn: str, batch: list[OutboxEvent]) -> dict[i
     return failures
 
 
-def _entry(row: OutboxEvent, *, fifo: bool) -> dict[str, Any]:
-    """The PublishBatch entry of one row: its id is the row id, FIFO groups by user."""
+def _entry(row: OutboxEvent, *, fifo: bool, keys: signing.KeyRing) -> dict[str, Any]:
+    """The PublishBatch entry of one row, signed: its id is the row id, FIFO groups by user."""
     entry: dict[str, Any] = {
         "Id": str(row.id),
         "Message": row.body,
-        "MessageAttributes": {"action": {"DataType": "String", "StringValue": row.action}},
+        "MessageAttributes": signing.attributes(row.body, keys, action=row.action),
     }
     if fifo:
         entry["MessageGroupId"] = str(row.user_id)

@@ -43,6 +43,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -57,10 +58,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from master.users import changes
 from master.users.models import OutboxEvent, UserVersion
 from master.users.services import reactive_settings
-from reactive_cli import aws, naming, selection
-from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
-from reactive_cli.errors import AwsError, ConfigError, UsageError
-from reactive_cli.settings import Settings
+from reactive_cli import aws, naming, selection, signing
+from reactive_cli.contract import Action, Envelope, FieldValue, Replaced, encode, new_event
+from reactive_cli.errors import AwsError, ConfigError, ContractError, UsageError
+from reactive_cli.settings import Settings, signing_keys
 
 logger = logging.getLogger(__name__)
 
@@ -311,9 +312,12 @@ def users_selected(
 # --- Envelopes and progress (pure) ------------------------------------------------------------
 
 
-def snapshot_envelope(state: UserState, *, occurred_at: datetime) -> Envelope:
+def snapshot_envelope(
+    state: UserState, *, occurred_at: datetime, replaces: Replaced | None = None
+) -> Envelope:
     """The event that brings a client to ``state``: a snapshot, a withdrawal for an excluded
-    user, or a delete for a tombstone (the last two with no fields)."""
+    user, or a delete for a tombstone (the last two with no fields); with ``replaces``, a
+    reset of that client state (``contract.Replaced``)."""
     if state.version is None:
         raise ValueError(f"master user {state.master_id} has no version yet")
     if state.tombstone or state.excluded:
@@ -323,6 +327,7 @@ def snapshot_envelope(state: UserState, *, occurred_at: datetime) -> Envelope:
             version=state.version,
             user={},
             occurred_at=occurred_at,
+            replaces=replaces,
         )
     return new_event(
         action=Action.SNAPSHOT,
@@ -331,18 +336,46 @@ def snapshot_envelope(state: UserState, *, occurred_at: datetime) -> Envelope:
         user=state.fields,
         changed=tuple(state.fields),
         occurred_at=occurred_at,
+        replaces=replaces,
     )
 
 
 def snapshot_envelopes(
-    states: Iterable[UserState], *, occurred_at: datetime
+    states: Iterable[UserState],
+    *,
+    occurred_at: datetime,
+    resets: Mapping[int, Replaced] | None = None,
 ) -> list[tuple[UserState, Envelope]]:
-    """Each sendable state with its envelope (version-less states left out)."""
+    """Each sendable state with its envelope (version-less states left out); the ids in
+    ``resets`` as resets of the client state named there."""
+    resets = resets or {}
     return [
-        (state, snapshot_envelope(state, occurred_at=occurred_at))
+        (
+            state,
+            snapshot_envelope(state, occurred_at=occurred_at, replaces=resets.get(state.master_id)),
+        )  # fmt: skip
         for state in states
         if state.version is not None
     ]
+
+
+def parse_resets(text: str) -> dict[int, Replaced]:
+    """The resets ``reactive diff --repair`` asks for: JSON lines ``{"master_id", "version",
+    "event_id"}`` (the client state each replaces); ``UsageError`` saying what is wrong."""
+    resets: dict[int, Replaced] = {}
+    for line in (raw.strip() for raw in text.splitlines()):
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+            event_id = obj["event_id"]
+            resets[int(obj["master_id"])] = Replaced(
+                version=obj["version"], event_id=None if event_id is None else uuid.UUID(event_id)
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, ContractError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            raise UsageError(f"not a reset line ({why}): {line[:120]!r}") from exc
+    return resets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -517,6 +550,7 @@ class QueueSender:
     def __post_init__(self) -> None:
         self._sqs = aws.client("sqs", self.settings)
         self._fifo = self.queue_url.endswith(".fifo")
+        self._keys = signing_keys(self.settings)  # signed like the relay's: only it speaks
 
     def send(self, envelopes: Sequence[Envelope]) -> dict[int, str]:
         """Send up to 10 envelopes; returns the master ids still refused after every attempt.
@@ -568,12 +602,11 @@ class QueueSender:
         }
 
     def _entry(self, envelope: Envelope) -> dict[str, Any]:
+        body = encode(envelope)
         entry: dict[str, Any] = {
             "Id": str(envelope.user_id),  # one entry per user in a batch
-            "MessageBody": encode(envelope),
-            "MessageAttributes": {
-                "action": {"DataType": "String", "StringValue": envelope.action.value}
-            },
+            "MessageBody": body,
+            "MessageAttributes": signing.attributes(body, self._keys, action=envelope.action.value),
         }
         if self._fifo:  # the same group as the user's live events: one order per user
             entry["MessageGroupId"] = str(envelope.user_id)
@@ -781,16 +814,18 @@ def repair(
     ids: Iterable[int],
     queue_url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    resets: Mapping[int, Replaced] | None = None,
 ) -> BackfillReport:
     """Send the current state of each of ``ids`` to ``client``'s queue (no checkpoint).
 
     What ``reactive diff --repair`` runs: a snapshot for each live user, a ``withdrawn`` event
-    for each excluded one, a ``deleted`` event for each tombstone. Ids the master has no
-    record of are reported, not sent.
+    for each excluded one, a ``deleted`` event for each tombstone; for the ids in ``resets``
+    (a client ahead of the master, or tombstoned there only), the same as a reset of the
+    client state named there. Ids the master has no record of are reported, not sent.
     """
     settings = reactive_settings()
     sender = QueueSender(settings, client_queue_url(settings, client, queue_url), sleep=sleep)
-    wanted = sorted(set(ids))
+    wanted = sorted(set(ids) | set(resets or {}))
     run = _Run(
         client=client, users=0, tombstones=0, before=0, total=len(wanted),
         started=time.monotonic(), last_id=0,
@@ -799,7 +834,7 @@ def repair(
     for first in range(0, len(wanted), DEFAULT_BATCH):
         states, missing = states_for_ids(ids=wanted[first : first + DEFAULT_BATCH])
         unknown.extend(missing)
-        pairs = snapshot_envelopes(states, occurred_at=datetime.now(UTC))
+        pairs = snapshot_envelopes(states, occurred_at=datetime.now(UTC), resets=resets)
         for start in range(0, len(pairs), MAX_SEND_ENTRIES):
             run.send(sender, pairs[start : start + MAX_SEND_ENTRIES])
     return BackfillReport(progress=run.progress(), unknown=tuple(unknown))

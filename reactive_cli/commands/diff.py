@@ -63,13 +63,16 @@ def diff(
     database is `CLIENT_DATABASE_URL`, e.g. SHOP_DATABASE_URL, or DATABASE_URL in
     `--client-env`). Per user: missing (not on the client, its local row deleted, or
     withdrawn there), extra (deleted in the master, or staff/superuser there, whom no client
-    may hold), stale (other version or allow-listed field values) or equal, with totals.
+    may hold), stale (other version or allow-listed field values), ahead (a version above
+    the master's: an event the master never sent) or equal, with totals.
     Truncated: the client stored a value cut to its own limit
     (REACTIVE_OVERSIZE_POLICY=truncate); listed, but not a difference, as no event changes
     it. Exits 1 when they differ, 0 when equal. `--repair` then sends a snapshot for each
     missing or stale user, a withdrawal for each extra staff user and a delete for each
-    extra deleted one to the client's queue (the master's backfill); run diff again once
-    the listener applied them.
+    extra deleted one to the client's queue (the master's backfill), and a reset for each
+    user ahead or tombstoned on the client only (the master's state and version, applied
+    only while the client still holds what this diff saw); run diff again once the listener
+    applied them.
 
     Example: reactive diff --client shop --repair
     """
@@ -103,18 +106,25 @@ def diff(
 def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Console) -> int:
     """Send the repairs; 0 if every repairable user was sent and none is unrepairable."""
     ids = report.repair_ids()
+    resets = report.resets()
     code = exitcodes.OK
     if ids:
         err.print(f"Repairing {len(ids)} user(s) of {client}...", highlight=False)
         args = ["backfill", "--client", client, "--ids", "-"]
         code = run_streaming(MASTER, args, env, stdin=",".join(map(str, ids)))
-        if code == exitcodes.OK:
-            err.print(
-                f"Sent; run `reactive diff --client {client}` again once its listener applied "
-                "them.",
-                style="green",
-                highlight=False,
-            )
+    if resets and code == exitcodes.OK:
+        err.print(
+            f"Resetting {len(resets)} user(s) of {client} to the master's state and version...",
+            highlight=False,
+        )
+        args = ["backfill", "--client", client, "--resets", "-"]
+        code = run_streaming(MASTER, args, env, stdin=_reset_lines(resets))
+    if (ids or resets) and code == exitcodes.OK:
+        err.print(
+            f"Sent; run `reactive diff --client {client}` again once its listener applied them.",
+            style="green",
+            highlight=False,
+        )
     for entry in report.unrepairable():
         err.print(
             f"master id {entry.master_id}: {entry.reason}: no event can repair this; fix it "
@@ -126,11 +136,20 @@ def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Conso
     return code
 
 
+def _reset_lines(entries: list[diffing.Entry]) -> str:
+    """What ``python -m master backfill --resets -`` reads: the client state each replaces."""
+    return "".join(
+        json.dumps({"master_id": e.master_id, "version": e.client_version,
+                    "event_id": e.client_event_id}) + "\n"
+        for e in entries
+    )  # fmt: skip
+
+
 def render(entries: tuple[diffing.Entry, ...]) -> Table:
     """One row per user: id, status, both versions, what differs."""
     table = Table("master id", "status", "master v", "client v", "detail")
     colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green",
-              "truncated": "magenta"}  # fmt: skip
+              "truncated": "magenta", "ahead": "red"}  # fmt: skip
     for e in entries:
         status = f"[{colour.get(e.status.value, 'dim')}]{e.status.value}[/]"
         table.add_row(
@@ -143,6 +162,8 @@ def totals_line(client: str, report: diffing.Report) -> str:
     """``shop: 3 differ: 1 missing, 1 extra, 1 stale; 997 equal (2 of them withdrawn).``"""
     t = report.totals
     counts = f"{t['missing']} missing, {t['extra']} extra, {t['stale']} stale"
+    if t["ahead"]:
+        counts += f", {t['ahead']} ahead"
     rest = f"{t['equal']} equal"
     if report.withdrawn:
         rest += f" ({report.withdrawn} of them withdrawn: staff or superusers in the master)"

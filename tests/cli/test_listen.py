@@ -19,6 +19,7 @@ from reactive_cli.settings import Settings
 from tests.cli.conftest import write_config
 from tests.client.support import user_event
 from tests.support.processes import Proc, python, until
+from tests.support.signing import attributes as signed
 
 EVENTS = 40
 BEFORE_STOP = 15
@@ -78,7 +79,8 @@ def test_sigterm_mid_stream_exits_0_and_a_second_run_applies_the_rest(
             if user_id == BEFORE_STOP + 1:
                 stopped.wait(30)  # the rest of the stream arrives after SIGTERM
             event = user_event(user_id=user_id, username=f"user{user_id}")
-            sns.publish(TopicArn=produced.topic_arn, Message=encode(event))
+            body = encode(event)
+            sns.publish(TopicArn=produced.topic_arn, Message=body, MessageAttributes=signed(body))
 
     argv = python("-m", "reactive_cli", "listen", "--client", "shop", "--config", str(config))
     publisher = threading.Thread(target=publish_stream, daemon=True)

@@ -12,6 +12,8 @@ from reactive_cli import aws
 from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_cli.settings import Settings
+from tests.support import signing
+from tests.support.signing import KEYS
 
 
 def user_event(
@@ -53,9 +55,12 @@ class Queue:
     sqs: Any = field(repr=False)
     sns: Any = field(repr=False)
 
-    def send(self, body: str) -> str:
-        """Send one raw body straight to the queue; returns its MessageId."""
-        return str(self.sqs.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"])
+    def send(self, body: str, *, signed: bool = True) -> str:
+        """Send one raw body straight to the queue, signed as the master signs unless told
+        otherwise; returns its MessageId."""
+        tags = signing.attributes(body) if signed else {}
+        sent = self.sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=tags)
+        return str(sent["MessageId"])
 
     def send_event(self, event: Envelope) -> str:
         return self.send(encode(event))
@@ -71,7 +76,7 @@ class Queue:
 
 def make_queue(*, prefix: str, endpoint: str, redis_url: str) -> Queue:
     """Provision the "shop" client (2 receives before the DLQ, 1 s visibility) in moto."""
-    settings = Settings(prefix=prefix, aws_endpoint_url=endpoint, redis_url=redis_url)
+    settings = Settings(prefix=prefix, aws_endpoint_url=endpoint, redis_url=redis_url, signing=KEYS)
     done = ensure(settings, [ClientSpec(name="shop", max_receive_count=2, visibility_timeout=1)])
     return Queue(
         settings=settings,
@@ -143,7 +148,7 @@ def batch_listener() -> Iterator[Any]:
             return super()._apply_all(decoded, guarded=guarded)
 
     loop = Counting(
-        settings=Settings(), client="shop", queue_url="http://127.0.0.1:9/unused",
+        settings=Settings(signing=KEYS), client="shop", queue_url="http://127.0.0.1:9/unused",
         notifier=listener.Notifier(),
     )  # fmt: skip
     try:
@@ -153,13 +158,14 @@ def batch_listener() -> Iterator[Any]:
 
 
 def sqs_messages(events: Iterable[Envelope]) -> list[dict[str, Any]]:
-    """The messages one ReceiveMessage would hand the listener for ``events``."""
+    """The messages one ReceiveMessage would hand the listener for ``events``, signed."""
     return [
         {
             "MessageId": str(event.event_id),
             "ReceiptHandle": f"handle-{i}",
-            "Body": encode(event),
+            "Body": (body := encode(event)),
             "Attributes": {"ApproximateReceiveCount": "1"},
+            "MessageAttributes": signing.attributes(body, action=event.action.value),
         }
         for i, event in enumerate(events)
     ]
@@ -196,4 +202,5 @@ def listen_env(queue: Queue, redis_url: str, tmp_path: Any) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
         "REDIS_URL": redis_url,
+        "REACTIVE_SIGNING_KEYS": signing.KEYS_TEXT,
     }

@@ -15,9 +15,9 @@ from reactive_cli.contract import encode
 from reactive_cli.main import main
 from tests.client.support import Queue, polled_listener, user_event
 from tests.support.processes import until
+from tests.support.signing import attributes
 
 db = pytest.mark.django_db(transaction=True)
-ACTION = {"action": {"DataType": "String", "StringValue": "created"}}
 
 
 @db
@@ -27,9 +27,10 @@ def test_a_refused_message_is_listed_with_its_reason_then_fixed_redriven_and_app
     # Given a client-local user "carol" and the master's creation of another user "carol"
     local = User.objects.create_user("carol", password="x")
     event = user_event(user_id=3, username="carol", first_name="Carol")
+    signed = attributes(encode(event), action="created")  # as the master signs it
     message_id = str(
         queue.sqs.send_message(
-            QueueUrl=queue.url, MessageBody=encode(event), MessageAttributes=ACTION
+            QueueUrl=queue.url, MessageBody=encode(event), MessageAttributes=signed
         )["MessageId"]
     )
     monkeypatch.chdir(tmp_path)  # no reactive.toml: the local defaults (shop, blog)
@@ -74,7 +75,8 @@ def test_a_refused_message_is_listed_with_its_reason_then_fixed_redriven_and_app
         (back,) = queue.sqs.receive_message(
             QueueUrl=queue.url, MessageAttributeNames=["All"], VisibilityTimeout=0
         )["Messages"]
-        assert back["MessageAttributes"] == ACTION
+        # the master's signature and action, without the listener's reactive.dlq.* ones
+        assert back["MessageAttributes"] == signed
         assert back["Body"] == encode(event)
 
         # Then the next poll applies it: master user 3 is replicated under its own name

@@ -37,6 +37,8 @@ from tests.client.support import (
     user_event,
 )
 from tests.support.processes import Proc, free_port, python, until
+from tests.support.signing import KEYS
+from tests.support.signing import attributes as signed
 
 db = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +63,8 @@ def test_valid_messages_are_applied_and_deleted_from_the_queue(queue: Queue, lay
 @db
 def test_raw_and_sns_enveloped_bodies_are_both_accepted(queue: Queue, layer_prefix):
     # Raw delivery, through the real SNS subscription that provisioning made
-    queue.sns.publish(TopicArn=queue.topic_arn, Message=encode(user_event(user_id=1)))
+    first, second = encode(user_event(user_id=1)), encode(user_event(user_id=2, username="bob"))
+    queue.sns.publish(TopicArn=queue.topic_arn, Message=first, MessageAttributes=signed(first))
     # The SNS JSON envelope, as SNS delivers once raw delivery is off
     (subscription,) = queue.sns.list_subscriptions_by_topic(TopicArn=queue.topic_arn)[
         "Subscriptions"
@@ -71,9 +74,7 @@ def test_raw_and_sns_enveloped_bodies_are_both_accepted(queue: Queue, layer_pref
         AttributeName="RawMessageDelivery",
         AttributeValue="false",
     )
-    queue.sns.publish(
-        TopicArn=queue.topic_arn, Message=encode(user_event(user_id=2, username="bob"))
-    )
+    queue.sns.publish(TopicArn=queue.topic_arn, Message=second, MessageAttributes=signed(second))
     enveloped = queue.sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(str(json.loads(m["Body"]).get("Type")) for m in enveloped) == [
         "None",
@@ -103,8 +104,8 @@ def test_a_message_that_can_never_apply_is_dead_lettered_at_once_with_its_reason
     colliding = str(
         queue.sqs.send_message(
             QueueUrl=queue.url,
-            MessageBody=encode(user_event(user_id=3, username="carol")),
-            MessageAttributes={"action": {"DataType": "String", "StringValue": "created"}},
+            MessageBody=(body := encode(user_event(user_id=3, username="carol"))),
+            MessageAttributes=signed(body, action="created"),
         )["MessageId"]
     )
     queue.send_event(user_event(user_id=1))
@@ -153,14 +154,17 @@ def test_on_a_fifo_queue_a_dead_letter_keeps_its_message_group(
     prefix: str, moto_endpoint: str, redis_url: str, layer_prefix
 ):
     # Given a FIFO client queue: a malformed message, then a valid event, in user 7's group
-    settings = Settings(prefix=prefix, aws_endpoint_url=moto_endpoint, redis_url=redis_url)
+    settings = Settings(
+        prefix=prefix, aws_endpoint_url=moto_endpoint, redis_url=redis_url, signing=KEYS
+    )
     done = ensure(settings, [ClientSpec(name="shop")], fifo=True)
     url, dlq_url = done.queue_urls["shop"], done.dlq_urls["shop"]
     sqs = aws.client("sqs", settings)
     for n, body in enumerate(['{"schema": 1, "nonsense": true}', encode(user_event(user_id=7))]):
         sqs.send_message(
-            QueueUrl=url, MessageBody=body, MessageGroupId="7", MessageDeduplicationId=f"d{n}"
-        )
+            QueueUrl=url, MessageBody=body, MessageGroupId="7", MessageDeduplicationId=f"d{n}",
+            MessageAttributes=signed(body),
+        )  # fmt: skip
     fifo = Queue(settings=settings, url=url, dlq_url=dlq_url, topic_arn=done.topic_arn,
                  sqs=sqs, sns=aws.client("sns", settings))  # fmt: skip
 
@@ -315,7 +319,8 @@ def _logged(caplog, message_id: str, level: int) -> int:
 @pytest.mark.django_db
 def test_a_body_nested_too_deep_to_parse_is_malformed_and_the_rest_of_its_batch_applies(caplog):
     # Given a batch whose first body is JSON nested deeper than the parser recurses
-    deep = {"MessageId": "deep", "ReceiptHandle": "h", "Body": "[" * 5000}
+    deep = {"MessageId": "deep", "ReceiptHandle": "h", "Body": "[" * 5000,
+            "MessageAttributes": signed("[" * 5000)}  # fmt: skip
     good = sqs_messages([user_event(user_id=1)])
 
     # When the listener handles it
@@ -498,7 +503,7 @@ def test_a_second_sigterm_stops_the_listen_command_at_once(queue: Queue, redis_u
 
 @db
 def test_an_unreachable_endpoint_is_logged_and_retried_and_never_kills_the_loop(caplog):
-    down = Settings(prefix="down", aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    down = Settings(prefix="down", aws_endpoint_url=f"http://127.0.0.1:{free_port()}", signing=KEYS)
     stop = threading.Event()
     loop = listener.Listener(
         settings=down, client="shop", queue_url="http://127.0.0.1/1/q", stop=stop, wait_seconds=1

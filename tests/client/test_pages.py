@@ -16,6 +16,7 @@ from client.replica.services import event_apply
 from reactive_cli import naming
 from tests.client.support import user_event
 from tests.support.processes import python
+from tests.support.signing import KEYS_TEXT
 
 
 @pytest.mark.django_db
@@ -100,6 +101,8 @@ def test_clients_sharing_redis_and_cookies_never_mix():
         ("DJANGO_ALLOWED_HOSTS", "*", "may not contain '*'"),
         ("REACTIVE_CLIENT", "Shop!", "invalid client name"),
         ("REACTIVE_LOG_LEVEL", "LOUD", "not a logging level"),
+        ("REACTIVE_SIGNING_KEYS", "k1:c2hvcnQ=", "key 'k1' is 5 bytes, fewer than 32"),
+        ("REACTIVE_SIGNING_KEYS", "k1", "is not id:secret"),
     ],
 )
 def test_settings_refuse_unsafe_or_invalid_values(variable, value, message, tmp_path):
@@ -113,8 +116,24 @@ def test_settings_refuse_unsafe_or_invalid_values(variable, value, message, tmp_
 
 def test_production_requires_explicit_websocket_origins(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
-           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50}  # fmt: skip
+           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50,
+           "REACTIVE_SIGNING_KEYS": KEYS_TEXT}  # fmt: skip
     done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
                           text=True, timeout=30)  # fmt: skip
 
     assert "REACTIVE_ALLOWED_ORIGINS must be set" in done.stderr
+
+
+@pytest.mark.parametrize("project", ["client", "master"])
+def test_production_refuses_to_start_without_signing_keys(project, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
+           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50,
+           "REACTIVE_ALLOWED_ORIGINS": "https://shop.example.com"}  # fmt: skip
+    done = subprocess.run(python("-c", f"import {project}.settings"), env=env,
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    assert done.returncode != 0
+    assert "ConfigError: REACTIVE_SIGNING_KEYS must be set when REACTIVE_PRODUCTION=1" in (
+        done.stderr
+    )
+    assert not (tmp_path / "signing.key").exists()  # nothing generated in production

@@ -17,6 +17,7 @@ from reactive_cli.contract import Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.support import master_ops
 from tests.support.processes import until
+from tests.support.signing import attributes as signed
 from tests.support.stack import ClientApp, Stack, frame, wait_for_replica
 
 pytestmark = pytest.mark.asyncio
@@ -122,9 +123,11 @@ def wait_drained(queue_url: str, endpoint: str) -> None:
 
 
 def send_raw(app: ClientApp, endpoint: str, *bodies: str) -> None:
+    """Send each body straight to the client's queue, signed as the master signs (a
+    redelivery of its own events; unsigned ones are tests/e2e/test_topic_signing.py's)."""
     sqs = boto3.client("sqs", endpoint_url=endpoint)
     for body in bodies:
-        sqs.send_message(QueueUrl=app.queue_url, MessageBody=body)
+        sqs.send_message(QueueUrl=app.queue_url, MessageBody=body, MessageAttributes=signed(body))
 
 
 async def test_duplicates_reordering_and_late_updates_leave_the_client_in_the_masters_state(

@@ -18,6 +18,7 @@ from tests.support import master_ops
 from tests.support.convergence import wait_converged
 from tests.support.processes import until
 from tests.support.reliability import record
+from tests.support.signing import attributes as signed
 from tests.support.stack import Stack
 
 MAX_RECEIVES = 2
@@ -88,7 +89,10 @@ def test_poison_messages_are_dead_lettered_at_once_with_their_reason_while_valid
     client, sent = sqs(stack), {}
     for n, (kind, body) in enumerate(poison_bodies().items()):
         master_ops.update_user(users[n % len(users)], first_name=f"before {kind}")
-        message_id = client.send_message(QueueUrl=app.queue_url, MessageBody=body)["MessageId"]
+        # signed as the master signs, so that the decoder (not the signature) refuses them
+        message_id = client.send_message(
+            QueueUrl=app.queue_url, MessageBody=body, MessageAttributes=signed(body)
+        )["MessageId"]
         sent[message_id] = (kind, body)
         master_ops.update_user(users[(n + 3) % len(users)], last_name=f"after {kind}")
     collider = master_ops.create_user(local, password=None, first_name="Master")
@@ -158,10 +162,11 @@ def test_invalid_json_published_to_the_topic_is_dead_lettered_at_once(
     sns = boto3.client("sns", endpoint_url=stack.settings.aws_endpoint_url)
     body = '{"schema": 1, "event_id": "0b6c'
 
-    # When invalid JSON is published to the topic, as an operator with the AWS CLI would,
-    # followed by a valid change from the master
+    # When invalid JSON is published to the topic, signed with the master's key (unsigned,
+    # the signature refuses it first: tests/e2e/test_topic_signing.py), followed by a valid
+    # change from the master
     started = time.monotonic()
-    sns.publish(TopicArn=stack.provisioned.topic_arn, Message=body)
+    sns.publish(TopicArn=stack.provisioned.topic_arn, Message=body, MessageAttributes=signed(body))
     until(lambda: sum(depth(stack, dlq)) >= 1, timeout=60, interval=0.05, what="the dead letter")
     seconds = time.monotonic() - started
     uid = master_ops.create_user(f"after-{uuid.uuid4().hex[:6]}", password=None)

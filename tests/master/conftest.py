@@ -19,6 +19,7 @@ from reactive_cli.provision import ClientSpec, ensure
 from reactive_cli.settings import Settings
 from tests.master.sqs import Queue, Topic
 from tests.master.workers import point_celery_at, running_worker
+from tests.support.signing import KEYS
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,7 @@ def reactive(
         aws_region="us-east-1",
         aws_endpoint_url=moto_endpoint,
         state_dir=Path(settings.REACTIVE.state_dir),
+        signing=KEYS,
     )
     settings.REACTIVE = config
     # These tests drive the relay through Celery (a worker, or by hand); test_publisher.py

@@ -29,6 +29,7 @@ from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, rea
 from reactive_cli.settings import Settings
 from reactive_cli.teardown import apply_teardown, plan_teardown
 from tests.support.processes import Proc, free_port, port_open, python, until
+from tests.support.signing import KEYS
 
 
 @dataclass
@@ -343,7 +344,7 @@ def running_stack(
     ``client_redis_url`` arguments give the master and the clients dependencies of their own
     (default: ``redis_url`` and ``endpoint``), so that a fault test can take one away.
     """
-    settings = Settings(prefix=prefix, redis_url=redis_url, aws_endpoint_url=endpoint)
+    settings = Settings(prefix=prefix, redis_url=redis_url, aws_endpoint_url=endpoint, signing=KEYS)
     provisioned = ensure(settings, [*clients, *(ClientSpec(name=s) for s in spies)])
     master_env = configure_master(
         settings, provisioned, workdir, redis_url=master_redis_url, endpoint=master_endpoint

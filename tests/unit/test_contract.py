@@ -17,6 +17,7 @@ from reactive_cli.contract import (
     Action,
     ContractError,
     Envelope,
+    Replaced,
     decode,
     decode_sqs_body,
     encode,
@@ -232,3 +233,53 @@ def test_importing_the_contract_pulls_in_no_framework():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: A reset (``reactive diff --repair`` of a replica ahead of the master): a snapshot that
+#: names the client state it replaces, in an optional key.
+GOLDEN_RESET = Path(__file__).parent / "data" / "envelope_v1_reset.json"
+
+
+def golden_reset() -> Envelope:
+    return Envelope(
+        event_id=uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+        action=Action.SNAPSHOT,
+        occurred_at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+        user_id=42,
+        version=7,
+        changed=("username", "email", "first_name", "last_name", "is_active"),
+        user=golden_envelope().user,
+        replaces=Replaced(
+            version=2**63 - 1, event_id=uuid.UUID("d1b8e2a4-3c5f-4e6a-8b7c-9d0e1f2a3b4c")
+        ),
+    )
+
+
+def test_a_reset_encodes_to_and_decodes_from_its_golden_wire_format():
+    assert json.loads(encode(golden_reset())) == json.loads(GOLDEN_RESET.read_text())
+    assert decode(GOLDEN_RESET.read_bytes()) == golden_reset()
+    assert golden_reset().reset and not golden_envelope().reset
+    assert "replaces" not in json.loads(encode(golden_envelope()))  # only on a reset
+
+
+@pytest.mark.parametrize(
+    ("replaces", "message"),
+    [
+        ({"version": 0, "event_id": None}, "replaces.version must be >= 1"),
+        ({"version": 3}, "replaces must be"),
+        ({"version": 3, "event_id": 5}, "replaces.event_id must be a string"),
+        ({"version": 3, "event_id": "nope"}, "not an event"),
+        ([3], "replaces must be"),
+    ],
+)
+def test_a_malformed_replaces_is_a_contract_error(replaces, message):
+    body = {**json.loads(GOLDEN_RESET.read_text()), "replaces": replaces}
+    with pytest.raises(ContractError, match=message):
+        decode(json.dumps(body))
+
+
+@pytest.mark.parametrize("action", ["created", "updated"])
+def test_only_a_snapshot_delete_or_withdrawal_can_be_a_reset(action):
+    body = {**json.loads(GOLDEN_RESET.read_text()), "action": action}
+    with pytest.raises(ContractError, match="can be a reset"):
+        decode(json.dumps(body))

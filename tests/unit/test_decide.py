@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 
 import pytest
 
-from client.replica.decide import RULES, Decision, Freshness, Held, State, decide
-from reactive_cli.contract import Action, Envelope, new_event
+from client.replica.decide import (
+    MAX_VERSION,
+    MAX_VERSION_STEP,
+    RULES,
+    Decision,
+    Freshness,
+    Held,
+    State,
+    decide,
+    implausible,
+)
+from reactive_cli.contract import Action, Envelope, Replaced, new_event
 
 C, U, D, S, W = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT, Action.WITHDRAWN
 #: A withdrawn marker at version 3 (the user left the master's published set).
@@ -171,3 +182,76 @@ def test_nothing_brings_a_tombstoned_user_back():
     for action in (C, U, S):
         for version in (1, 4, 5, 100):
             assert not decide(Held(4, True), event(action, version)).writes
+
+
+# --- Version bounds and resets (Rule R) --------------------------------------------------------
+
+FORGED = uuid.UUID("d1b8e2a4-3c5f-4e6a-8b7c-9d0e1f2a3b4c")
+
+
+def reset(action: Action, version: int, replaces: Replaced) -> Envelope:
+    user = {} if action in (W, D) else {"username": "ana"}
+    return new_event(action=action, user_id=7, version=version, user=user, replaces=replaces)
+
+
+@pytest.mark.parametrize("action", [C, U, D, S, W])
+def test_an_event_more_than_the_step_above_the_held_version_is_implausible(action):
+    held = Held(3, False)
+    assert implausible(held, event(action, 3 + MAX_VERSION_STEP)) is None
+    why = implausible(held, event(action, 4 + MAX_VERSION_STEP))
+    assert why is not None and f"more than {MAX_VERSION_STEP:,}" in why
+    assert implausible(held, event(action, 2**63 - 1)) is not None
+
+
+def test_a_version_above_the_ceiling_is_implausible_even_with_nothing_held():
+    assert implausible(None, event(C, MAX_VERSION)) is None
+    why = implausible(None, event(U, MAX_VERSION + 1))
+    assert why is not None and "highest plausible" in why
+    assert implausible(None, event(U, 2**63 - 1)) is not None
+
+
+def test_synthetic_events_and_resets_are_not_bound_by_the_step():
+    assert implausible(Held(3, False), event(U, 2**63 - 1, synthetic=True)) is None
+    far = reset(S, 2_000_005, Replaced(version=3, event_id=None))
+    assert implausible(Held(3, False), far) is None
+    assert implausible(Held(3, False), reset(S, MAX_VERSION + 1, Replaced(version=3))) is not None
+
+
+@pytest.mark.parametrize(
+    ("held", "action", "expected"),
+    [
+        (Held(2**63 - 1, False, event_id=FORGED), S, Decision.UPSERT),  # frozen: back down
+        (Held(9, True, event_id=FORGED), S, Decision.UPSERT),  # a forged tombstone: back
+        (Held(2, True, event_id=FORGED), S, Decision.UPSERT),  # ... whatever its version
+        (Held(9, False, withdrawn=True, event_id=FORGED), S, Decision.UPSERT),
+        (Held(9, False, event_id=FORGED), D, Decision.DELETE),  # the master deleted it
+        (Held(9, False, event_id=FORGED), W, Decision.WITHDRAW),  # the master excludes it
+    ],
+)
+def test_a_reset_applies_whatever_the_versions_while_the_replaced_state_is_held(
+    held, action, expected
+):
+    replaces = Replaced(version=held.version, event_id=FORGED)
+    assert decide(held, reset(action, 5, replaces)) is expected
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        None,  # nothing held: nothing to replace
+        Held(10, False, event_id=FORGED),  # the client moved on since the diff
+        Held(9, False, event_id=uuid.uuid4()),  # same version, another event
+        Held(5, False, event_id=uuid.uuid4()),  # the reset itself, applied: a replay
+    ],
+)
+def test_a_reset_is_ignored_once_the_client_no_longer_holds_what_it_replaces(held):
+    stale = reset(S, 5, Replaced(version=9, event_id=FORGED))
+    assert decide(held, stale) is Decision.IGNORE_STALE
+
+
+def test_a_replayed_reset_never_resurrects_a_user_the_master_deleted_since():
+    # A forged tombstone at 4 is reset to live v3 (event R); the master then deletes at v4.
+    first = reset(S, 3, Replaced(version=4, event_id=FORGED))
+    assert decide(Held(4, True, event_id=FORGED), first) is Decision.UPSERT
+    deleted = Held(4, True, event_id=uuid.uuid4())  # the master's own delete, same version
+    assert decide(deleted, first) is Decision.IGNORE_STALE

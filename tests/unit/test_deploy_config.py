@@ -93,8 +93,13 @@ def test_each_client_gets_its_own_websocket_origins(options: ServerOptions):
 
 # --- One secret per component, HTTPS behind the proxy, `check --deploy` as CI runs it ------
 
-#: Deployment variables every program may share: where things are, none of them secret.
-SHARED = {"REACTIVE_PYTHON", "REACTIVE_RUN_DIR", "REACTIVE_LOG_DIR"}
+#: Deployment variables every program may share: where things are, and the event signing
+#: keys, which master and clients must hold alike (HMAC: docs/security.md says what that
+#: leaves open).
+SHARED = {
+    "REACTIVE_PYTHON", "REACTIVE_RUN_DIR", "REACTIVE_LOG_DIR",
+    "REACTIVE_SIGNING_KEYS", "REACTIVE_SIGNING_KEY_ID",
+}  # fmt: skip
 
 
 def component_of(process) -> str:

@@ -157,7 +157,14 @@ def test_a_report_totals_every_status_and_lists_what_to_repair_in_id_order():
         (5, Status.EXTRA),
         (6, Status.MISSING),
     ]
-    assert report.totals == {"missing": 2, "extra": 2, "stale": 1, "equal": 1, "truncated": 0}
+    assert report.totals == {
+        "missing": 2,
+        "extra": 2,
+        "stale": 1,
+        "equal": 1,
+        "truncated": 0,
+        "ahead": 0,
+    }
     assert report.differs
     assert report.repair_ids() == [2, 3, 4, 6]
     assert [e.master_id for e in report.unrepairable()] == [5]
@@ -170,7 +177,7 @@ def test_an_empty_or_identical_pair_does_not_differ():
     assert not report.differs
     assert report.as_json() == {
         "equal": True,
-        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3, "truncated": 0},
+        "totals": {"missing": 0, "extra": 0, "stale": 0, "equal": 3, "truncated": 0, "ahead": 0},
         "users": [],
     }
     assert len(report.as_json(every_user=True)["users"]) == 3
@@ -253,3 +260,58 @@ def test_a_dump_line_carries_what_the_client_cut():
     assert parse_record(line).truncated == {"first_name": 30}
     with pytest.raises(ContractError, match="bad truncated"):
         parse_record(line.replace("30", '"x"'))
+
+
+# --- A client ahead of the master, and a tombstone the master never made ----------------------
+
+FORGED = "d1b8e2a4-3c5f-4e6a-8b7c-9d0e1f2a3b4c"
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        Record(master_id=1, version=2**63 - 1, fields=fields(first_name="Frozen"), event_id=FORGED),
+        Record(master_id=1, version=9, fields=fields(), event_id=FORGED),  # fields equal
+        Record(master_id=1, version=9, tombstone=True, fields={}, event_id=FORGED),
+        Record(master_id=1, version=9, withdrawn=True, fields={}, event_id=FORGED),
+        Record(master_id=1, version=9, fields=None, event_id=FORGED),  # local user gone
+    ],
+)
+def test_a_client_version_above_a_live_master_user_is_ahead_and_repaired_by_a_reset(client):
+    report = compare([live(version=3)], [client])
+    (entry,) = report.entries
+    assert (entry.status, entry.repairable, entry.reset) == (Status.AHEAD, True, True)
+    assert (entry.client_version, entry.client_event_id) == (client.version, FORGED)
+    assert "above the master's 3" in entry.reason
+    assert report.differs and report.repair_ids() == [] and report.resets() == [entry]
+    assert report.totals["ahead"] == 1 and entry.as_json()["status"] == "ahead"
+
+
+@pytest.mark.parametrize("master", [tombstone(version=4), staff(version=4)])
+def test_a_live_client_ahead_of_a_master_delete_or_exclusion_is_ahead(master):
+    client = Record(master_id=1, version=9, fields=fields(), event_id=FORGED)
+    entry = one(master, client)
+    assert (entry.status, entry.reset) == (Status.AHEAD, True)
+
+
+@pytest.mark.parametrize("client", [tombstone(version=9), withdrawn(version=9)])
+def test_no_user_on_either_side_is_equal_whatever_the_client_version(client):
+    assert one(staff(version=4), client).status is Status.EQUAL
+    if client.tombstone:
+        assert one(tombstone(version=4), client).status is Status.EQUAL
+
+
+def test_a_tombstone_on_the_client_of_a_live_master_user_is_stale_and_repaired_by_a_reset():
+    client = Record(master_id=1, version=2, tombstone=True, fields={}, event_id=FORGED)
+    report = compare([live(version=3)], [client])
+    (entry,) = report.entries
+    assert (entry.status, entry.repairable, entry.reset) == (Status.STALE, True, True)
+    assert entry.client_event_id == FORGED and "a reset repairs it" in entry.reason
+    assert report.resets() == [entry] and report.repair_ids() == []
+
+
+def test_a_dump_line_carries_the_client_event_id():
+    line = json.dumps({"master_id": 1, "version": 2, "fields": {}, "event_id": FORGED})
+    assert parse_record(line).event_id == FORGED
+    with pytest.raises(ContractError, match="bad event_id"):
+        parse_record(json.dumps({"master_id": 1, "version": 2, "event_id": 5}))

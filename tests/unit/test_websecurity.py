@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ PRODUCTION = {
     "REACTIVE_PRODUCTION": "1",
     "DJANGO_SECRET_KEY": "a-production-secret-key-of-fifty-characters-or-more-0123456789",
     "REACTIVE_ALLOWED_ORIGINS": "https://shop.example.com",
+    "REACTIVE_SIGNING_KEYS": "k1:" + base64.b64encode(b"a-production-signing-key-of-32b!").decode(),
 }
 REFUSAL = (
     "ConfigError: DJANGO_DEBUG is on with REACTIVE_PRODUCTION=1, and debug pages show settings "

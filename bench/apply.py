@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reactive_cli.contract import Action, Envelope, FieldValue, new_event
+from reactive_users.core.contract import Action, Envelope, FieldValue, new_event
 from tests.client.support import sqs_messages
 
 #: SQS's most messages per receive: the listener's batch.
@@ -194,8 +194,8 @@ def fresh_database() -> None:
 
 def bench(users: int, batch: int, redis_url: str | None) -> list[PhaseFigures]:
     """Run the three phases on a new database through a listener that never calls SQS."""
-    from client import conf
-    from client.replica.listener import Listener, Notifier
+    from reactive_users.client import conf
+    from reactive_users.client.listener import Listener, Notifier
 
     fresh_database()
     notifier = Notifier() if redis_url else Notifier(layer=_NoLayer())

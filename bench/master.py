@@ -47,7 +47,7 @@ def delete(user_id: int) -> None:
 
 def versions(user_ids: list[int]) -> dict[int, int]:
     """The latest version the master gave each user's events."""
-    from master.users.models import UserVersion
+    from reactive_users.master.models import UserVersion
 
     rows = UserVersion.objects.filter(user_id__in=user_ids).values_list("user_id", "version")
     return {int(u): int(v) for u, v in rows}
@@ -55,7 +55,7 @@ def versions(user_ids: list[int]) -> dict[int, int]:
 
 def outbox_pending() -> int:
     """Outbox rows not yet published."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     return OutboxEvent.objects.filter(sent_at__isnull=True).count()
 
@@ -64,7 +64,7 @@ def outbox_times(
     user_ids: list[int], min_version: int = 0
 ) -> dict[tuple[int, int], tuple[float | None, float | None]]:
     """(user, version) -> (created_at, sent_at) as epoch seconds, for the users' events."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     rows = OutboxEvent.objects.filter(user_id__in=user_ids, version__gte=min_version)
     return {

@@ -21,7 +21,8 @@ from bench.recorder import Recorder
 from bench.stack import BenchStack
 from bench.watch import BacklogWatch
 
-#: The master's publisher thread with ``REACTIVE_RELAY=thread`` (master/users/publisher.py).
+#: The master's publisher thread with ``REACTIVE_RELAY=thread``
+#: (reactive_users/master/publisher.py).
 PUBLISHER_THREAD = "outbox-publisher"
 
 

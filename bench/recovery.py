@@ -41,8 +41,8 @@ from typing import Any
 import boto3
 
 from bench import procstat
-from reactive_cli import aws
 from reactive_cli.provision import ClientSpec
+from reactive_users.core import aws
 from tests.support import master_ops
 from tests.support.convergence import master_state, wait_converged
 from tests.support.processes import Proc, until

@@ -68,7 +68,7 @@ def _fill(rows: int) -> list[int]:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     users = [
         User.objects.create_user(f"saver{i}", f"saver{i}@example.com", first_name="S")
@@ -149,8 +149,8 @@ def main() -> None:
         creation = _setup(args.database_url, Path(tmp))
         from django.db import connection
 
-        from master.users.models import OutboxEvent
-        from master.users.retention import PURGE_BATCH_ROWS, outbox_purge_sent
+        from reactive_users.master.models import OutboxEvent
+        from reactive_users.master.retention import PURGE_BATCH_ROWS, outbox_purge_sent
 
         try:
             user_ids = _fill(args.rows)

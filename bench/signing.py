@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reactive_cli import signing
-from reactive_cli.contract import decode_sqs_body
+from reactive_users.core import signing
+from reactive_users.core.contract import decode_sqs_body
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "unit" / "data" / "signed_envelope_v1.json"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reactive_cli.provision import ClientSpec, Provisioned, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core.settings import Settings
 from tests.support.processes import Proc, free_port, python, running
 from tests.support.services import redis_server
 from tests.support.stack import ClientApp, configure_master, start_client

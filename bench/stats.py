@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reactive_cli.delivery import percentile  # the one nearest-rank percentile
+from reactive_users.core.delivery import percentile  # the one nearest-rank percentile
 
 
 def summary(values: Iterable[float]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from bench import master
 from bench.recorder import bench_sqs
 from bench.reference import BACKLOG_MESSAGES
 from bench.stats import slope_per_s
-from reactive_cli import aws
+from reactive_users.core import aws
 
 #: Seconds between two samples while every queue is shallow...
 INTERVAL_S = 0.5

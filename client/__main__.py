@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from reactive_cli import exitcodes
-from reactive_cli.errors import ConfigError
+from reactive_users.core import exitcodes
+from reactive_users.core.errors import ConfigError
 
 
 def main() -> None:

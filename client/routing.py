@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from client.replica.consumers import UnknownPathConsumer, UserStreamConsumer
+from reactive_users.client.consumers import UnknownPathConsumer, UserStreamConsumer
 
 websocket_urlpatterns = [
     # The ASGI path arrives decoded: accept any username Django allows, anything but '/'.

@@ -2,7 +2,7 @@
 
 Every value comes from the environment with an explicit default; the parts every component
 shares (prefix, Redis, AWS endpoint, user fields, secret key, database) come from
-``reactive_cli.settings``. Local defaults are safe on loopback only; REACTIVE_PRODUCTION=1
+``reactive_users.core.settings``. Local defaults are safe on loopback only; REACTIVE_PRODUCTION=1
 makes the unsafe ones mandatory.
 
 REACTIVE_CHANNEL_LAYER_MAX_CONNECTIONS (default 2000) sizes each process's channel-layer
@@ -12,14 +12,14 @@ handshakes or closes asks for one connection per socket at once.
 REACTIVE_ALLOWED_ORIGINS lists the exact origins (``scheme://host[:port]``) a browser socket
 may come from; REACTIVE_WS_MAX_SOCKETS_PER_USER caps one user's sockets per daphne process;
 REACTIVE_WS_RECHECK_SECONDS is how often an open socket checks that its credentials still
-hold (``client/replica/credentials.py``).
+hold (``reactive_users/client/credentials.py``).
 REACTIVE_OVERSIZE_POLICY (refuse, the default, or truncate) says what the listener does with
 a replicated text value longer than this client stores; REACTIVE_FIELD_MAX_LENGTHS
-(``first_name=30,...``) sets limits below the model's own (client/replica/limits.py).
+(``first_name=30,...``) sets limits below the model's own (reactive_users/client/limits.py).
 REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch stays
 invisible to other listeners, extended while it is applied: what a killed listener costs.
 REACTIVE_LISTENER_NOTIFY_BACKLOG (default 1000) bounds the socket frames a listener keeps
-waiting while the channel layer does not answer (client/replica/notifier.py).
+waiting while the channel layer does not answer (reactive_users/client/notifier.py).
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from client.replica import origins, tuning
-from client.replica.limits import parse_max_lengths, parse_policy
-from reactive_cli import naming
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import (
+from reactive_users.client import origins, tuning
+from reactive_users.client.limits import parse_max_lengths, parse_policy
+from reactive_users.core import naming
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import (
     Settings,
     database,
     env_bool,
@@ -47,7 +47,7 @@ from reactive_cli.settings import (
     signing_keys,
     static_root,
 )
-from reactive_cli.websecurity import web_security
+from reactive_users.core.websecurity import web_security
 
 _env = os.environ
 
@@ -62,7 +62,7 @@ REACTIVE_QUEUE_URL: str | None = _env.get("REACTIVE_QUEUE_URL") or None
 
 PRODUCTION = REACTIVE_SETTINGS.production
 #: DEBUG (off unless DJANGO_DEBUG=1, refused in production) and HTTPS in production: one rule
-#: for master and clients (reactive_cli/websecurity.py).
+#: for master and clients (reactive_users/core/websecurity.py).
 WEB = web_security(_env, production=PRODUCTION, debug=False)
 DEBUG = WEB.debug
 SECRET_KEY = secret_key(_env, REACTIVE_SETTINGS, f"client-{REACTIVE_CLIENT}")
@@ -82,7 +82,8 @@ _LOCAL_ORIGINS = ["http://127.0.0.1:8001", "http://localhost:8001"]
 
 
 def _allowed_origins() -> list[str]:
-    """Websocket origins, each exactly ``scheme://host[:port]`` (``client/replica/origins.py``)."""
+    """Websocket origins, each exactly ``scheme://host[:port]``
+    (``reactive_users/client/origins.py``)."""
     if PRODUCTION and "REACTIVE_ALLOWED_ORIGINS" not in _env:
         raise ConfigError("REACTIVE_ALLOWED_ORIGINS must be set when REACTIVE_PRODUCTION=1")
     return list(origins.parse_allowed(env_list(_env, "REACTIVE_ALLOWED_ORIGINS", _LOCAL_ORIGINS)))
@@ -96,7 +97,7 @@ def _log_level() -> str:
 
 
 def _ws_token_seconds() -> int:
-    """Lifetime of a websocket stream token (client/replica/tokens.py): short, never zero."""
+    """Lifetime of a websocket stream token (reactive_users/client/tokens.py): short, never zero."""
     return env_count(
         _env, "REACTIVE_WS_TOKEN_SECONDS", default=300, least=1, most=86400, unit="seconds"
     )
@@ -131,7 +132,7 @@ def _channel_layer_max_connections() -> int:
 
 
 def _listener_visibility_seconds() -> int:
-    """The visibility timeout the listener receives with (client/replica/tuning.py)."""
+    """The visibility timeout the listener receives with (reactive_users/client/tuning.py)."""
     return env_count(
         _env,
         "REACTIVE_LISTENER_VISIBILITY_SECONDS",
@@ -143,7 +144,7 @@ def _listener_visibility_seconds() -> int:
 
 
 def _listener_notify_backlog() -> int:
-    """Frames the listener keeps waiting for the channel layer (client/replica/tuning.py)."""
+    """Frames the listener keeps waiting for the channel layer (reactive_users/client/tuning.py)."""
     return env_count(
         _env,
         "REACTIVE_LISTENER_NOTIFY_BACKLOG",
@@ -196,7 +197,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "channels",
-    "client.replica",
+    "reactive_users.client",
 ]
 
 MIDDLEWARE = [

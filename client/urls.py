@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from client.replica import views
+from reactive_users.client import views
 
 urlpatterns = [
     path("", views.me, name="me"),

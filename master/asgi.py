@@ -21,6 +21,6 @@ _django_app = get_asgi_application()
 application = ASGIStaticFilesHandler(_django_app) if settings.REACTIVE_SERVE_STATIC else _django_app
 
 if settings.REACTIVE_RELAY == "thread":
-    from master.users.metrics import serve_if_configured
+    from reactive_users.master.metrics import serve_if_configured
 
     serve_if_configured(settings.REACTIVE)

@@ -1,7 +1,7 @@
 """The master's Celery app: ``celery -A master.celery worker`` and ``celery -A master.celery beat``.
 
 Configured from Django settings (namespace ``CELERY``); tasks are found in each app's
-``tasks.py``. Celery is untyped, so its use stays here and in ``master/users/tasks.py``.
+``tasks.py``. Celery is untyped, so its use stays here and in ``reactive_users/master/tasks.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _serve_metrics(**kwargs: Any) -> None:
     """Serve the relay's Prometheus metrics once the worker is up (REACTIVE_METRICS_PORT)."""
     from django.conf import settings
 
-    from master.users.metrics import serve_if_configured
+    from reactive_users.master.metrics import serve_if_configured
 
     serve_if_configured(settings.REACTIVE)
 

@@ -2,22 +2,22 @@
 
 What master, clients and the CLI share (prefix, Redis, AWS endpoint and region, topic,
 user field allow-list, state dir, production flag) is read once into ``REACTIVE``, a
-``reactive_cli.settings.Settings``; the outbox services read it from there and nowhere else.
+``reactive_users.core.settings.Settings``; the outbox services read it from there and nowhere else.
 
-Environment (besides the shared ``reactive_cli.settings`` variables):
+Environment (besides the shared ``reactive_users.core.settings`` variables):
     DJANGO_DEBUG                       default: on locally; refused in production
-    DJANGO_SECURE_*                    HTTPS in production (reactive_cli/websecurity.py)
+    DJANGO_SECURE_*                    HTTPS in production (reactive_users/core/websecurity.py)
     DJANGO_ALLOWED_HOSTS               default: localhost,127.0.0.1 (never "*")
     DJANGO_CSRF_TRUSTED_ORIGINS        default: none
     REACTIVE_PUBLISH_STAFF             publish staff and superusers too (default: no)
     REACTIVE_OUTBOX_SWEEP_SECONDS      how often beat runs the outbox sweep (default: 5)
     REACTIVE_OUTBOX_MIN_AGE_SECONDS    rows the sweep leaves to the relay (default: 2)
     REACTIVE_OUTBOX_RETENTION_SECONDS  sent outbox rows older than this are deleted by the
-                                       sweep (master/users/retention.py; default: 7 days)
+                                       sweep (reactive_users/master/retention.py; default: 7 days)
     REACTIVE_RELAY                     who publishes a commit's events: "thread" (this process's
                                        publisher thread, default) or "celery" (a relay task)
     REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
-                                       messages (master/users/pacing.py; default 0: never)
+                                       messages (reactive_users/master/pacing.py; default 0: never)
     REACTIVE_LOG_LEVEL                 default: INFO
     REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
                                        stack: on)
@@ -31,8 +31,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import (
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import (
     Settings,
     database,
     env_bool,
@@ -42,7 +42,7 @@ from reactive_cli.settings import (
     signing_keys,
     static_root,
 )
-from reactive_cli.websecurity import web_security
+from reactive_users.core.websecurity import web_security
 
 ENV = os.environ
 
@@ -74,7 +74,7 @@ ALLOWED_HOSTS = env_list(ENV, "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"]
 if "*" in ALLOWED_HOSTS:
     raise ConfigError("DJANGO_ALLOWED_HOSTS may not contain '*': list the host names")
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
-# HTTPS in production (reactive_cli/websecurity.py): `check --deploy` is clean.
+# HTTPS in production (reactive_users/core/websecurity.py): `check --deploy` is clean.
 SECURE_SSL_REDIRECT = WEB.ssl_redirect
 SECURE_HSTS_SECONDS = WEB.hsts_seconds
 SECURE_HSTS_INCLUDE_SUBDOMAINS = WEB.hsts_include_subdomains
@@ -91,7 +91,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "master.users",
+    "reactive_users.master",
 ]
 
 MIDDLEWARE = [
@@ -146,7 +146,7 @@ STATIC_ROOT = static_root(ENV, REACTIVE, "master-static")
 #: serves STATIC_ROOT (`python -m master collectstatic`), as on a VM.
 REACTIVE_SERVE_STATIC = env_bool(ENV, "REACTIVE_SERVE_STATIC", default=DEBUG)
 
-# --- Publishing user changes (see master/users/changes.py for the rules) -------------------
+# --- Publishing user changes (the rules: reactive_users/master/changes.py) -------------------
 #: Staff and superusers are not published unless this is set (their deletes neither).
 REACTIVE_PUBLISH_STAFF = env_bool(ENV, "REACTIVE_PUBLISH_STAFF", default=False)
 #: Seconds between two runs of the outbox sweep (Celery beat).
@@ -159,7 +159,7 @@ REACTIVE_OUTBOX_RETENTION_SECONDS = _env_seconds(
     "REACTIVE_OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600.0
 )
 #: How a commit's events are published at once: "thread" (default) publishes from the
-#: saving process (master/users/publisher.py), no broker round trip and no worker hop;
+#: saving process (reactive_users/master/publisher.py), no broker round trip and no worker hop;
 #: "celery" enqueues a relay task on the worker (one queued at a time, users/kicks.py).
 #: Either way the worker's beat sweep publishes whatever is left.
 REACTIVE_RELAY = ENV.get("REACTIVE_RELAY", "thread").strip() or "thread"
@@ -167,7 +167,7 @@ if REACTIVE_RELAY not in ("celery", "thread"):
     raise ConfigError(f"REACTIVE_RELAY={REACTIVE_RELAY!r}: use 'celery' or 'thread'")
 #: Most messages a relay lets wait in any client queue before it holds (0: never holds).
 #: For SQS implementations that slow down as a queue deepens, like the local stack's moto;
-#: master/users/pacing.py. Below 20 it could not publish two batches between looks.
+#: reactive_users/master/pacing.py. Below 20 it could not publish two batches between looks.
 REACTIVE_RELAY_MAX_QUEUE_DEPTH = env_count(
     ENV, "REACTIVE_RELAY_MAX_QUEUE_DEPTH", default=0, least=0, most=1_000_000, unit="messages"
 )
@@ -178,6 +178,8 @@ if 0 < REACTIVE_RELAY_MAX_QUEUE_DEPTH < 20:
     )
 
 # --- Celery (read by master/celery.py with namespace CELERY) --------------------------------
+#: The Celery app the relay task is sent with (the reactive master app loads it on first use).
+REACTIVE_CELERY_APP = "master.celery.app"
 CELERY_BROKER_URL = REACTIVE.redis_url
 CELERY_RESULT_BACKEND = REACTIVE.redis_url
 CELERY_TASK_IGNORE_RESULT = True  # nobody waits for a relay's result

@@ -18,8 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from reactive_cli import naming
-from reactive_cli.errors import ConfigError
+from reactive_users.core import naming
+from reactive_users.core.errors import ConfigError
 
 #: The file looked for in the working directory when neither flag nor variable names one.
 DEFAULT_FILE = "reactive.toml"

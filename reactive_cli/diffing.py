@@ -51,8 +51,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from reactive_cli.contract import FieldValue
-from reactive_cli.errors import ContractError
+from reactive_users.core.contract import FieldValue
+from reactive_users.core.errors import ContractError
 
 __all__ = [
     "Entry",

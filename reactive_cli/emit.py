@@ -3,8 +3,8 @@
 The real path: SNS topic -> every subscribed client's queue -> its listener -> the user's
 websocket group. Before publishing, the emitter joins each event's reply group
 (``naming.emit_reply_group``) on every reported client's channel layer (one Redis, one key
-prefix per client); listeners and sockets acknowledge there (``reactive_cli.delivery``).
-Synthetic events write no database anywhere (``client.replica.decide``, Rule 0).
+prefix per client); listeners and sockets acknowledge there (``reactive_users.core.delivery``).
+Synthetic events write no database anywhere (``reactive_users.client.decide``, Rule 0).
 Django (for a username) and channels-redis are imported inside functions.
 """
 
@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reactive_cli import aws, naming, signing
 from reactive_cli.config import Config
-from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
-from reactive_cli.delivery import ClientDelivery, Collector
-from reactive_cli.errors import ChannelLayerError, ConfigError, UnknownUser
-from reactive_cli.settings import Settings, own_environment, signing_keys
+from reactive_users.core import aws, naming, signing
+from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
+from reactive_users.core.delivery import ClientDelivery, Collector
+from reactive_users.core.errors import ChannelLayerError, ConfigError, UnknownUser
+from reactive_users.core.settings import Settings, own_environment, signing_keys
 
 #: Most events one run may publish (each is one SNS Publish call).
 MAX_COUNT = 100
@@ -77,7 +77,7 @@ def resolve_user(spec: str) -> Target:
     django.setup()
     from django.contrib.auth.models import User
 
-    from master.users.models import UserVersion
+    from reactive_users.master.models import UserVersion
 
     try:
         user = User.objects.filter(username=spec).first()

@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reactive_cli import naming, supervisor
-from reactive_cli.errors import (
+from reactive_cli import supervisor
+from reactive_users.core import naming
+from reactive_users.core.errors import (
     ConfigError,
     PortInUse,
     StackAlreadyUp,
     StackError,
 )
-from reactive_cli.settings import Settings, signing_keys
-from reactive_cli.statedir import PRIVATE_UMASK, private_dir
+from reactive_users.core.settings import Settings, signing_keys
+from reactive_users.core.statedir import PRIVATE_UMASK, private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,8 @@ LISTENER_STOPWAITSECS = 30
 
 #: The master's REACTIVE_RELAY_MAX_QUEUE_DEPTH in the local stack (and the benchmarks): moto's
 #: SQS walks a whole queue on every receive and delete, so the relay holds publishing while a
-#: queue holds this many messages (master/users/pacing.py); on AWS pacing is off by default.
+#: queue holds this many messages (reactive_users/master/pacing.py); on AWS pacing is off by
+#: default.
 RELAY_MAX_QUEUE_DEPTH = 50
 
 
@@ -541,9 +543,9 @@ def _http_ok(url: str) -> bool:
 
 def _bootstrap(layout: Layout) -> None:
     """Provision the embedded SNS/SQS, migrate every database, create the demo accounts."""
-    from reactive_cli import resources
     from reactive_cli.provision import ClientSpec, ensure
-    from reactive_cli.settings import Settings
+    from reactive_users.core import resources
+    from reactive_users.core.settings import Settings
 
     os.environ.update({k: v for k, v in layout.common_env().items() if k.startswith("AWS_")})
     settings = Settings.from_env(layout.common_env())

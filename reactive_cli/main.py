@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from reactive_cli import exitcodes
 from reactive_cli.commands import (
     backfill,
     diff,
@@ -26,7 +25,8 @@ from reactive_cli.commands import (
     status,
     teardown,
 )
-from reactive_cli.errors import (
+from reactive_users.core import exitcodes
+from reactive_users.core.errors import (
     AwsError,
     ConfigError,
     QueueNotFound,
@@ -77,7 +77,7 @@ EXIT_CODES: tuple[tuple[type[ReactiveError], int], ...] = (
 
 
 def exit_code(error: ReactiveError) -> int:
-    """The exit code for one of our errors (see ``reactive_cli.exitcodes``)."""
+    """The exit code for one of our errors (see ``reactive_users.core.exitcodes``)."""
     return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), exitcodes.STACK)
 
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reactive_cli import aws, naming
 from reactive_cli.config import (
     DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
@@ -23,8 +22,9 @@ from reactive_cli.config import (
     ClientConfig,
     Config,
 )
-from reactive_cli.errors import AwsError, ConfigError, QueueNotFound, TopicNotFound
-from reactive_cli.settings import Settings
+from reactive_users.core import aws, naming
+from reactive_users.core.errors import AwsError, ConfigError, QueueNotFound, TopicNotFound
+from reactive_users.core.settings import Settings
 
 #: Dead letters are kept as long as SQS allows (14 days, in seconds), for the operator.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600

@@ -13,7 +13,7 @@ shows the commands these rules give; tests/integration/test_redis_acl.py runs th
 
 from __future__ import annotations
 
-from reactive_cli import naming
+from reactive_users.core import naming
 
 #: Everything channels-redis 4 sends for send, receive and groups (its scripts' calls too).
 CHANNEL_LAYER_COMMANDS = (

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reactive_cli import aws, naming, resources
-from reactive_cli.errors import ReactiveError
-from reactive_cli.metrics import OutboxReading
-from reactive_cli.settings import Settings
 from reactive_cli.supervisor import Process, Supervisor
+from reactive_users.core import aws, naming, resources
+from reactive_users.core.errors import ReactiveError
+from reactive_users.core.metrics import OutboxReading
+from reactive_users.core.settings import Settings
 
 #: Why the oldest message's age is not shown (see the module docstring).
 OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would count a receive"
@@ -236,7 +236,7 @@ def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | 
 
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
     """The master's outbox: its backlog, size and oldest sent row
-    (``master.users.selectors.outbox_overview``), or why not.
+    (``reactive_users.master.selectors.outbox_overview``), or why not.
 
     Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
     """
@@ -248,7 +248,7 @@ def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
         django.setup()
         from django.utils import timezone
 
-        from master.users.selectors import outbox_overview
+        from reactive_users.master.selectors import outbox_overview
 
         return outbox_overview(now=timezone.now())
     except Exception as e:  # any failure is shown as "unknown", not a traceback

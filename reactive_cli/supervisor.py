@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reactive_cli.errors import (
+from reactive_users.core.errors import (
     ReactiveError,
     SpawnFailed,
     SupervisorError,

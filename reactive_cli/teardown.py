@@ -7,10 +7,10 @@ a topic that still has a subscription whose queue is gone (TOOLCHAIN.md §1).
 
 from __future__ import annotations
 
-from reactive_cli import aws, naming
-from reactive_cli.errors import QueueNotFound
 from reactive_cli.provision import Desired, Existing, Step
-from reactive_cli.settings import Settings
+from reactive_users.core import aws, naming
+from reactive_users.core.errors import QueueNotFound
+from reactive_users.core.settings import Settings
 
 
 def plan_teardown(desired: Desired, existing: Existing) -> tuple[Step, ...]:

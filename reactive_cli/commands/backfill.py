@@ -17,11 +17,11 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli import selection
 from reactive_cli.commands.manage import MASTER, component_env
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import own_environment
+from reactive_users.core import selection
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import own_environment
 
 ClientName = Annotated[
     str, typer.Option("--client", "-c", help="The client (its queue).", show_default=False)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import diffing, exitcodes
+from reactive_cli import diffing
 from reactive_cli.commands import output
 from reactive_cli.commands.backfill import (
     ClientName,
@@ -23,7 +23,8 @@ from reactive_cli.commands.backfill import (
 )
 from reactive_cli.commands.manage import MASTER
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, Json, StateDir
-from reactive_cli.errors import ContractError, UsageError
+from reactive_users.core import exitcodes
+from reactive_users.core.errors import ContractError, UsageError
 
 ClientEnv = Annotated[
     Path | None,

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import dlq, dlq_sqs, exitcodes, naming, resources
 from reactive_cli.commands import flags, output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
@@ -21,8 +20,10 @@ from reactive_cli.commands.options import (
     settings_for,
     target,
 )
-from reactive_cli.errors import UsageError
-from reactive_cli.settings import Settings
+from reactive_users.core import dlq, exitcodes, naming, resources
+from reactive_users.core.aws import dlq as dlq_sqs
+from reactive_users.core.errors import UsageError
+from reactive_users.core.settings import Settings
 
 app = typer.Typer(
     name="dlq",

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import emit, exitcodes
+from reactive_cli import emit
 from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
@@ -21,7 +21,8 @@ from reactive_cli.commands.options import (
 from reactive_cli.commands.options import (
     target as configured,
 )
-from reactive_cli.delivery import ClientDelivery, failed_clients, percentile, summary_line
+from reactive_users.core import exitcodes
+from reactive_users.core.delivery import ClientDelivery, failed_clients, percentile, summary_line
 
 
 def emit_test(

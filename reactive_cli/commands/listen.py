@@ -39,8 +39,7 @@ def listen(
     import django
 
     django.setup()
-    from client import conf
-    from client.replica import listener
+    from reactive_users.client import conf, listener
 
     listener.serve(
         settings=conf.shared(), client=conf.client_name(), explicit_queue_url=conf.queue_url()

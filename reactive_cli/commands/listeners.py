@@ -11,8 +11,8 @@ import typer
 from reactive_cli import localstack
 from reactive_cli.commands import output
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
-from reactive_cli.errors import ConfigError
 from reactive_cli.supervisor import Process, Supervisor, select
+from reactive_users.core.errors import ConfigError
 
 #: SQS's longest long poll, in seconds: what a stopping listener may take at most.
 MAX_LONG_POLL_SECONDS = 20

@@ -9,8 +9,8 @@ import typer
 
 from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
-from reactive_cli.errors import ConfigError
 from reactive_cli.supervisor import Supervisor, select
+from reactive_users.core.errors import ConfigError
 
 #: Bytes read per log line asked for (lines are rarely longer).
 BYTES_PER_LINE = 400

@@ -12,8 +12,8 @@ import typer
 
 from reactive_cli.commands.options import ConfigPath, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import own_environment
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import own_environment
 
 MASTER = "master"
 

@@ -11,7 +11,7 @@ import typer
 
 from reactive_cli import config, localstack
 from reactive_cli.config import Config, Source
-from reactive_cli.settings import DEFAULT_STATE_DIR, Settings
+from reactive_users.core.settings import DEFAULT_STATE_DIR, Settings
 
 ConfigPath = Annotated[
     Path | None,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import config, resources
+from reactive_cli import config
 from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
@@ -19,8 +19,9 @@ from reactive_cli.commands.options import (
     settings_for,
     target,
 )
-from reactive_cli.errors import ConfigError
 from reactive_cli.provision import Desired, Plan, apply_plan, plan_provision, read_existing
+from reactive_users.core import resources
+from reactive_users.core.errors import ConfigError
 
 _STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "delete": "red"}
 

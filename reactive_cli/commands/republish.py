@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from reactive_cli import selection
 from reactive_cli.commands.backfill import MasterEnv, master_environment, run_streaming
 from reactive_cli.commands.manage import MASTER
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir
+from reactive_users.core import selection
 
 
 def republish(

@@ -13,7 +13,7 @@ from rich.table import Table
 from reactive_cli import localstack
 from reactive_cli.commands import invocation, output
 from reactive_cli.commands.options import StateDir, load_config
-from reactive_cli.settings import DEFAULT_STATE_DIR
+from reactive_users.core.settings import DEFAULT_STATE_DIR
 
 #: Which configuration `up` runs (it records the local stack that other commands then use).
 UP_RULE = (

@@ -16,7 +16,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from reactive_cli import exitcodes
 from reactive_cli import status as model
 from reactive_cli.commands import output
 from reactive_cli.commands.backfill import client_environment
@@ -24,8 +23,9 @@ from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
 from reactive_cli.config import Source
-from reactive_cli.errors import StackError
-from reactive_cli.settings import Settings
+from reactive_users.core import exitcodes
+from reactive_users.core.errors import StackError
+from reactive_users.core.settings import Settings
 
 #: Seconds between two refreshes with --watch.
 WATCH_INTERVAL_SECONDS = 2.0

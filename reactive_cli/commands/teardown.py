@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from reactive_cli import resources
 from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
@@ -19,9 +18,10 @@ from reactive_cli.commands.options import (
     target,
 )
 from reactive_cli.config import ClientConfig
-from reactive_cli.errors import ConfigError
 from reactive_cli.provision import Desired, read_existing
 from reactive_cli.teardown import apply_teardown, plan_teardown
+from reactive_users.core import resources
+from reactive_users.core.errors import ConfigError
 
 
 def teardown(

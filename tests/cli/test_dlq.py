@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from reactive_cli import aws, exitcodes, resources
-from reactive_cli.contract import encode
 from reactive_cli.main import main
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core import aws, exitcodes, resources
+from reactive_users.core.contract import encode
+from reactive_users.core.settings import Settings
 from tests.cli.conftest import Ran, write_config
 from tests.client.support import user_event
 from tests.support.processes import until

@@ -5,9 +5,9 @@ Delivery itself is proven end to end in ``tests/e2e/test_emit.py``.
 
 from __future__ import annotations
 
-from reactive_cli import exitcodes
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core import exitcodes
+from reactive_users.core.settings import Settings
 from tests.support.processes import free_port
 
 

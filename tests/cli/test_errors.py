@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from reactive_cli import exitcodes
+from reactive_users.core import exitcodes
 from tests.cli.conftest import write_config
 from tests.support.processes import free_port
 

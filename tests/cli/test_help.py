@@ -7,9 +7,10 @@ import re
 import pytest
 import typer
 
-from reactive_cli import config, exitcodes, localstack
+from reactive_cli import config, localstack
 from reactive_cli.commands.stack import UP_RULE
 from reactive_cli.main import app
+from reactive_users.core import exitcodes
 from tests.cli.conftest import Reactive
 
 #: What the commands that read no configuration say instead of ``config.RULE``.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import boto3
 
-from reactive_cli import aws, resources
-from reactive_cli.contract import encode
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core import aws, resources
+from reactive_users.core.contract import encode
+from reactive_users.core.settings import Settings
 from tests.cli.conftest import write_config
 from tests.client.support import user_event
 from tests.support.processes import Proc, python, until

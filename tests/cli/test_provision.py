@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reactive_cli import exitcodes, resources
+from reactive_users.core import exitcodes, resources
 from tests.cli.conftest import write_config
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from reactive_cli import naming
+from reactive_users.core import naming
 from tests.client.support import Queue, make_queue
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reactive_cli import aws
-from reactive_cli.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core import aws
+from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
+from reactive_users.core.settings import Settings
 from tests.support import signing
 from tests.support.signing import KEYS
 
@@ -93,7 +93,7 @@ def listening(
     queue: Queue, *, wait_seconds: int = 1
 ) -> Iterator[tuple[threading.Event, threading.Thread]]:
     """Run a listener loop in a thread; stop it and require it to return on exit."""
-    from client.replica import listener
+    from reactive_users.client import listener
 
     stop = threading.Event()
     loop = listener.Listener(
@@ -117,7 +117,7 @@ def listening(
 def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
     """A listener on ``queue`` that the test drives itself (``poll_once``), with a notifier
     of its own; closed (its notifier and heartbeat) on exit."""
-    from client.replica import listener
+    from reactive_users.client import listener
 
     loop = listener.Listener(
         settings=queue.settings,
@@ -138,7 +138,7 @@ def batch_listener() -> Iterator[Any]:
     """A listener that a test hands received batches to (``_handle_batch``): it never calls
     SQS or Redis. ``fallbacks`` counts the batches its fast pass could not apply (then
     applied again, one savepoint per event)."""
-    from client.replica import listener
+    from reactive_users.client import listener
 
     class Counting(listener.Listener):
         fallbacks = 0

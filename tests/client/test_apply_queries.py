@@ -20,15 +20,15 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 
-from client.replica.decide import Decision
-from client.replica.models import Replica
-from client.replica.services import (
+from reactive_users.client.decide import Decision
+from reactive_users.client.models import Replica
+from reactive_users.client.services import (
     ApplyResult,
     batch_reads,
     event_apply,
     placeholder_username,
 )
-from reactive_cli.contract import Action, Envelope
+from reactive_users.core.contract import Action, Envelope
 from tests.client.support import (
     Queue,
     batch_listener,

@@ -17,9 +17,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from client.asgi import application
-from client.replica.services import event_apply
-from reactive_cli import naming
-from reactive_cli.contract import Action, new_event
+from reactive_users.client.services import event_apply
+from reactive_users.core import naming
+from reactive_users.core.contract import Action, new_event
 from tests.client.support import user_event
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]

@@ -20,12 +20,12 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.db.models.signals import post_save
 
-from client.replica import listener
-from client.replica.models import Replica
-from reactive_cli import aws, naming
-from reactive_cli.contract import Action, encode
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.client import listener
+from reactive_users.client.models import Replica
+from reactive_users.core import aws, naming
+from reactive_users.core.contract import Action, encode
+from reactive_users.core.settings import Settings
 from tests.client.support import (
     Queue,
     batch_listener,

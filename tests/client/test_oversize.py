@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from prometheus_client import CollectorRegistry
 
-from client.replica.limits import Policy
-from client.replica.models import Replica
-from reactive_cli.contract import Action
+from reactive_users.client.limits import Policy
+from reactive_users.client.models import Replica
+from reactive_users.core.contract import Action
 from tests.client.support import Queue, polled_listener, user_event
 from tests.support.processes import until
 

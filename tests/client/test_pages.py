@@ -12,8 +12,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from client.asgi import application
-from client.replica.services import event_apply
-from reactive_cli import naming
+from reactive_users.client.services import event_apply
+from reactive_users.core import naming
 from tests.client.support import user_event
 from tests.support.processes import python
 from tests.support.signing import KEYS_TEXT

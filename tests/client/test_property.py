@@ -4,8 +4,8 @@ Hypothesis generates histories of creates, renames, updates, deactivations, reac
 promotions to staff, demotions and deletes over a few users whose usernames come from a
 small pool, so names pass from one user to another and come back. A promotion withdraws the
 user (no fields); changes while staff publish nothing; a demotion publishes every field; a
-staff user's delete carries no fields (``master/users/changes.py``). Each change becomes
-the envelope the master would publish (``reactive_cli.contract.new_event``: the next
+staff user's delete carries no fields (``reactive_users/master/changes.py``). Each change becomes
+the envelope the master would publish (``reactive_users.core.contract.new_event``: the next
 per-user version, the full allow-listed state). The envelopes are then delivered with
 random duplicates in a random order to the real ``event_apply``, one by one or in batches
 of up to 10 that share one transaction and what ``batch_reads`` read for them, a savepoint
@@ -28,9 +28,9 @@ from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.replica.models import Replica
-from client.replica.services import batch_reads, event_apply
-from reactive_cli.contract import Action, Envelope, FieldValue, new_event
+from reactive_users.client.models import Replica
+from reactive_users.client.services import batch_reads, event_apply
+from reactive_users.core.contract import Action, Envelope, FieldValue, new_event
 from tests.client.support import batch_listener, sqs_messages
 from tests.support.reliability import record
 

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 
-from client.replica.models import Replica
-from client.replica.rows import row_insert, row_update
+from reactive_users.client.models import Replica
+from reactive_users.client.rows import row_insert, row_update
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,16 @@
-"""event_apply: what each event does to the client's users (client/replica/services.py)."""
+"""event_apply: what each event does to the client's users (reactive_users/client/services.py)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
 
-from client.replica import frames
-from client.replica.decide import Decision
-from client.replica.models import Replica
-from client.replica.services import event_apply, placeholder_username
-from reactive_cli.contract import Action
-from reactive_cli.errors import UsernameCollision
+from reactive_users.client import frames
+from reactive_users.client.decide import Decision
+from reactive_users.client.models import Replica
+from reactive_users.client.services import event_apply, placeholder_username
+from reactive_users.core.contract import Action
+from reactive_users.core.errors import UsernameCollision
 from tests.client.support import user_event
 
 pytestmark = pytest.mark.django_db

@@ -22,13 +22,13 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from client.asgi import application
-from client.replica import credentials, tokens
-from client.replica.credentials import Facts, SessionCredentials, TokenCredentials
-from client.replica.frames import EndReason
-from client.replica.models import TokenGeneration
-from client.replica.selectors import credential_facts, token_generation
-from client.replica.services import event_apply
-from client.replica.socket_limit import SocketLimit
+from reactive_users.client import credentials, tokens
+from reactive_users.client.credentials import Facts, SessionCredentials, TokenCredentials
+from reactive_users.client.frames import EndReason
+from reactive_users.client.models import TokenGeneration
+from reactive_users.client.selectors import credential_facts, token_generation
+from reactive_users.client.services import event_apply
+from reactive_users.client.socket_limit import SocketLimit
 from tests.client.support import user_event
 from tests.support.processes import python
 
@@ -233,7 +233,7 @@ async def test_a_logout_ends_token_sockets_and_voids_the_token(settings):
 
 @pytest.mark.django_db
 def test_the_token_generation_starts_at_zero_and_each_logout_moves_it_on():
-    from client.replica.signouts import token_generation_advance
+    from reactive_users.client.signouts import token_generation_advance
 
     ana = User.objects.create_user("ana")
     assert token_generation(user_id=ana.pk) == 0

@@ -16,11 +16,10 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.test import Client
 
-from client import conf
 from client.asgi import application
-from client.replica import tokens
-from client.replica.services import event_apply
-from client.replica.token_auth import bearer_token
+from reactive_users.client import conf, tokens
+from reactive_users.client.services import event_apply
+from reactive_users.client.token_auth import bearer_token
 from tests.client.support import user_event
 from tests.support.processes import python
 

@@ -16,11 +16,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models.signals import post_delete
 
-from client.replica import frames
-from client.replica.decide import Decision
-from client.replica.models import Replica
-from client.replica.services import event_apply, placeholder_username
-from reactive_cli.contract import Action, Envelope, new_event
+from reactive_users.client import frames
+from reactive_users.client.decide import Decision
+from reactive_users.client.models import Replica
+from reactive_users.client.services import event_apply, placeholder_username
+from reactive_users.core.contract import Action, Envelope, new_event
 from tests.client.support import batch_listener, sqs_messages, user_event
 
 pytestmark = pytest.mark.django_db

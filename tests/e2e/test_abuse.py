@@ -20,8 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
-from reactive_cli.contract import Action, FieldValue, encode, new_event
 from reactive_cli.localstack import WEBSOCKET_MAX_MESSAGE_BYTES
+from reactive_users.core.contract import Action, FieldValue, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, replica, send_raw, wait_drained
 from tests.support import master_ops

@@ -162,7 +162,7 @@ def test_a_client_added_late_is_backfilled_during_live_renames_and_converges_exa
     from django.contrib.auth.models import User
     from django.db import connection
 
-    from master.users.services import users_republish
+    from reactive_users.master.services import users_republish
 
     # Given a master with 2,000 users: most never had an event (bulk_create), some
     # republished (an event each), some deleted through the ORM, one deleted by raw SQL
@@ -282,7 +282,7 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
         User.objects.filter(pk=changed).update(first_name="Bulk", last_name="Update")
         app.manage(
             "shell", "-c",
-            "from client.replica.models import Replica; "
+            "from reactive_users.client.models import Replica; "
             f"Replica.objects.get(master_id={removed}).user.delete()",
         )  # fmt: skip
         with connection.cursor() as cursor:

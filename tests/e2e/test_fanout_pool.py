@@ -23,9 +23,9 @@ from channels_redis.core import RedisChannelLayer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from client.replica.frames import changed_frame
-from reactive_cli.contract import MAX_BODY_BYTES, MAX_VALUE_CHARS, Action, encode, new_event
 from reactive_cli.localstack import WEBSOCKET_MAX_MESSAGE_BYTES, client_daphne
+from reactive_users.client.frames import changed_frame
+from reactive_users.core.contract import MAX_BODY_BYTES, MAX_VALUE_CHARS, Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_abuse import closed_with, replicated_user
 from tests.e2e.test_propagation import next_frame

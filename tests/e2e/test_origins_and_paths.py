@@ -230,8 +230,9 @@ async def test_a_bare_host_in_the_allowed_origins_stops_daphne_at_start_with_the
 
     observed = f"exit {proc.popen.returncode}: {errors[-1] if errors else log[-300:]}"
     expected = (
-        "exit 1: reactive_cli.errors.ConfigError: REACTIVE_ALLOWED_ORIGINS entry 'localhost' "
-        "has no scheme, and so would match any scheme and port: write it as http://localhost "
+        "exit 1: reactive_users.core.errors.ConfigError: "
+        "REACTIVE_ALLOWED_ORIGINS entry 'localhost' has no scheme, and so would match any "
+        "scheme and port: write it as http://localhost "
         "or https://localhost (add :PORT unless it is 80 or 443)"
     )
     probe("websocket: origin", "REACTIVE_ALLOWED_ORIGINS=localhost,shop.example.com at start-up",

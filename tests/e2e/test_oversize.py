@@ -56,7 +56,7 @@ def test_a_narrower_client_stores_a_cut_value_and_status_diff_and_metrics_say_so
 ) -> None:
     from django.contrib.auth.models import User
 
-    from master.users.limits import FieldLimitError
+    from reactive_users.master.limits import FieldLimitError
 
     metrics_port = free_port()
     narrow = stack.add_client(

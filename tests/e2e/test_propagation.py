@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from reactive_cli import aws
-from reactive_cli.contract import Action, encode, new_event
+from reactive_users.core import aws
+from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.support import master_ops
 from tests.support.processes import until

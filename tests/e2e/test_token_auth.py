@@ -79,9 +79,9 @@ def shell_token(app: ClientApp, username: str, *, age: int) -> str:
     code = (
         "import time; from django.conf import settings; "
         "from django.contrib.auth.models import User; "
-        "from client import conf; from client.replica import tokens; "
+        "from client import conf; from reactive_users.client import tokens; "
         f"u = User.objects.get(username={username!r}); "
-        "from client.replica.selectors import token_generation; "
+        "from reactive_users.client.selectors import token_generation; "
         "print(tokens.issue(user_id=u.pk, stamp=tokens.credential_stamp(u), "
         "generation=token_generation(user_id=u.pk), "
         f"secret=settings.SECRET_KEY, client=conf.client_name(), now=time.time() - {age}))"

@@ -21,8 +21,8 @@ from typing import Any
 
 import boto3
 
-from reactive_cli import signing
-from reactive_cli.contract import Action, encode, new_event
+from reactive_users.core import signing
+from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.test_wire import Spy
 from tests.support import master_ops, security
 from tests.support.processes import until

@@ -10,7 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from reactive_cli.contract import DEFAULT_USER_FIELDS, SCHEMA_VERSION, Envelope, decode_sqs_body
+from reactive_users.core.contract import (
+    DEFAULT_USER_FIELDS,
+    SCHEMA_VERSION,
+    Envelope,
+    decode_sqs_body,
+)
 from tests.e2e.conftest import unique
 from tests.support import master_ops
 from tests.support.processes import until

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from reactive_cli.contract import Action, decode
+from reactive_users.core.contract import Action, decode
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, open_stream, send_raw, wait_drained
 from tests.support import master_ops

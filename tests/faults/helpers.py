@@ -15,16 +15,17 @@ from typing import Any
 
 import boto3
 
-from reactive_cli import aws
+from reactive_users.core import aws
 from tests.support.processes import Proc, until
 from tests.support.stack import ClientApp, Stack
 
-#: The listener's per-message DEBUG line (client/replica/listener.py ``_handle``).
+#: The listener's per-message DEBUG line (reactive_users/client/listener.py ``_handle``).
 HANDLED = re.compile(
     r"event (?P<event>[0-9a-f-]{36}) message (?P<message>\S+) \(receive (?P<receive>\d+)\): "
     r"(?P<action>\w+) master user (?P<user>\d+) v(?P<version>\d+) -> (?P<decision>\w+)"
 )
-#: Decisions that change the client's database (client/replica/decide.py ``Decision.writes``).
+#: Decisions that change the client's database
+#: (reactive_users/client/decide.py ``Decision.writes``).
 WRITES = frozenset({"upsert", "delete"})
 
 
@@ -160,7 +161,7 @@ class Deliveries:
 
 def outbox_event_ids(user_ids: Iterable[int]) -> list[str]:
     """The ids of every event the master recorded for ``user_ids``."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     rows = OutboxEvent.objects.filter(user_id__in=list(user_ids))
     return [str(e) for e in rows.values_list("event_id", flat=True)]
@@ -168,7 +169,7 @@ def outbox_event_ids(user_ids: Iterable[int]) -> list[str]:
 
 def outbox_pending() -> int:
     """Outbox rows not yet accepted by SNS."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     return OutboxEvent.objects.filter(sent_at__isnull=True).count()
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from reactive_cli import aws
+from reactive_users.core import aws
 from tests.faults.conftest import AddClient
 from tests.faults.helpers import outbox_event_ids, sqs
 from tests.support import master_ops
@@ -44,14 +44,14 @@ def saved(change: Callable[..., Any], *args: Any, **fields: Any) -> Any:
 
 
 def last_outbox_id() -> int:
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     return OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def outbox_after(first: int) -> Any:
     """The outbox rows written after row ``first`` (this test's rows)."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     return OutboxEvent.objects.filter(id__gt=first).order_by("id")
 
@@ -106,7 +106,7 @@ def test_saves_while_the_broker_is_down_all_commit_and_are_published_once_it_is_
     # When the broker goes away and the master saves 500 changes
     broker.stop()
     ids: list[int] = []
-    with caplog.at_level(logging.WARNING, logger="master.users.tasks"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.tasks"):
         for n in range(CREATES):
             ids.append(saved(master_ops.create_user, f"{prefix}-{n}", password=None,
                              first_name="new", email=f"{prefix}{n}@example.com"))  # fmt: skip
@@ -209,7 +209,7 @@ class RowWatch:
     seen: list[tuple[int, datetime]] = field(default_factory=list)
 
     def poll(self) -> int:
-        from master.users.models import OutboxEvent
+        from reactive_users.master.models import OutboxEvent
 
         attempts, retry_at = OutboxEvent.objects.values_list("attempts", "retry_at").get(
             id=self.row_id
@@ -230,7 +230,7 @@ class RowWatch:
     def gaps(self) -> list[tuple[int, float, float]]:
         """Per attempt after the first seen: (attempt, seconds its retry_at moved, least
         backoff that attempt must have waited)."""
-        from master.users.retry import least_backoff_seconds
+        from reactive_users.master.retry import least_backoff_seconds
 
         return [
             (attempts, (due - before).total_seconds(), least_backoff_seconds(attempts))

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from reactive_cli.contract import MAX_BODY_BYTES, Action, new_event
+from reactive_users.core.contract import MAX_BODY_BYTES, Action, new_event
 from tests.faults.conftest import AddClient
 from tests.faults.helpers import depth, receive_all, sqs, tag, wait_drained
 from tests.support import master_ops

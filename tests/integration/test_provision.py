@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 
-from reactive_cli import aws, errors, resources
 from reactive_cli.provision import (
     ClientSpec,
     Desired,
@@ -16,8 +15,9 @@ from reactive_cli.provision import (
     plan_provision,
     read_existing,
 )
-from reactive_cli.settings import Settings
 from reactive_cli.teardown import apply_teardown, plan_teardown
+from reactive_users.core import aws, errors, resources
+from reactive_users.core.settings import Settings
 from tests.support.processes import until
 
 

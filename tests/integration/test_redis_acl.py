@@ -19,7 +19,8 @@ import pytest
 import redis
 from channels_redis.core import RedisChannelLayer
 
-from reactive_cli import naming, redis_acl
+from reactive_cli import redis_acl
+from reactive_users.core import naming
 from tests.support import security
 
 AREA = "deployment: redis"

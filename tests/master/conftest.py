@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_cli.settings import Settings
+from reactive_users.core.settings import Settings
 from tests.master.sqs import Queue, Topic
 from tests.master.workers import point_celery_at, running_worker
 from tests.support.signing import KEYS

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from reactive_cli import aws
+from reactive_users.core import aws
 from tests.support.processes import until
 
 #: Seconds one receive may long-poll; it returns as soon as a message is there.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from master.users.models import OutboxEvent
+from reactive_users.master.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 

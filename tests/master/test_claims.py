@@ -1,11 +1,11 @@
-"""The claim rules of master/users/claims.py, on plain datetimes: no database, no AWS."""
+"""The claim rules of reactive_users/master/claims.py, on plain datetimes: no database, no AWS."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from master.users.claims import CLAIM_SECONDS, claim_until, may_start_call
-from master.users.services import MAX_CALL_SECONDS
+from reactive_users.master.claims import CLAIM_SECONDS, claim_until, may_start_call
+from reactive_users.master.services import MAX_CALL_SECONDS
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

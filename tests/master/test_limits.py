@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import DataError
 
-from master.users.limits import FieldLimitError
-from master.users.models import OutboxEvent, UserVersion
-from reactive_cli.contract import decode
+from reactive_users.core.contract import decode
+from reactive_users.master.limits import FieldLimitError
+from reactive_users.master.models import OutboxEvent, UserVersion
 
 pytestmark = pytest.mark.django_db
 

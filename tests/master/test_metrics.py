@@ -10,10 +10,10 @@ import pytest
 from django.contrib.auth.models import User
 from prometheus_client.parser import text_string_to_metric_families
 
-from master.users.metrics import serve_if_configured
-from master.users.services import outbox_publish_pending
 from reactive_cli import status
-from reactive_cli.settings import Settings
+from reactive_users.core.settings import Settings
+from reactive_users.master.metrics import serve_if_configured
+from reactive_users.master.services import outbox_publish_pending
 from tests.support.processes import free_port
 
 

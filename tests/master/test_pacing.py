@@ -13,9 +13,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from master.users import pacing, services, tasks
-from master.users.metrics import REGISTRY
-from master.users.models import OutboxEvent
+from reactive_users.master import pacing, services, tasks
+from reactive_users.master.metrics import REGISTRY
+from reactive_users.master.models import OutboxEvent
 from tests.master.sqs import Topic
 from tests.support.processes import until
 
@@ -104,7 +104,7 @@ def test_a_queue_nobody_drains_holds_a_relay_run_only_for_the_stall_time(
     monkeypatch.setattr(pacing, "STALL_SECONDS", 1.0)
     save_users(100)  # the Celery relay: no worker runs, the run below publishes them
 
-    with caplog.at_level(logging.WARNING, logger="master.users.pacing"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.pacing"):
         published = tasks._relay()  # runs of what pacing allows, until nothing is due
 
     assert published == 100 and unsent() == 0

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from django.conf import settings as django_settings
 
-from master.users.checks import check_user_fields
+from reactive_users.master.checks import check_user_fields
 
 
 def import_settings(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:

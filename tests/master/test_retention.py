@@ -15,13 +15,13 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from master.users import retention
-from master.users.metrics import REGISTRY
-from master.users.models import OutboxEvent, UserVersion
-from master.users.services import outbox_publish_pending
-from master.users.tasks import outbox_sweep
 from reactive_cli import status
-from reactive_cli.contract import decode
+from reactive_users.core.contract import decode
+from reactive_users.master import retention
+from reactive_users.master.metrics import REGISTRY
+from reactive_users.master.models import OutboxEvent, UserVersion
+from reactive_users.master.services import outbox_publish_pending
+from reactive_users.master.tasks import outbox_sweep
 from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)

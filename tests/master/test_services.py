@@ -16,17 +16,17 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from master.users.claims import CLAIM_SECONDS
-from master.users.models import OutboxEvent
-from master.users.services import (
+from reactive_users.core import aws
+from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
+from reactive_users.master.claims import CLAIM_SECONDS
+from reactive_users.master.models import OutboxEvent
+from reactive_users.master.services import (
     PublishReport,
     outbox_claim,
     outbox_publish_claim,
     outbox_publish_pending,
     outbox_settle,
 )
-from reactive_cli import aws
-from reactive_cli.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
 from tests.master.forwarding import black_hole, forwarding
 from tests.support.processes import free_port, until
 
@@ -310,7 +310,7 @@ def test_a_relay_whose_claim_expired_before_recording_leaves_the_rows_to_the_nex
     assert [r.id for r in takeover.rows] == [r.id for r in slow.rows]
 
     # When the first relay records its outcome
-    with caplog.at_level(logging.WARNING, logger="master.users.services"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.services"):
         outbox_settle(claim=slow, outcome=slow_outcome)
 
     # Then the row is still the second relay's, which publishes it again (at-least-once)

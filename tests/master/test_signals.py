@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from master.users.models import OutboxEvent, UserVersion
-from reactive_cli.contract import DEFAULT_USER_FIELDS, Action, Envelope, decode
+from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, Envelope, decode
+from reactive_users.master.models import OutboxEvent, UserVersion
 
 pytestmark = pytest.mark.django_db
 

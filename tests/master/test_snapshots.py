@@ -1,4 +1,5 @@
-"""Backfill, repair, dump and republish (master/users/snapshots.py, services.users_republish).
+"""Backfill, repair, dump and republish (reactive_users/master/snapshots.py and
+services.users_republish).
 
 Snapshots go to a real moto queue over HTTP; the consistent read is checked against live
 saves in another thread, on SQLite and PostgreSQL.
@@ -21,11 +22,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from master.users import snapshots
-from master.users.models import OutboxEvent, UserVersion
-from master.users.services import users_republish
-from reactive_cli import aws
-from reactive_cli.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
+from reactive_users.core import aws
+from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
+from reactive_users.master import snapshots
+from reactive_users.master.models import OutboxEvent, UserVersion
+from reactive_users.master.services import users_republish
 from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 
-from master.users.models import OutboxEvent
-from master.users.tasks import outbox_sweep
-from reactive_cli import naming
-from reactive_cli.contract import Action, decode_sqs_body
+from reactive_users.core import naming
+from reactive_users.core.contract import Action, decode_sqs_body
+from reactive_users.master.models import OutboxEvent
+from reactive_users.master.tasks import outbox_sweep
 from tests.master.workers import celery_broker, running_worker
 from tests.support.processes import free_port, until
 from tests.support.services import restartable_redis
@@ -60,7 +60,7 @@ def test_a_save_while_redis_is_down_commits_promptly_and_the_sweep_publishes_it_
     with celery_broker(celery_app, f"redis://127.0.0.1:{port}/0"):
         # Given the broker's port has nothing listening, When a user is saved
         started = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="master.users.tasks"):
+        with caplog.at_level(logging.WARNING, logger="reactive_users.master.tasks"):
             User.objects.create_user("offline")
         elapsed = time.monotonic() - started
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from reactive_cli import exitcodes
+from reactive_users.core import exitcodes
 from tests.stack.conftest import Cli
 from tests.support.processes import port_open
 

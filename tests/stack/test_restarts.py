@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli import exitcodes
 from reactive_cli.supervisor import Supervisor
+from reactive_users.core import exitcodes
 from tests.stack.conftest import Cli, hint, local_stack, run_as_typed
 
 LISTENERS = ("shop-listener-00", "shop-listener-01")

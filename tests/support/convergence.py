@@ -50,7 +50,7 @@ def master_state(user_ids: Iterable[int]) -> dict[int, UserState]:
     """The master's truth for ``user_ids``: the last version given, and the user's fields."""
     from django.contrib.auth.models import User
 
-    from master.users.models import UserVersion
+    from reactive_users.master.models import UserVersion
 
     ids = list(user_ids)
     versions = dict(UserVersion.objects.filter(user_id__in=ids).values_list("user_id", "version"))

@@ -42,7 +42,7 @@ def delete_user(user_id: int) -> None:
 
 def outbox_bodies(user_id: int) -> list[str]:
     """The bodies the master's outbox holds for a user, oldest first."""
-    from master.users.models import OutboxEvent
+    from reactive_users.master.models import OutboxEvent
 
     rows = OutboxEvent.objects.filter(user_id=user_id).order_by("id")
     return list(rows.values_list("body", flat=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from reactive_cli import signing
+from reactive_users.core import signing
 
 #: Two keys: the current one first; ``OLD_KEY`` stands for a key being rotated out.
 CURRENT_KEY = "test-k2:" + base64.urlsafe_b64encode(b"reactive-users test key two 32by").decode()

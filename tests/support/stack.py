@@ -26,8 +26,8 @@ from typing import Any
 
 from reactive_cli.localstack import client_daphne
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
-from reactive_cli.settings import Settings
 from reactive_cli.teardown import apply_teardown, plan_teardown
+from reactive_users.core.settings import Settings
 from tests.support.processes import Proc, free_port, port_open, python, until
 from tests.support.signing import KEYS
 

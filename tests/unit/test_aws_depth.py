@@ -1,10 +1,11 @@
-"""A queue's depth is read from GetQueueAttributes' answer in one place (reactive_cli.aws)."""
+"""A queue's depth is read from GetQueueAttributes' answer in one place
+(reactive_users.core.aws)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reactive_cli.aws import DELAYED, IN_FLIGHT, VISIBLE, QueueDepth
+from reactive_users.core.aws import DELAYED, IN_FLIGHT, VISIBLE, QueueDepth
 
 
 def test_a_depth_is_its_visible_in_flight_and_delayed_messages():

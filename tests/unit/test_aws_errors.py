@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from reactive_cli import errors
-from reactive_cli.aws import ERROR_CODES, map_aws_errors
+from reactive_users.core import errors
+from reactive_users.core.aws import ERROR_CODES, map_aws_errors
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -52,8 +52,8 @@ def test_every_error_class_has_a_one_line_docstring():
 
 
 def test_every_error_maps_to_its_documented_exit_code():
-    from reactive_cli import exitcodes
     from reactive_cli.main import exit_code
+    from reactive_users.core import exitcodes
 
     cases = {
         errors.ConfigError("x"): exitcodes.USAGE,

@@ -1,4 +1,4 @@
-"""The publish rules of master/users/changes.py, on plain objects: no Django database."""
+"""The publish rules of reactive_users/master/changes.py, on plain objects: no Django database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from master.users.changes import (
+from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action
+from reactive_users.master.changes import (
     Decision,
     Snapshot,
     changed_fields,
@@ -22,7 +23,6 @@ from master.users.changes import (
     take_snapshot,
     tracked_values,
 )
-from reactive_cli.contract import DEFAULT_USER_FIELDS, Action
 
 FIELDS = DEFAULT_USER_FIELDS
 ALL_FIELDS = tuple(sorted(FIELDS))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reactive_cli import config
-from reactive_cli.errors import ConfigError
+from reactive_users.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "reactive.toml.example"
 

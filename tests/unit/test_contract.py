@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli.contract import (
+from reactive_users.core.contract import (
     MAX_BODY_BYTES,
     MAX_VALUE_CHARS,
     Action,
@@ -227,7 +227,7 @@ def test_sns_notification_with_a_bad_message_is_a_contract_error():
 
 def test_importing_the_contract_pulls_in_no_framework():
     code = (
-        "import sys, reactive_cli.contract; "
+        "import sys, reactive_users.core.contract; "
         "bad = {'typer', 'rich', 'boto3', 'botocore', 'django', 'celery'} & set(sys.modules); "
         "print(sorted(bad)); sys.exit(1 if bad else 0)"
     )

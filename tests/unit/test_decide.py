@@ -1,4 +1,4 @@
-"""The apply/ignore/tombstone rules, row by row (client/replica/decide.py)."""
+"""The apply/ignore/tombstone rules, row by row (reactive_users/client/decide.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from client.replica.decide import (
+from reactive_users.client.decide import (
     MAX_VERSION,
     MAX_VERSION_STEP,
     RULES,
@@ -18,7 +18,7 @@ from client.replica.decide import (
     decide,
     implausible,
 )
-from reactive_cli.contract import Action, Envelope, Replaced, new_event
+from reactive_users.core.contract import Action, Envelope, Replaced, new_event
 
 C, U, D, S, W = Action.CREATED, Action.UPDATED, Action.DELETED, Action.SNAPSHOT, Action.WITHDRAWN
 #: A withdrawn marker at version 3 (the user left the master's published set).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reactive_cli.delivery import (
+from reactive_users.core.delivery import (
     ClientDelivery,
     Collector,
     failed_clients,

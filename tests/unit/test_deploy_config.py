@@ -18,8 +18,8 @@ import pytest
 import yaml
 from supervisor.options import ServerOptions
 
-from reactive_cli.settings import OWN_VARIABLES, own_variable
 from reactive_cli.supervisor import LISTENER_SUFFIX
+from reactive_users.core.settings import OWN_VARIABLES, own_variable
 
 CONF = Path(__file__).parents[2] / "deploy" / "supervisord.conf"
 #: SQS's longest long poll: a listener finishes it after the first SIGTERM.

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reactive_cli.diffing import Record, Status, compare, parse_record, parse_records
-from reactive_cli.errors import ContractError
+from reactive_users.core.errors import ContractError
 
 
 def fields(**changes):

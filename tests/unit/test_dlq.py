@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli.contract import MAX_BODY_BYTES, encode
-from reactive_cli.dlq import (
+from reactive_users.core.contract import MAX_BODY_BYTES, encode
+from reactive_users.core.dlq import (
     FALLBACK_GROUP_ID,
     MAX_BATCH_ENTRIES,
     MAX_MESSAGE_ATTRIBUTES,

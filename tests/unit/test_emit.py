@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reactive_cli.contract import Action, decode, encode
 from reactive_cli.emit import Target, client_redis_url, parse_user_id, synthetic_events
-from reactive_cli.errors import UnknownUser
-from reactive_cli.settings import Settings
+from reactive_users.core.contract import Action, decode, encode
+from reactive_users.core.errors import UnknownUser
+from reactive_users.core.settings import Settings
 
 
 def test_id_n_names_a_master_id_and_anything_else_is_a_username():

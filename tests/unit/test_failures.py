@@ -1,11 +1,11 @@
-"""The listener's failure rules (client/replica/failures.py): permanent or for now, and when
+"""The listener's failure rules (reactive_users/client/failures.py): permanent or for now, and when
 a failure for now is tried again."""
 
 from __future__ import annotations
 
 from django.db import OperationalError
 
-from client.replica.failures import (
+from reactive_users.client.failures import (
     BACKOFF_CAP_SECONDS,
     RETRY_BASE_SECONDS,
     RETRY_CAP_SECONDS,
@@ -14,8 +14,8 @@ from client.replica.failures import (
     compute_backoff,
     retry_delay_seconds,
 )
-from reactive_cli.dlq import MAX_REASON_CHARS
-from reactive_cli.errors import ApplyError, ContractError, UsernameCollision
+from reactive_users.core.dlq import MAX_REASON_CHARS
+from reactive_users.core.errors import ApplyError, ContractError, UsernameCollision
 
 
 def test_bad_events_fail_for_good_and_everything_else_for_now():

@@ -1,4 +1,4 @@
-"""The listener's heartbeat (client/replica/heartbeat.py), with a recording extend call:
+"""The listener's heartbeat (reactive_users/client/heartbeat.py), with a recording extend call:
 a held batch is extended every third of the visibility timeout, and never after it is
 dropped. The SQS side is tested on moto in tests/client/test_listener.py."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from client.replica.heartbeat import Heartbeat, heartbeat_interval
+from reactive_users.client.heartbeat import Heartbeat, heartbeat_interval
 from tests.support.processes import until
 
 

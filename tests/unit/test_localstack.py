@@ -9,7 +9,7 @@ import pytest
 from supervisor.options import ServerOptions
 
 from reactive_cli import localstack
-from reactive_cli.errors import ConfigError
+from reactive_users.core.errors import ConfigError
 
 
 def test_the_stack_runs_infrastructure_master_and_each_clients_web_and_listener(tmp_path: Path):

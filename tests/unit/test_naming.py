@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from reactive_cli import naming
-from reactive_cli.errors import ConfigError
+from reactive_users.core import naming
+from reactive_users.core.errors import ConfigError
 
 CHANNELS_GROUP = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")
 

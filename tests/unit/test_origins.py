@@ -1,11 +1,11 @@
-"""Websocket origins (client/replica/origins.py): exact matches after normalising, pure."""
+"""Websocket origins (reactive_users/client/origins.py): exact matches after normalising, pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from client.replica.origins import is_allowed, normalise, parse_allowed
-from reactive_cli.errors import ConfigError
+from reactive_users.client.origins import is_allowed, normalise, parse_allowed
+from reactive_users.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""The client's oversize policy as pure rules (client/replica/limits.py)."""
+"""The client's oversize policy as pure rules (reactive_users/client/limits.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from client.replica.limits import (
+from reactive_users.client.limits import (
     Fit,
     Policy,
     fit,
@@ -14,7 +14,7 @@ from client.replica.limits import (
     parse_policy,
     split,
 )
-from reactive_cli.errors import ConfigError
+from reactive_users.core.errors import ConfigError
 
 
 def test_a_value_within_the_limit_is_stored_whole_under_either_policy():

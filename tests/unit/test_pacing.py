@@ -1,5 +1,6 @@
-"""Relay pacing (master/users/pacing.py): the rules on plain numbers, and one process's pacer
-driven by a fake clock and fake queue depths. Against moto: tests/master/test_pacing.py."""
+"""Relay pacing (reactive_users/master/pacing.py): the rules on plain numbers, and one
+process's pacer driven by a fake clock and fake queue depths. Against moto:
+tests/master/test_pacing.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from master.users.pacing import (
+from reactive_users.core.errors import EndpointUnreachable
+from reactive_users.master.pacing import (
     DEFAULT_DRAIN_RATE,
     MAX_HOLD_SECONDS,
     MAX_LOOK_SECONDS,
@@ -24,7 +26,6 @@ from master.users.pacing import (
     resume_depth,
     room,
 )
-from reactive_cli.errors import EndpointUnreachable
 
 LIMIT = 100
 
@@ -251,7 +252,7 @@ def test_a_queue_nobody_drains_holds_publishing_only_for_the_stall_time(caplog) 
     queues = Queues({"live": 500.0, "dead": 0.0})
     held: list[float] = []
     pacer = queues.pacer(on_hold=held.append)
-    with caplog.at_level(logging.WARNING, logger="master.users.pacing"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.pacing"):
         publish_all(queues, pacer, 2000)
     assert queues.depths["dead"] == 2000  # nothing lost: it waits in its queue
     # Held for the dead queue until it stalled, then only as fast as the live one drains.
@@ -282,7 +283,7 @@ def test_a_backfill_keeping_a_queue_full_holds_live_events_only_for_the_stall_ti
     queues.depths["late"] = 2.0 * LIMIT
     held: list[float] = []
     pacer = queues.pacer(on_hold=held.append)
-    with caplog.at_level(logging.WARNING, logger="master.users.pacing"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.pacing"):
         for _ in range(50):
             assert queues.now < 3600, "the pacer held publishing for an hour"
             assert pacer.take(1) == 1
@@ -302,7 +303,7 @@ def test_depths_that_cannot_be_read_never_hold_publishing(caplog) -> None:
         raise EndpointUnreachable("GetQueueAttributes failed: endpoint unreachable")
 
     pacer = Pacer(max_depth=LIMIT, read_depths=unreachable, clock=lambda: queues.now)
-    with caplog.at_level(logging.WARNING, logger="master.users.pacing"):
+    with caplog.at_level(logging.WARNING, logger="reactive_users.master.pacing"):
         assert pacer.take(10) == 10
         assert pacer.take(10) == 10
     assert queues.looks == 1  # unpaced for a while: no look per call

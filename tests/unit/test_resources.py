@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from reactive_cli import resources
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import Settings
+from reactive_users.core import resources
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import Settings
 
 PLACE = {"endpoint_url": "http://127.0.0.1:1", "region": "us-east-1"}
 

@@ -1,4 +1,5 @@
-"""The outbox relay's backoff rule (master/users/retry.py), on plain numbers: no database."""
+"""The outbox relay's backoff rule (reactive_users/master/retry.py), on plain numbers: no
+database."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from master.users.retry import (
+from reactive_users.master.retry import (
     BASE_SECONDS,
     CAP_SECONDS,
     JITTER_FRACTION,

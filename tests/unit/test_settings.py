@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli.contract import DEFAULT_USER_FIELDS
-from reactive_cli.errors import ConfigError
-from reactive_cli.settings import (
+from reactive_users.core.contract import DEFAULT_USER_FIELDS
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.settings import (
     DEFAULT_REDIS_URL,
     Settings,
     database,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli import signing
-from reactive_cli.contract import decode
-from reactive_cli.errors import ConfigError, SignatureError
-from reactive_cli.settings import Settings, signing_keys
+from reactive_users.core import signing
+from reactive_users.core.contract import decode
+from reactive_users.core.errors import ConfigError, SignatureError
+from reactive_users.core.settings import Settings, signing_keys
 
 GOLDEN = Path(__file__).parent / "data" / "signed_envelope_v1.json"
 ENVELOPE = Path(__file__).parent / "data" / "envelope_v1.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core import signing
 
-from client.replica import frames, tokens
+from reactive_users.client import frames, tokens
 
 DATA = Path(__file__).parent / "data"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli.settings import Settings, database, secret_key
-from reactive_cli.statedir import private_dir
+from reactive_users.core.settings import Settings, database, secret_key
+from reactive_users.core.statedir import private_dir
 
 
 def mode(path: Path) -> int:

@@ -7,8 +7,9 @@ import xmlrpc.client
 import pytest
 from supervisor.xmlrpc import Faults
 
-from reactive_cli import errors, supervisor
+from reactive_cli import supervisor
 from reactive_cli.supervisor import FAULTS, NO_OP_FAULTS, Process, fault_error, select
+from reactive_users.core import errors
 
 
 def process(group: str, name: str | None = None, state: str = "RUNNING") -> Process:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reactive_cli import exitcodes
-from reactive_cli.errors import ConfigError
-from reactive_cli.websecurity import PRODUCTION_HSTS_SECONDS, proxy_ssl_header, web_security
+from reactive_users.core import exitcodes
+from reactive_users.core.errors import ConfigError
+from reactive_users.core.websecurity import PRODUCTION_HSTS_SECONDS, proxy_ssl_header, web_security
 from tests.support import security
 
 #: What every production settings load needs besides the variables under test.

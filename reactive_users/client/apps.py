@@ -1,0 +1,23 @@
+"""The replica app: the client's copy of the master's users, and its live streams."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ReplicaConfig(AppConfig):
+    """Replicated users: apply events from SQS, push them to the user's sockets."""
+
+    name = "reactive_users.client"
+    label = "replica"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the receivers that end sockets whose credentials ended; register the
+        check of the field limits."""
+        from django.core import checks
+
+        from reactive_users.client import signals  # noqa: F401  (importing connects them)
+        from reactive_users.client.checks import check_field_limits
+
+        checks.register(check_field_limits)

@@ -1,0 +1,40 @@
+"""``python -m client listen``: run this client's SQS listener in the foreground."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from reactive_users.client import conf, listener
+from reactive_users.core.errors import ReactiveError
+
+
+class Command(BaseCommand):
+    help = (
+        "Run this client's SQS listener in the foreground (what supervisord runs). "
+        "SIGTERM/SIGINT: finish the message in hand, hand the rest back, exit 0."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--wait-seconds", type=int, default=listener.MAX_WAIT_TIME_SECONDS,
+            help="ReceiveMessage long-poll time (0-20 s).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--max-messages", type=int, default=listener.MAX_PREFETCH,
+            help="Messages per ReceiveMessage (1-10).",
+        )  # fmt: skip
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run the listener (the same function ``reactive listen`` runs) until stopped."""
+        try:
+            listener.serve(
+                settings=conf.shared(),
+                client=conf.client_name(),
+                explicit_queue_url=conf.queue_url(),
+                max_messages=options["max_messages"],
+                wait_seconds=options["wait_seconds"],
+            )
+        except ReactiveError as exc:
+            raise CommandError(f"{type(exc).__name__}: {exc}") from exc

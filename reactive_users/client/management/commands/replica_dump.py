@@ -1,0 +1,24 @@
+"""``python -m client replica_dump``: this client's replicas as JSON lines (``reactive diff``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from reactive_users.client.selectors import replica_records
+
+
+class Command(BaseCommand):
+    help = (
+        "Print every replicated user of this client as one JSON line each, in master id order: "
+        '{"master_id", "version", "tombstone", "withdrawn", "fields"} (fields null: the local '
+        "user is gone; withdrawn: the master excludes the user, no local user). "
+        "Read-only; `reactive diff` compares it with the master's users_dump."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        write = self.stdout.write
+        for record in replica_records():
+            write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))

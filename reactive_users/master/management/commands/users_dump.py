@@ -1,0 +1,25 @@
+"""``python -m master users_dump``: every master user as a JSON line, for ``reactive diff``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from reactive_users.master import snapshots
+
+
+class Command(BaseCommand):
+    help = (
+        "Print every master user and tombstone as one JSON line each, in master id order: "
+        '{"master_id", "version", "tombstone", "excluded", "fields"} (the allow-listed '
+        "fields; version null: no event yet; excluded: staff/superusers not published, whom "
+        "clients must not hold, dumped without fields). "
+        "Read-only; `reactive diff` compares it with a client's replica_dump."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        write = self.stdout.write
+        for state in snapshots.states_dump():
+            write(json.dumps(state.as_json(), separators=(",", ":"), ensure_ascii=False))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reactive_cli import projects
 from reactive_cli.config import Config
 from reactive_users.core import aws, naming, signing
 from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
@@ -28,6 +29,8 @@ from reactive_users.core.settings import Settings, own_environment, signing_keys
 
 #: Most events one run may publish (each is one SNS Publish call).
 MAX_COUNT = 100
+#: Longest wait for the master's ``user_version``, in seconds.
+USER_LOOKUP_TIMEOUT_SECONDS = 60.0
 #: Default seconds to wait for every listener's ack.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Seconds to keep collecting socket acks once every listener acknowledged. Sockets ack a
@@ -66,30 +69,23 @@ def parse_user_id(spec: str) -> int | None:
 
 
 def resolve_user(spec: str) -> Target:
-    """The target for ``USER``: ``id:N`` needs nothing; a username is read from the master."""
+    """The target for ``USER``: ``id:N`` needs nothing; a username is read from the master
+    (``python -m master user_version USERNAME`` with this process's environment)."""
     user_id = parse_user_id(spec)
     if user_id is not None:
         return Target(user_id=user_id)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "master.settings"
-    import django
-    from django.db import DatabaseError
-
-    django.setup()
-    from django.contrib.auth.models import User
-
-    from reactive_users.master.models import UserVersion
-
-    try:
-        user = User.objects.filter(username=spec).first()
-        held = UserVersion.objects.filter(user_id=user.pk).first() if user else None
-    except DatabaseError as e:
+    env = {**os.environ, **projects.MASTER_SETTINGS}
+    proc = projects.start("master", ["user_version", spec], env)
+    found = projects.json_answer(proc, timeout=USER_LOOKUP_TIMEOUT_SECONDS)
+    if isinstance(found, str):
         raise ConfigError(
-            f"cannot read the master's database to find user {spec!r} ({e}): check "
+            f"cannot read the master's database to find user {spec!r} ({found}): check "
             "DATABASE_URL, or pass id:N"
-        ) from e
-    if user is None:
+        )
+    if found.get("user_id") is None:
         raise UnknownUser(f"no master user {spec!r}: check the username, or pass id:N")
-    return Target(user_id=int(user.pk), username=spec, version=max(1, held.version if held else 1))
+    version = found.get("version") or 1
+    return Target(user_id=int(found["user_id"]), username=spec, version=max(1, int(version)))
 
 
 def synthetic_events(target: Target, count: int) -> list[Envelope]:

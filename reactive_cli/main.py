@@ -27,12 +27,7 @@ from reactive_cli.commands import (
 )
 from reactive_users.core import exitcodes
 from reactive_users.core.errors import (
-    AwsError,
-    ConfigError,
-    QueueNotFound,
     ReactiveError,
-    TopicNotFound,
-    UsageError,
 )
 
 app = typer.Typer(
@@ -67,27 +62,13 @@ USAGE_ERRORS: tuple[type[BaseException], ...] = (click.ClickException, typer.Typ
 
 
 #: Exit code by error class, most specific first; anything else is STACK.
-EXIT_CODES: tuple[tuple[type[ReactiveError], int], ...] = (
-    (ConfigError, exitcodes.USAGE),
-    (UsageError, exitcodes.USAGE),
-    (QueueNotFound, exitcodes.NOT_PROVISIONED),
-    (TopicNotFound, exitcodes.NOT_PROVISIONED),
-    (AwsError, exitcodes.AWS),
-)
-
-
-def exit_code(error: ReactiveError) -> int:
-    """The exit code for one of our errors (see ``reactive_users.core.exitcodes``)."""
-    return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), exitcodes.STACK)
-
-
 def main(args: Sequence[str] | None = None) -> int:
     """Run ``reactive ARGS``; our errors become one red line; returns the exit code."""
     try:
         result = app(args=list(args) if args is not None else None, standalone_mode=False)
     except ReactiveError as e:
         _err.print(Text(f"{type(e).__name__}: {e}", style="red"), soft_wrap=True)
-        return exit_code(e)
+        return exitcodes.exit_code(e)
     except ABORTS:  # Ctrl-C, or "no" to a confirmation
         return exitcodes.FAILED
     except USAGE_ERRORS as e:  # unknown option, bad value: typer's "Error: ..." line

@@ -14,15 +14,13 @@ and push it toward the dead-letter queue. The model says "n/a" and why, rather t
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reactive_cli import projects
 from reactive_cli.supervisor import Process, Supervisor
 from reactive_users.core import aws, naming, resources
 from reactive_users.core.errors import ReactiveError
@@ -34,8 +32,10 @@ OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would 
 
 #: A reading is its value, or the reason it could not be taken.
 Reading = Any
-#: Longest wait for a client's ``replica_stats``, in seconds.
+#: Longest wait for a client's ``replica_stats`` or the master's ``outbox_stats``, in seconds.
 REPLICA_STATS_TIMEOUT_SECONDS = 60.0
+#: What ``outbox_stats`` prints: the fields of a reading.
+OUTBOX_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxReading))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,59 +235,41 @@ def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | 
 
 
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
-    """The master's outbox: its backlog, size and oldest sent row
-    (``reactive_users.master.selectors.outbox_overview``), or why not.
+    """The master's outbox: its backlog, size and oldest sent row, read through the master
+    project (``python -m master outbox_stats`` with ``env`` over this process's), or why not."""
+    env = {**os.environ, **env, **projects.MASTER_SETTINGS}
+    proc = projects.start("master", ["outbox_stats"], env)
+    return outbox_reading(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
 
-    Sets up Django in this process with ``master.settings`` and ``env`` (once per process).
-    """
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "master.settings"
+
+def outbox_reading(found: dict[str, Any] | str) -> OutboxReading | str:
+    """An ``outbox_stats`` answer as a reading, or why it is not one."""
+    if isinstance(found, str):
+        return f"unknown: {found}"
     try:
-        import django
-
-        django.setup()
-        from django.utils import timezone
-
-        from reactive_users.master.selectors import outbox_overview
-
-        return outbox_overview(now=timezone.now())
-    except Exception as e:  # any failure is shown as "unknown", not a traceback
-        reason = (str(e).strip().splitlines() or [""])[0]
-        return f"unknown: {type(e).__name__}: {reason}"
+        return OutboxReading(**{k: found[k] for k in OUTBOX_FIELDS})
+    except (KeyError, TypeError) as e:
+        return f"unknown: not an outbox_stats line: {type(e).__name__}: {e}"
 
 
 def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCounts | str]:
     """Each client's replica counts, read through its own project (``python -m client
     replica_stats`` with ``envs[client]``, all at once), or why not."""
-    running = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "client", "replica_stats"],
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, env in envs.items()
+    running = {name: projects.start("client", ["replica_stats"], env) for name, env in envs.items()}
+    return {
+        name: _replica_counts(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
+        for name, proc in running.items()
     }
-    return {name: _replica_counts(proc) for name, proc in running.items()}
 
 
-def _replica_counts(proc: subprocess.Popen[str]) -> ReplicaCounts | str:
+def _replica_counts(found: dict[str, Any] | str) -> ReplicaCounts | str:
+    if isinstance(found, str):
+        return f"unknown: {found}"
     try:
-        out, err = proc.communicate(timeout=REPLICA_STATS_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return f"unknown: no answer in {REPLICA_STATS_TIMEOUT_SECONDS:g} s"
-    if proc.returncode != 0:
-        lines = [line for line in err.strip().splitlines() if line.strip()]
-        return f"unknown: {lines[-1] if lines else f'exit {proc.returncode}'}"
-    try:
-        found = json.loads(out.strip().splitlines()[-1])
         return ReplicaCounts(
             replicas=int(found["replicas"]),
             truncated_users=int(found["truncated_users"]),
             truncated_fields={str(k): int(v) for k, v in found["truncated_fields"].items()},
         )
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
-        return f"unknown: not a replica_stats line: {type(e).__name__}: {out[-120:]!r}"
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        return f"unknown: not a replica_stats line: {type(e).__name__}: {found!r:.120}"

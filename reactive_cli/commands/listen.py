@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -32,15 +33,15 @@ def listen(
     """
     cfg = target(config_path, state_dir, enter=True).config
     cfg.client(client)  # an unknown client fails here, naming the known ones
-    os.environ["DJANGO_SETTINGS_MODULE"] = "client.settings"
-    os.environ["REACTIVE_CLIENT"] = client
-    os.environ["REACTIVE_PREFIX"] = cfg.prefix
-    os.environ["REACTIVE_STATE_DIR"] = str(state_dir.absolute())
-    import django
-
-    django.setup()
-    from reactive_users.client import conf, listener
-
-    listener.serve(
-        settings=conf.shared(), client=conf.client_name(), explicit_queue_url=conf.queue_url()
-    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "client.settings",
+        "REACTIVE_CLIENT": client,
+        "REACTIVE_PREFIX": cfg.prefix,
+        "REACTIVE_STATE_DIR": str(state_dir.absolute()),
+    }
+    # The client project's own entry point replaces this process: same PID, so signals and
+    # the exit code (the table in reactive_users.core.exitcodes) are the listener's.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "client", "listen"], env)

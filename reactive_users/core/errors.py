@@ -26,7 +26,7 @@
         ├── TopicNotFound          the topic does not exist: run provisioning       (exit 5)
         └── InvalidRequest         AWS refused the request's parameters (permanent)
 
-Exit codes are mapped in one table, ``reactive_cli.main.EXIT_CODES``.
+Exit codes are mapped in one table, ``reactive_users.core.exitcodes.EXIT_CODES``.
 This module is stdlib-only: the contract imports it.
 """
 

@@ -52,8 +52,8 @@ def test_every_error_class_has_a_one_line_docstring():
 
 
 def test_every_error_maps_to_its_documented_exit_code():
-    from reactive_cli.main import exit_code
     from reactive_users.core import exitcodes
+    from reactive_users.core.exitcodes import exit_code
 
     cases = {
         errors.ConfigError("x"): exitcodes.USAGE,

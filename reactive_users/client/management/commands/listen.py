@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from reactive_users.client import conf, listener
+from reactive_users.core import exitcodes
 from reactive_users.core.errors import ReactiveError
 
 
@@ -36,5 +37,6 @@ class Command(BaseCommand):
                 max_messages=options["max_messages"],
                 wait_seconds=options["wait_seconds"],
             )
-        except ReactiveError as exc:
-            raise CommandError(f"{type(exc).__name__}: {exc}") from exc
+        except ReactiveError as exc:  # one line and the documented exit code, as `reactive`
+            self.stderr.write(f"{type(exc).__name__}: {exc}")
+            raise SystemExit(exitcodes.exit_code(exc)) from None

@@ -1,0 +1,25 @@
+"""``python -m master outbox_stats``: what the outbox holds (``reactive status`` reads it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from reactive_users.master.selectors import outbox_overview
+
+
+class Command(BaseCommand):
+    help = (
+        'Print one JSON line: {"backlog", "oldest_age_seconds", "waiting_retry", "rows", '
+        '"oldest_sent_age_seconds", "retention_seconds"}: the events waiting to be published, '
+        "the rows the outbox holds and how long sent rows are kept. Read-only; `reactive "
+        "status` shows it."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        reading = outbox_overview(now=timezone.now())
+        self.stdout.write(json.dumps(dataclasses.asdict(reading), separators=(",", ":")))

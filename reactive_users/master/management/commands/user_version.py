@@ -1,0 +1,33 @@
+"""``python -m master user_version USERNAME``: a master user's id and version (``reactive
+emit-test USER`` targets it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from reactive_users.master.models import UserVersion
+
+
+class Command(BaseCommand):
+    help = (
+        'Print one JSON line: {"user_id", "username", "version"} for the master user with this '
+        'username, or {"user_id": null} if there is none. Read-only.'
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username", help="The master user's username.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username = options["username"]
+        user = get_user_model().objects.filter(username=username).first()
+        held = UserVersion.objects.filter(user_id=user.pk).first() if user else None
+        found = {
+            "user_id": None if user is None else int(user.pk),
+            "username": username,
+            "version": held.version if held else None,
+        }
+        self.stdout.write(json.dumps(found, separators=(",", ":")))

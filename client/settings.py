@@ -106,9 +106,13 @@ def _ws_token_seconds() -> int:
 def _ws_max_sockets_per_user() -> int:
     """Sockets one user may hold open on one daphne process; the next is closed with 4429."""
     return env_count(
-        _env, "REACTIVE_WS_MAX_SOCKETS_PER_USER", default=20, least=1, most=10_000,
+        _env,
+        "REACTIVE_WS_MAX_SOCKETS_PER_USER",
+        default=20,
+        least=1,
+        most=10_000,
         unit="sockets",
-    )  # fmt: skip
+    )
 
 
 def _ws_recheck_seconds() -> int:

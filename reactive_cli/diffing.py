@@ -215,10 +215,14 @@ def _entry(master_id: int, m: Record | None, c: Record | None) -> Entry:
     if found.status.differs and _ahead(m, c):
         assert m is not None and c is not None
         return replace(
-            found, status=Status.AHEAD, repairable=True, reset=True, client_event_id=c.event_id,
+            found,
+            status=Status.AHEAD,
+            repairable=True,
+            reset=True,
+            client_event_id=c.event_id,
             reason=f"version {_v(c.version)} on the client is above the master's "
             f"{_v(m.version)}: an event the master never sent; a reset repairs it",
-        )  # fmt: skip
+        )
     if found.reset:
         return replace(found, client_event_id=c.event_id if c else None)
     return found
@@ -261,16 +265,21 @@ def _compared(master_id: int, m: Record | None, c: Record | None) -> Entry:
     if c.withdrawn:
         return entry(Status.MISSING, "withdrawn on the client")
     if c.tombstone:
-        return entry(Status.STALE, "tombstoned on the client, live in the master: a delete the "
-                     "master never made; a reset repairs it", reset=True)  # fmt: skip
+        return entry(
+            Status.STALE,
+            "tombstoned on the client, live in the master: a delete the "
+            "master never made; a reset repairs it",
+            reset=True,
+        )
     if c.fields is None:
         return entry(Status.MISSING, "local user deleted")
     differing = _differing(m.fields or {}, c.fields)
     if not differing and m.version == c.version:
         return entry(Status.EQUAL)
     if m.version == c.version and _only_cut(differing, m.fields or {}, c):
-        return entry(Status.TRUNCATED, _cut_reason(differing, c), fields=differing,
-                     repairable=False)  # fmt: skip
+        return entry(
+            Status.TRUNCATED, _cut_reason(differing, c), fields=differing, repairable=False
+        )
     reasons = []
     if m.version != c.version:
         reasons.append(f"version {_v(c.version)} on the client, {_v(m.version)} in the master")

@@ -131,7 +131,7 @@ def build_status(
                 (replicas or {}).get(name, "not read"),
             )
             for name in clients
-        ],  # fmt: skip
+        ],
         outbox=_outbox(outbox, now),
     )
 
@@ -142,13 +142,21 @@ def _client(
     queue: aws.QueueDepth | str,
     dlq: aws.QueueDepth | str,
 ) -> ClientStatus:
-    listeners = [] if isinstance(processes, str) else [
-        ListenerStatus(name=p.name, state=p.state, pid=p.pid or None,
-                       uptime_seconds=p.uptime_seconds)
-        for p in processes if p.client == name
-    ]  # fmt: skip
-    errors = [f"queue: {queue}" if isinstance(queue, str) else "",
-              f"dead-letter queue: {dlq}" if isinstance(dlq, str) else ""]  # fmt: skip
+    listeners = (
+        []
+        if isinstance(processes, str)
+        else [
+            ListenerStatus(
+                name=p.name, state=p.state, pid=p.pid or None, uptime_seconds=p.uptime_seconds
+            )
+            for p in processes
+            if p.client == name
+        ]
+    )
+    errors = [
+        f"queue: {queue}" if isinstance(queue, str) else "",
+        f"dead-letter queue: {dlq}" if isinstance(dlq, str) else "",
+    ]
     return ClientStatus(
         name=name,
         listeners=listeners,
@@ -210,10 +218,15 @@ def read_queues(
     settings: Settings, clients: Sequence[str], *, fifo: bool = False
 ) -> tuple[dict[str, aws.QueueDepth | str], dict[str, aws.QueueDepth | str]]:
     """Each client's queue and dead-letter queue depths, or why not."""
-    recorded = resources.stack(
-        settings.state_dir, settings.prefix,
-        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
-    ) or {}  # fmt: skip
+    recorded = (
+        resources.stack(
+            settings.state_dir,
+            settings.prefix,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+        )
+        or {}
+    )
     known = recorded.get("clients", {})
     queues: dict[str, aws.QueueDepth | str] = {}
     dlqs: dict[str, aws.QueueDepth | str] = {}
@@ -222,8 +235,9 @@ def read_queues(
         queues[name] = _depths(
             settings, urls.get("queue_url"), naming.queue_name(settings.prefix, name, fifo=fifo)
         )
-        dlqs[name] = _depths(settings, urls.get("dlq_url"),
-                             naming.dlq_name(settings.prefix, name, fifo=fifo))  # fmt: skip
+        dlqs[name] = _depths(
+            settings, urls.get("dlq_url"), naming.dlq_name(settings.prefix, name, fifo=fifo)
+        )
     return queues, dlqs
 
 

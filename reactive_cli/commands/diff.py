@@ -96,8 +96,9 @@ def diff(
             console.print(render(shown[:limit]))
         if len(shown) > limit:
             console.print(f"... and {len(shown) - limit} more (--limit, or --json for all)")
-        console.print(totals_line(client, report), style="red" if report.differs else "green",
-                      highlight=False)  # fmt: skip
+        console.print(
+            totals_line(client, report), style="red" if report.differs else "green", highlight=False
+        )
     code = exitcodes.FAILED if report.differs else exitcodes.OK
     if repair and report.differs:
         code = _repair(client, report, m_env, err)
@@ -140,17 +141,25 @@ def _repair(client: str, report: diffing.Report, env: dict[str, str], err: Conso
 def _reset_lines(entries: list[diffing.Entry]) -> str:
     """What ``python -m master backfill --resets -`` reads: the client state each replaces."""
     return "".join(
-        json.dumps({"master_id": e.master_id, "version": e.client_version,
-                    "event_id": e.client_event_id}) + "\n"
+        json.dumps(
+            {"master_id": e.master_id, "version": e.client_version, "event_id": e.client_event_id}
+        )
+        + "\n"
         for e in entries
-    )  # fmt: skip
+    )
 
 
 def render(entries: tuple[diffing.Entry, ...]) -> Table:
     """One row per user: id, status, both versions, what differs."""
     table = Table("master id", "status", "master v", "client v", "detail")
-    colour = {"missing": "red", "extra": "red", "stale": "yellow", "equal": "green",
-              "truncated": "magenta", "ahead": "red"}  # fmt: skip
+    colour = {
+        "missing": "red",
+        "extra": "red",
+        "stale": "yellow",
+        "equal": "green",
+        "truncated": "magenta",
+        "ahead": "red",
+    }
     for e in entries:
         status = f"[{colour.get(e.status.value, 'dim')}]{e.status.value}[/]"
         table.add_row(

@@ -171,8 +171,12 @@ def redrive(
         return
     summary = f"Moved {done.moved} message(s) from {target.dlq_name} to {target.queue_name}."
     if done.failed:
-        console.print(f"FAILED: {summary} {len(done.failed)} could not be moved and stay in "
-                      f"{target.dlq_name}.", style="red", highlight=False)  # fmt: skip
+        console.print(
+            f"FAILED: {summary} {len(done.failed)} could not be moved and stay in "
+            f"{target.dlq_name}.",
+            style="red",
+            highlight=False,
+        )
         raise typer.Exit(code=exitcodes.FAILED)
     console.print(summary, style="green", highlight=False)
 
@@ -248,6 +252,10 @@ def _table(letters: list[dlq.DeadLetter]) -> Table:
 def _warn_not_released(not_released: dict[str, str]) -> None:
     err = Console(stderr=True)
     for message_id, why in not_released.items():
-        err.print(f"message {message_id} was not handed back ({why}): it is visible again "
-                  f"within {dlq_sqs.LIST_VISIBILITY_SECONDS} s", style="yellow",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+        err.print(
+            f"message {message_id} was not handed back ({why}): it is visible again "
+            f"within {dlq_sqs.LIST_VISIBILITY_SECONDS} s",
+            style="yellow",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -38,7 +38,7 @@ def emit_test(
             help="Report only this client (events still reach every client).",
             show_default=False,
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     count: Annotated[
         int, typer.Option("--count", "-n", min=1, max=emit.MAX_COUNT, help="Events to publish.")
     ] = 1,

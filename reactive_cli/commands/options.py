@@ -57,10 +57,15 @@ def target(config_path: Path | None, state_dir: Path, *, enter: bool = False) ->
         return Target(config=cfg, source=source)
     if enter:
         os.environ.update(layout.common_env())
-    clients = tuple(config.ClientConfig(name=n, listeners=layout.listener_count(n))
-                    for n in layout.clients)  # fmt: skip
-    local = config.Config(path=None, prefix=layout.prefix, clients=clients,
-                          where=f"the local stack in {layout.state_dir}")  # fmt: skip
+    clients = tuple(
+        config.ClientConfig(name=n, listeners=layout.listener_count(n)) for n in layout.clients
+    )
+    local = config.Config(
+        path=None,
+        prefix=layout.prefix,
+        clients=clients,
+        where=f"the local stack in {layout.state_dir}",
+    )
     return Target(config=local, source=source, layout=layout)
 
 

@@ -69,15 +69,19 @@ def provision(
             result = apply_plan(settings, plan)
         produced = result.as_json()
         where = resources.record(
-            settings.state_dir, cfg.prefix, produced,
-            endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
-        )  # fmt: skip
+            settings.state_dir,
+            cfg.prefix,
+            produced,
+            endpoint_url=settings.aws_endpoint_url,
+            region=settings.aws_region,
+        )
         counts = plan.counts()
         console.print(
             f"Applied: {counts['create']} created, {counts['update']} updated, "
             f"{counts['unchanged']} unchanged. Recorded in {where}",
-            highlight=False, soft_wrap=True,
-        )  # fmt: skip
+            highlight=False,
+            soft_wrap=True,
+        )
     if json_output:
         data = {
             "plan": [s.as_json() for s in plan.steps],

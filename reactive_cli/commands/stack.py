@@ -136,8 +136,9 @@ def up(
         f"Logs: {layout.state_dir / 'logs'}   Status: {me} status{flag}   "
         f"Stop: {me} down{flag}\n"
         f"Try the whole path: {me} emit-test {localstack.DEMO_USERNAME}{flag}",
-        soft_wrap=True, highlight=False,
-    )  # fmt: skip
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _state_flag(state_dir: Path) -> str:
@@ -159,7 +160,8 @@ def down(state_dir: StateDir = Path(DEFAULT_STATE_DIR)) -> None:
     if not pids:
         Console().print(
             f"The stack is already down (nothing answers on {layout.socket_path}).",
-            highlight=False, soft_wrap=True,
-        )  # fmt: skip
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     Console().print(f"The stack is down: {len(pids)} processes stopped.")

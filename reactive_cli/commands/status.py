@@ -137,8 +137,17 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
 def render(found: model.StackStatus, *, problems: bool = False) -> Group:
     """The status as one table and an outbox line; with ``problems``, why each part that
     could not be read was not, below them (--watch: stderr would break the redraw)."""
-    table = Table("client", "listener", "state", "pid", "uptime", "visible", "in flight",
-                  "dead letters", "oldest msg")  # fmt: skip
+    table = Table(
+        "client",
+        "listener",
+        "state",
+        "pid",
+        "uptime",
+        "visible",
+        "in flight",
+        "dead letters",
+        "oldest msg",
+    )
     for client in found.clients:
         queue = [_n(client.visible), _n(client.in_flight), _n(client.dead_letters), "n/a"]
         rows: list[list[str | Text]] = [
@@ -178,14 +187,21 @@ def _truncated_lines(clients: list[model.ClientStatus]) -> list[Text]:
     for client in clients:
         if client.truncated_users:
             fields = ", ".join(f"{n} {c}" for n, c in sorted(client.truncated_fields.items()))
-            lines.append(Text(
-                f"{client.name}: {client.truncated_users} user(s) hold values cut to the "
-                f"client's limits ({fields}): `reactive diff --client {client.name}` lists them",
-                style="yellow",
-            ))  # fmt: skip
+            lines.append(
+                Text(
+                    f"{client.name}: {client.truncated_users} user(s) hold values cut to the "
+                    f"client's limits ({fields}): "
+                    f"`reactive diff --client {client.name}` lists them",
+                    style="yellow",
+                )
+            )
         elif client.replicas_error:
-            lines.append(Text(f"{client.name}: truncated values not counted: "
-                              f"{client.replicas_error}", style="dim"))  # fmt: skip
+            lines.append(
+                Text(
+                    f"{client.name}: truncated values not counted: {client.replicas_error}",
+                    style="dim",
+                )
+            )
     return lines
 
 

@@ -333,8 +333,10 @@ def _from_dict(obj: object) -> Envelope:
 
 
 def _replaced(obj: object) -> Replaced:
-    _check(isinstance(obj, dict) and set(obj) == {"version", "event_id"},
-           "replaces must be {version, event_id}")  # fmt: skip
+    _check(
+        isinstance(obj, dict) and set(obj) == {"version", "event_id"},
+        "replaces must be {version, event_id}",
+    )
     assert isinstance(obj, dict)
     event_id = obj["event_id"]
     _check(event_id is None or isinstance(event_id, str), "replaces.event_id must be a string")

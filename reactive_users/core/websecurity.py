@@ -62,7 +62,7 @@ def web_security(env: Mapping[str, str], *, production: bool, debug: bool) -> We
             most=MAX_HSTS_SECONDS,
             unit="seconds",
             default=PRODUCTION_HSTS_SECONDS if production else 0,
-        ),  # fmt: skip
+        ),
         hsts_include_subdomains=env_bool(
             env, "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=production
         ),

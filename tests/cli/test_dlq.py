@@ -139,8 +139,13 @@ def test_list_shows_each_dead_letter_with_its_reason_and_the_json_form_parses(re
     assert ran.code == 0, ran.err
     header = next(line for line in ran.out.splitlines() if "message id" in line)
     assert [c.strip() for c in header.strip("┃ ").split("┃")] == [
-        "message id", "sent", "first receive", "receives", "reason", "body"
-    ]  # fmt: skip
+        "message id",
+        "sent",
+        "first receive",
+        "receives",
+        "reason",
+        "body",
+    ]
     row = next(line for line in ran.out.splitlines() if valid_id in line)
     assert found[valid_id]["reason"] in row
     assert encode(collision)[:119] + "…" in row

@@ -37,8 +37,9 @@ def test_without_a_provisioned_topic_it_says_to_provision(reactive, prefix):
 def test_an_unreachable_redis_is_one_line_naming_it(reactive, prefix, moto_endpoint):
     ensure(Settings(prefix=prefix, aws_endpoint_url=moto_endpoint), [ClientSpec(name="shop")])
     redis_url = f"redis://127.0.0.1:{free_port()}/0"
-    ran = reactive("emit-test", "id:1", "--client", "shop", REACTIVE_PREFIX=prefix,
-                   REDIS_URL=redis_url)  # fmt: skip
+    ran = reactive(
+        "emit-test", "id:1", "--client", "shop", REACTIVE_PREFIX=prefix, REDIS_URL=redis_url
+    )
     assert ran.code == exitcodes.STACK
     assert len(ran.err.splitlines()) == 1
     assert ran.err.startswith(f"ChannelLayerError: channel layer at {redis_url} failed: ")

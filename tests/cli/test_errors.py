@@ -26,10 +26,13 @@ def test_provision_dry_run_without_a_config_plans_the_local_defaults_as_up_does(
 
 def test_a_config_named_by_the_flag_must_exist_and_be_valid(reactive, tmp_path):
     ran = reactive("provision", "--dry-run", "--config", str(tmp_path / "nope.toml"))
-    assert (ran.code, ran.err.splitlines()) == (exitcodes.USAGE, [
-        f"ConfigError: no config file at {tmp_path / 'nope.toml'} (from --config): copy "
-        "reactive.toml.example to reactive.toml and edit it, or pass --config PATH"
-    ])  # fmt: skip
+    assert (ran.code, ran.err.splitlines()) == (
+        exitcodes.USAGE,
+        [
+            f"ConfigError: no config file at {tmp_path / 'nope.toml'} (from --config): copy "
+            "reactive.toml.example to reactive.toml and edit it, or pass --config PATH"
+        ],
+    )
 
 
 def test_a_config_named_by_the_variable_must_exist(reactive, tmp_path):

@@ -68,8 +68,11 @@ def test_examples_name_processes_a_default_stack_has(reactive: Reactive, path, t
     assert example is not None, text
     words = example.group(1).split()
     actions = {"start", "stop", "restart"}
-    named = [w for w in words[len(path):]
-             if not w.startswith("-") and not w.isdigit() and w not in actions]  # fmt: skip
+    named = [
+        w
+        for w in words[len(path) :]
+        if not w.startswith("-") and not w.isdigit() and w not in actions
+    ]
     assert named and set(named) <= default_stack_names(tmp_path), named
     first_process = re.search(r"a process \(\s*([\w-]+)", text)
     assert first_process is not None and first_process.group(1) in default_stack_names(tmp_path)

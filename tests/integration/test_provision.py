@@ -228,8 +228,9 @@ def test_a_clients_queue_url_is_the_given_one_else_the_recorded_one_else_found_b
     settings, tmp_path
 ):
     result = ensure(settings, [ClientSpec(name="shop")])
-    here = Settings(prefix=settings.prefix, aws_endpoint_url=settings.aws_endpoint_url,
-                    state_dir=tmp_path)  # fmt: skip
+    here = Settings(
+        prefix=settings.prefix, aws_endpoint_url=settings.aws_endpoint_url, state_dir=tmp_path
+    )
     # nothing recorded in tmp_path: looked up by name
     assert aws.client_queue_url(here, "shop") == result.queue_urls["shop"]
     assert aws.client_queue_url(here, "shop", dead_letters=True) == result.dlq_urls["shop"]

@@ -70,10 +70,15 @@ def test_percentile_is_nearest_rank_and_none_when_empty():
 def test_the_json_form_gives_p50_and_max_or_null():
     d = ClientDelivery(client="blog", events=1, delivered=1, listener_ms=(5.0,))
     assert d.as_json() == {
-        "client": "blog", "delivered": True, "events_delivered": 1, "events": 1,
-        "listeners": [], "sockets": 0,
-        "publish_to_listener_ms": {"p50": 5.0, "max": 5.0}, "publish_to_socket_ms": None,
-    }  # fmt: skip
+        "client": "blog",
+        "delivered": True,
+        "events_delivered": 1,
+        "events": 1,
+        "listeners": [],
+        "sockets": 0,
+        "publish_to_listener_ms": {"p50": 5.0, "max": 5.0},
+        "publish_to_socket_ms": None,
+    }
 
 
 def test_the_summary_names_every_client_that_did_not_deliver():

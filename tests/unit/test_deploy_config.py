@@ -59,8 +59,10 @@ def test_every_program_stops_on_term_and_listeners_outwait_a_long_poll(options: 
 def test_the_xml_rpc_socket_is_private_to_its_owner(options: ServerOptions, tmp_path: Path):
     server = options.server_configs[0]
     assert (server["family"], server["file"], server["chmod"]) == (
-        1, str(tmp_path / "supervisor.sock"), 0o700
-    )  # fmt: skip
+        1,
+        str(tmp_path / "supervisor.sock"),
+        0o700,
+    )
 
 
 def test_prometheus_scrapes_every_metrics_port_supervisord_gives_out(options: ServerOptions):
@@ -97,9 +99,12 @@ def test_each_client_gets_its_own_websocket_origins(options: ServerOptions):
 #: keys, which master and clients must hold alike (HMAC: docs/security.md says what that
 #: leaves open).
 SHARED = {
-    "REACTIVE_PYTHON", "REACTIVE_RUN_DIR", "REACTIVE_LOG_DIR",
-    "REACTIVE_SIGNING_KEYS", "REACTIVE_SIGNING_KEY_ID",
-}  # fmt: skip
+    "REACTIVE_PYTHON",
+    "REACTIVE_RUN_DIR",
+    "REACTIVE_LOG_DIR",
+    "REACTIVE_SIGNING_KEYS",
+    "REACTIVE_SIGNING_KEY_ID",
+}
 
 
 def component_of(process) -> str:
@@ -149,9 +154,13 @@ def test_each_clients_channel_layer_and_the_masters_broker_use_their_own_redis_u
         run = runs[program]
         script = "import django; django.setup(); from django.conf import settings as s; "
         done = subprocess.run(
-            [sys.executable, "-c", script + code[run.project]], cwd=tmp_path, env=
-            {"PATH": os.environ["PATH"], **run.env}, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [sys.executable, "-c", script + code[run.project]],
+            cwd=tmp_path,
+            env={"PATH": os.environ["PATH"], **run.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == example[expected], program
 

@@ -117,8 +117,10 @@ def test_a_user_the_master_excludes_and_the_client_does_not_hold_is_equal():
 def test_a_withdrawn_replica_of_a_visible_master_user_is_missing_and_repairable():
     entry = one(live(version=5), withdrawn(version=4))
     assert (entry.status, entry.reason, entry.repairable) == (
-        Status.MISSING, "withdrawn on the client", True,
-    )  # fmt: skip
+        Status.MISSING,
+        "withdrawn on the client",
+        True,
+    )
     # the same version too (demoted by QuerySet.update(), no event): a snapshot repairs it
     assert one(live(version=4), withdrawn(version=4)).status is Status.MISSING
 
@@ -224,8 +226,9 @@ def test_a_bad_dump_line_is_a_contract_error(line):
 
 def cut(master_id=1, version=3, limits=None, **changes):
     """A client replica that says it stored ``limits``' fields cut."""
-    return Record(master_id=master_id, version=version, fields=fields(**changes),
-                  truncated=limits or {})  # fmt: skip
+    return Record(
+        master_id=master_id, version=version, fields=fields(**changes), truncated=limits or {}
+    )
 
 
 def test_a_value_the_client_stored_cut_to_its_limit_is_truncated_not_stale():
@@ -255,8 +258,15 @@ def test_a_cut_value_beside_another_difference_or_another_version_is_stale():
 
 
 def test_a_dump_line_carries_what_the_client_cut():
-    line = json.dumps({"master_id": 1, "version": 2, "tombstone": False, "fields": {},
-                       "truncated": {"first_name": 30}})  # fmt: skip
+    line = json.dumps(
+        {
+            "master_id": 1,
+            "version": 2,
+            "tombstone": False,
+            "fields": {},
+            "truncated": {"first_name": 30},
+        }
+    )
     assert parse_record(line).truncated == {"first_name": 30}
     with pytest.raises(ContractError, match="bad truncated"):
         parse_record(line.replace("30", '"x"'))

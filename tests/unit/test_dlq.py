@@ -55,15 +55,31 @@ def body(**changes) -> str:
         (body(action="renamed"), "unknown action 'renamed'"),
         (body(event_id="nope"), "not an event: ValueError: badly formed hexadecimal UUID string"),
         (body(user_id=0), "user_id must be an integer >= 1"),
-        (json.dumps({"Type": "Notification", "Message": 5}),
-         "SNS notification whose Message is not a string"),
+        (
+            json.dumps({"Type": "Notification", "Message": 5}),
+            "SNS notification whose Message is not a string",
+        ),
         (json.dumps({"Type": "Notification", "Message": "{}"}), "not an event: no 'schema' key"),
-        ("x" * (4 * MAX_BODY_BYTES + 1),
-         f"body is {4 * MAX_BODY_BYTES + 1} characters, far more than an event"),
+        (
+            "x" * (4 * MAX_BODY_BYTES + 1),
+            f"body is {4 * MAX_BODY_BYTES + 1} characters, far more than an event",
+        ),
     ],
-    ids=["json", "array", "no-schema", "schema-2", "missing", "unknown-key", "action", "uuid",
-         "user-id", "sns-message", "sns-empty", "huge"],
-)  # fmt: skip
+    ids=[
+        "json",
+        "array",
+        "no-schema",
+        "schema-2",
+        "missing",
+        "unknown-key",
+        "action",
+        "uuid",
+        "user-id",
+        "sns-message",
+        "sns-empty",
+        "huge",
+    ],
+)
 def test_a_body_that_does_not_decode_is_malformed_and_the_decoder_says_why(text, expected):
     assert reason(text) == f"malformed: {expected}"
 
@@ -144,8 +160,10 @@ def test_table_rows_follow_the_columns_with_utc_times_and_a_truncated_body():
 
 def test_json_gives_the_whole_body_iso_times_and_readable_attributes():
     binary = {"DataType": "Binary", "BinaryValue": b"\x00\x01"}
-    message = {**SQS_MESSAGE, "MessageAttributes": {**SQS_MESSAGE["MessageAttributes"],
-                                                    "raw": binary}}  # fmt: skip
+    message = {
+        **SQS_MESSAGE,
+        "MessageAttributes": {**SQS_MESSAGE["MessageAttributes"], "raw": binary},
+    }
     data = as_json(dead_letter(message))
     assert data == {
         "message_id": "m-1",
@@ -165,8 +183,11 @@ def test_json_gives_the_whole_body_iso_times_and_readable_attributes():
 
 
 def test_redrive_entries_keep_body_and_attributes_on_a_standard_queue():
-    received = {**SQS_MESSAGE["MessageAttributes"]["action"], "StringListValues": [],
-                "BinaryListValues": []}  # fmt: skip
+    received = {
+        **SQS_MESSAGE["MessageAttributes"]["action"],
+        "StringListValues": [],
+        "BinaryListValues": [],
+    }
     letters = [
         dead_letter({**SQS_MESSAGE, "MessageAttributes": {"action": received}}),
         dead_letter({"MessageId": "m-2", "ReceiptHandle": "h-2", "Body": "plain"}),
@@ -183,8 +204,10 @@ def test_redrive_entries_keep_body_and_attributes_on_a_standard_queue():
 
 def test_fifo_redrive_entries_keep_the_group_and_get_a_fresh_deduplication_id():
     grouped = {**SQS_MESSAGE, "Attributes": {**SQS_MESSAGE["Attributes"], "MessageGroupId": "7"}}
-    letters = [dead_letter(grouped), dead_letter({"MessageId": "m", "ReceiptHandle": "h",
-                                                  "Body": "x"})]  # fmt: skip
+    letters = [
+        dead_letter(grouped),
+        dead_letter({"MessageId": "m", "ReceiptHandle": "h", "Body": "x"}),
+    ]
     ids = iter(["dedup-a", "dedup-b"])
     entries = redrive_entries(letters, fifo=True, dedup_id=lambda: next(ids))
     assert [(e["MessageGroupId"], e["MessageDeduplicationId"]) for e in entries] == [
@@ -200,13 +223,20 @@ def test_send_batches_respect_the_entry_count_and_the_request_size():
     assert [len(b) for b in send_batches(small)] == [MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES, 5]
     sized = [{"Id": str(i), "MessageBody": "y" * 400} for i in range(5)]
     assert [[e["Id"] for e in b] for b in send_batches(sized, max_bytes=1000)] == [
-        ["0", "1"], ["2", "3"], ["4"]
-    ]  # fmt: skip
-    huge = [{"Id": "0", "MessageBody": "a"}, {"Id": "1", "MessageBody": "b" * 2000},
-            {"Id": "2", "MessageBody": "c"}]  # fmt: skip
+        ["0", "1"],
+        ["2", "3"],
+        ["4"],
+    ]
+    huge = [
+        {"Id": "0", "MessageBody": "a"},
+        {"Id": "1", "MessageBody": "b" * 2000},
+        {"Id": "2", "MessageBody": "c"},
+    ]
     assert [[e["Id"] for e in b] for b in send_batches(huge, max_bytes=1000)] == [
-        ["0"], ["1"], ["2"]
-    ]  # fmt: skip
+        ["0"],
+        ["1"],
+        ["2"],
+    ]
     assert send_batches([]) == []
 
 
@@ -278,17 +308,22 @@ def test_a_letter_the_listener_sent_shows_its_recorded_reason_receives_and_first
         "MessageId": "copy-1",
         "ReceiptHandle": "h",
         "Body": REFUSED["Body"],
-        "Attributes": {"SentTimestamp": "1767272400000", "ApproximateReceiveCount": "2",
-                       "ApproximateFirstReceiveTimestamp": "1767272460000"},
+        "Attributes": {
+            "SentTimestamp": "1767272400000",
+            "ApproximateReceiveCount": "2",
+            "ApproximateFirstReceiveTimestamp": "1767272460000",
+        },
         "MessageAttributes": tags,
-    }  # fmt: skip
+    }
     letter = dead_letter(received)
     assert (letter.reason, letter.reason_recorded) == ("UsernameCollision: taken", True)
     assert letter.receives == 1 + 1  # the listener's one, and the earlier look
     assert letter.first_received_at == datetime(2026, 1, 1, 12, 0, 1, 500000, tzinfo=UTC)
     assert (letter.listener, letter.source_queue, letter.source_message_id) == (
-        "host:42", SOURCE, "m-1"
-    )  # fmt: skip
+        "host:42",
+        SOURCE,
+        "m-1",
+    )
     data = as_json(letter)
     assert (data["reason_from"], data["source_message_id"]) == ("listener", "m-1")
     # ... and a redrive sends it back without them, with what the master had set

@@ -26,11 +26,26 @@ def test_an_origin_is_normalised_by_case_and_default_port(origin, normal):
 
 @pytest.mark.parametrize(
     "origin",
-    ["localhost", "localhost:8001", "shop.example.com", "null", "", "*", "ws://localhost",
-     "ftp://localhost", "http://", "http://localhost/", "http://localhost/path",
-     "http://localhost?x=1", "http://localhost#f", "http://user@localhost",
-     "http://localhost:99999", "http://localhost:8001.evil.example", "http://[::1"],
-)  # fmt: skip
+    [
+        "localhost",
+        "localhost:8001",
+        "shop.example.com",
+        "null",
+        "",
+        "*",
+        "ws://localhost",
+        "ftp://localhost",
+        "http://",
+        "http://localhost/",
+        "http://localhost/path",
+        "http://localhost?x=1",
+        "http://localhost#f",
+        "http://user@localhost",
+        "http://localhost:99999",
+        "http://localhost:8001.evil.example",
+        "http://[::1",
+    ],
+)
 def test_anything_but_an_http_origin_is_none(origin):
     assert normalise(origin) is None
 
@@ -44,8 +59,11 @@ def test_the_allowed_list_is_normalised_and_deduplicated():
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("localhost", "'localhost' has no scheme, and so would match any scheme and port: "
-                      "write it as http://localhost or https://localhost"),
+        (
+            "localhost",
+            "'localhost' has no scheme, and so would match any scheme and port: "
+            "write it as http://localhost or https://localhost",
+        ),
         ("shop.example.com", "write it as http://shop.example.com or https://shop.example.com"),
         ("localhost:8001", "write it as http://localhost:8001 or https://localhost:8001"),
         ("*", "no wildcards"),
@@ -54,7 +72,7 @@ def test_the_allowed_list_is_normalised_and_deduplicated():
         ("https://shop.example.com/", "is not an http(s) origin"),
         ("ws://shop.example.com", "is not an http(s) origin"),
     ],
-)  # fmt: skip
+)
 def test_an_entry_that_is_no_exact_origin_is_refused_with_the_fix(entry, message):
     with pytest.raises(ConfigError, match="REACTIVE_ALLOWED_ORIGINS entry") as info:
         parse_allowed(["https://ok.example.com", entry])

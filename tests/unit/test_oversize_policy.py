@@ -38,8 +38,11 @@ def test_a_username_is_never_cut():
 
 def test_the_limit_is_the_smaller_of_the_models_and_the_configured_one():
     assert (limit_of(150, 30), limit_of(150, None), limit_of(20, 30), limit_of(None, None)) == (
-        30, 150, 20, None
-    )  # fmt: skip
+        30,
+        150,
+        20,
+        None,
+    )
 
 
 def test_settings_are_parsed_or_refused_in_one_line():
@@ -48,8 +51,9 @@ def test_settings_are_parsed_or_refused_in_one_line():
     with pytest.raises(ConfigError, match="P='cut': use 'refuse' or 'truncate'"):
         parse_policy("P", "cut")
     assert parse_max_lengths("L", "first_name=30, last_name=20,") == {
-        "first_name": 30, "last_name": 20
-    }  # fmt: skip
+        "first_name": 30,
+        "last_name": 20,
+    }
     for bad in ("first_name", "first_name=0", "=3", "first_name=x"):
         with pytest.raises(ConfigError, match="is not FIELD=LIMIT"):
             parse_max_lengths("L", bad)

@@ -28,7 +28,8 @@ def test_the_ended_frame_is_the_golden_one():
 
 def test_a_stream_tokens_payload_is_the_golden_one():
     golden = json.loads((DATA / "stream_token_payload_v2.json").read_text())
-    token = tokens.issue(user_id=7, stamp="abc123", generation=2, secret="s" * 50,
-                         client="shop", now=1_800_000_000)  # fmt: skip
+    token = tokens.issue(
+        user_id=7, stamp="abc123", generation=2, secret="s" * 50, client="shop", now=1_800_000_000
+    )
 
     assert json.loads(signing.b64_decode(token.split(":")[0].encode())) == golden

@@ -14,20 +14,25 @@ from reactive_users.core.metrics import OutboxReading
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SHOP = [
-    Process(group="shop-listener", name="shop-listener-00", state="RUNNING", pid=7, start=10,
-            now=70),
+    Process(
+        group="shop-listener", name="shop-listener-00", state="RUNNING", pid=7, start=10, now=70
+    ),
     Process(group="shop-listener", name="shop-listener-01", state="STOPPED", pid=0),
     Process(group="shop-web", name="shop-web", state="RUNNING", pid=8),
-]  # fmt: skip
+]
 DEPTHS = QueueDepth(visible=3, in_flight=1)
 DLQ = QueueDepth(visible=2, in_flight=0)
 
 
 def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
-    found = build_status(clients=["shop"], processes=SHOP, queues={"shop": DEPTHS},
-                         dead_letter_queues={"shop": DLQ},
-                         outbox=OutboxReading(backlog=4, oldest_age_seconds=90.04,
-                                               waiting_retry=1), now=NOW)  # fmt: skip
+    found = build_status(
+        clients=["shop"],
+        processes=SHOP,
+        queues={"shop": DEPTHS},
+        dead_letter_queues={"shop": DLQ},
+        outbox=OutboxReading(backlog=4, oldest_age_seconds=90.04, waiting_retry=1),
+        now=NOW,
+    )
     shop = found.as_json()["clients"][0]
     assert shop["listeners"] == [
         {"name": "shop-listener-00", "state": "RUNNING", "pid": 7, "uptime_seconds": 60},
@@ -35,12 +40,18 @@ def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
     ]
     assert (shop["visible"], shop["in_flight"], shop["dead_letters"]) == (3, 1, 2)
     assert (shop["oldest_message_age_seconds"], shop["oldest_message_age_note"]) == (
-        None, OLDEST_AGE_NOTE
-    )  # fmt: skip
+        None,
+        OLDEST_AGE_NOTE,
+    )
     assert found.as_json()["outbox"] == {
-        "backlog": 4, "oldest_pending_age_seconds": 90.0, "error": "", "waiting_retry": 1,
-        "rows": None, "oldest_sent_age_seconds": None, "retention_seconds": None,
-    }  # fmt: skip
+        "backlog": 4,
+        "oldest_pending_age_seconds": 90.0,
+        "error": "",
+        "waiting_retry": 1,
+        "rows": None,
+        "oldest_sent_age_seconds": None,
+        "retention_seconds": None,
+    }
 
 
 def test_unreadable_parts_show_their_reason_instead_of_numbers():
@@ -62,8 +73,9 @@ def test_unreadable_parts_show_their_reason_instead_of_numbers():
 
 def test_an_empty_outbox_has_no_oldest_event():
     empty = OutboxReading(backlog=0, oldest_age_seconds=0.0)
-    found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
-                         outbox=empty, now=NOW)  # fmt: skip
+    found = build_status(
+        clients=[], processes=[], queues={}, dead_letter_queues={}, outbox=empty, now=NOW
+    )
     assert (found.outbox.backlog, found.outbox.oldest_pending_age_seconds) == (0, None)
 
 
@@ -75,13 +87,16 @@ def test_the_outbox_shows_its_size_and_oldest_sent_row_in_json_and_text():
         oldest_sent_age_seconds=2.04 * 86400,
         retention_seconds=7 * 86400,
     )
-    found = build_status(clients=[], processes=[], queues={}, dead_letter_queues={},
-                         outbox=reading, now=NOW)  # fmt: skip
+    found = build_status(
+        clients=[], processes=[], queues={}, dead_letter_queues={}, outbox=reading, now=NOW
+    )
 
     outbox = found.as_json()["outbox"]
     assert (outbox["rows"], outbox["oldest_sent_age_seconds"], outbox["retention_seconds"]) == (
-        1234, 176256.0, 604800
-    )  # fmt: skip
+        1234,
+        176256.0,
+        604800,
+    )
     console = Console(record=True, width=200)
     console.print(render(found))
     text = console.export_text()
@@ -91,14 +106,22 @@ def test_the_outbox_shows_its_size_and_oldest_sent_row_in_json_and_text():
 
 def test_a_client_holding_cut_values_says_how_many_users_per_field():
     counts = ReplicaCounts(replicas=10, truncated_users=3, truncated_fields={"first_name": 3})
-    found = build_status(clients=["shop", "blog"], processes=[], queues={},
-                         dead_letter_queues={}, outbox="unknown: x", now=NOW,
-                         replicas={"shop": counts, "blog": "unknown: no such table"})  # fmt: skip
+    found = build_status(
+        clients=["shop", "blog"],
+        processes=[],
+        queues={},
+        dead_letter_queues={},
+        outbox="unknown: x",
+        now=NOW,
+        replicas={"shop": counts, "blog": "unknown: no such table"},
+    )
 
     shop, blog = found.as_json()["clients"]
     assert (shop["truncated_users"], shop["truncated_fields"], shop["replicas_error"]) == (
-        3, {"first_name": 3}, ""
-    )  # fmt: skip
+        3,
+        {"first_name": 3},
+        "",
+    )
     assert (blog["truncated_users"], blog["replicas_error"]) == (None, "unknown: no such table")
     console = Console(record=True, width=200)
     console.print(render(found))

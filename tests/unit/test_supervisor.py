@@ -32,8 +32,10 @@ def test_our_fault_codes_are_supervisors():
     assert all(code in names for code in handled)
     assert names[supervisor.BAD_NAME] == "BAD_NAME"
     assert names[supervisor.SPAWN_ERROR] == "SPAWN_ERROR"
-    assert NO_OP_FAULTS == {Faults.ALREADY_STARTED: "already running",
-                            Faults.NOT_RUNNING: "not running"}  # fmt: skip
+    assert NO_OP_FAULTS == {
+        Faults.ALREADY_STARTED: "already running",
+        Faults.NOT_RUNNING: "not running",
+    }
 
 
 @pytest.mark.parametrize(("code", "cls"), sorted(FAULTS.items()))

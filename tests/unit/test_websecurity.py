@@ -31,8 +31,15 @@ REFUSAL = (
 def manage(project: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python -m PROJECT ARGS`` with only PATH, a private state dir and ``env``."""
     environ = {"PATH": os.environ["PATH"], "REACTIVE_STATE_DIR": str(tmp_path), **env}
-    return subprocess.run([sys.executable, "-m", project, *args], env=environ, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", project, *args],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("project", ["master", "client"])

@@ -1,4 +1,5 @@
-"""``reactive.toml``: the topic prefix, FIFO or not, and the clients with their options.
+"""``reactive.toml``: the topic prefix, FIFO or not, the clients with their options, and the
+Django project (settings module, Python path) the master and each client run as.
 
 Which configuration a command uses is one rule, ``RULE`` (``choose`` is it in code): a
 file named by ``--config``, else the local stack ``reactive up`` recorded, else
@@ -38,8 +39,28 @@ MAX_RECEIVE_COUNT_RANGE = (1, 1000)
 VISIBILITY_TIMEOUT_RANGE = (0, 12 * 3600)
 LISTENERS_RANGE = (1, 64)
 
-_TOP_KEYS = {"prefix", "fifo", "clients"}
+#: The reference projects of this checkout, which ``reactive up`` runs.
+REFERENCE_MASTER_SETTINGS = "master.settings"
+REFERENCE_CLIENT_SETTINGS = "client.settings"
+
+_TOP_KEYS = {"prefix", "fifo", "clients", "master"}
+_PROJECT_KEYS = {"settings", "pythonpath"}
 _CLIENT_KEYS = {"max_receive_count", "visibility_timeout", "listeners", "filter_policy"}
+_CLIENT_KEYS |= _PROJECT_KEYS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectConfig:
+    """The Django project a component runs as: its settings module, and directories put
+    before the Python path so that the module imports (absolute, or relative to the file)."""
+
+    settings: str
+    pythonpath: tuple[str, ...] = ()
+
+
+#: The defaults: this checkout's reference projects.
+REFERENCE_MASTER = ProjectConfig(settings=REFERENCE_MASTER_SETTINGS)
+REFERENCE_CLIENT = ProjectConfig(settings=REFERENCE_CLIENT_SETTINGS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +73,8 @@ class ClientConfig:
     listeners: int = DEFAULT_LISTENERS
     #: An SNS filter policy (on message attributes); None delivers every event.
     filter_policy: Mapping[str, Any] | None = None
+    #: The client's Django project (default: the reference client project).
+    project: ProjectConfig = REFERENCE_CLIENT
 
     def filter_policy_json(self) -> str | None:
         """The filter policy as canonical JSON (sorted keys), as SNS stores it."""
@@ -68,6 +91,8 @@ class Config:
     prefix: str
     fifo: bool = False
     clients: tuple[ClientConfig, ...] = field(default_factory=tuple)
+    #: The master's Django project (default: the reference master project).
+    master: ProjectConfig = REFERENCE_MASTER
     #: Where a configuration with no file came from, for messages.
     where: str = "the local defaults (no reactive.toml)"
 
@@ -204,12 +229,40 @@ def parse(data: Mapping[str, Any], *, path: Path, env: Mapping[str, str]) -> Con
     clients = data.get("clients")
     if not isinstance(clients, dict) or not clients:
         raise ConfigError(f"{where}: clients: add at least one client table, e.g. [clients.shop]")
-    parsed = tuple(_client(name, table, where) for name, table in clients.items())
-    return Config(path=path, prefix=prefix, fifo=fifo, clients=parsed)
+    parsed = tuple(_client(name, table, path) for name, table in clients.items())
+    master = REFERENCE_MASTER
+    if "master" in data:
+        table = data["master"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: master must be a table: write [master]")
+        _no_unknown(table, _PROJECT_KEYS, where, "master.")
+        master = _project(table, path, "master", REFERENCE_MASTER)
+    return Config(path=path, prefix=prefix, fifo=fifo, clients=parsed, master=master)
 
 
-def _client(name: str, table: Any, where: str) -> ClientConfig:
-    key = f"clients.{name}"
+def _project(
+    table: Mapping[str, Any], path: Path, key: str, default: ProjectConfig
+) -> ProjectConfig:
+    """The ``settings`` and ``pythonpath`` of a ``[master]`` or ``[clients.NAME]`` table."""
+    where = f"{path.name}: {key}"
+    settings = table.get("settings", default.settings)
+    if not isinstance(settings, str) or not all(p.isidentifier() for p in settings.split(".")):
+        raise ConfigError(
+            f"{where}.settings = {settings!r}: must be a dotted module name such as "
+            '"mysite.settings"'
+        )
+    raw = table.get("pythonpath", [])
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
+        raise ConfigError(
+            f'{where}.pythonpath = {raw!r}: must be a directory or a list of them, e.g. "/srv/shop"'
+        )
+    dirs = tuple(str((path.parent / p).resolve()) for p in raw)
+    return ProjectConfig(settings=settings, pythonpath=dirs)
+
+
+def _client(name: str, table: Any, path: Path) -> ClientConfig:
+    where, key = path.name, f"clients.{name}"
     try:
         naming.check_client_name(name)
     except ConfigError as e:
@@ -227,6 +280,7 @@ def _client(name: str, table: Any, where: str) -> ClientConfig:
             values[option] = _int_within(table[option], bounds, f"{where}: {key}.{option}", unit)
     if "filter_policy" in table:
         values["filter_policy"] = _filter_policy(table["filter_policy"], f"{where}: {key}")
+    values["project"] = _project(table, path, key, REFERENCE_CLIENT)
     return ClientConfig(**values)
 
 

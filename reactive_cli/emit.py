@@ -15,7 +15,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ USER_LOOKUP_TIMEOUT_SECONDS = 60.0
 #: Default seconds to wait for every listener's ack.
 DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Seconds to keep collecting socket acks once every listener acknowledged. Sockets ack a
-#: few ms after their listener (measured p50 2.4 ms through daphne), so this is generous.
+#: few milliseconds after their listener, so this is generous.
 SOCKET_GRACE_SECONDS = 0.5
 #: Seconds to wait for a TCP connection to Redis.
 REDIS_CONNECT_TIMEOUT_SECONDS = 2
@@ -68,14 +68,13 @@ def parse_user_id(spec: str) -> int | None:
     return user_id
 
 
-def resolve_user(spec: str) -> Target:
+def resolve_user(spec: str, master_env: Mapping[str, str]) -> Target:
     """The target for ``USER``: ``id:N`` needs nothing; a username is read from the master
-    (``python -m master user_version USERNAME`` with this process's environment)."""
+    (its ``user_version USERNAME``, run with ``master_env``)."""
     user_id = parse_user_id(spec)
     if user_id is not None:
         return Target(user_id=user_id)
-    env = {**os.environ, **projects.MASTER_SETTINGS}
-    proc = projects.start("master", ["user_version", spec], env)
+    proc = projects.start(["user_version", spec], master_env)
     found = projects.json_answer(proc, timeout=USER_LOOKUP_TIMEOUT_SECONDS)
     if isinstance(found, str):
         raise ConfigError(

@@ -5,18 +5,40 @@ or imports the apps' private modules. Each read-only command prints one JSON lin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MASTER_SETTINGS = {"DJANGO_SETTINGS_MODULE": "master.settings"}
+from reactive_cli.config import REFERENCE_CLIENT_SETTINGS, REFERENCE_MASTER_SETTINGS, ProjectConfig
+
+#: The reference projects' own entry points, by settings module: they print a settings error
+#: as one line. Any other project runs as ``python -m django`` with its settings.
+ENTRY_POINTS = {REFERENCE_MASTER_SETTINGS: "master", REFERENCE_CLIENT_SETTINGS: "client"}
 
 
-def start(project: str, command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
-    """Start ``python -m PROJECT COMMAND...`` with exactly ``env``, its output captured."""
+def project_env(project: ProjectConfig, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The variables that make ``python -m django`` run as ``project``: its settings module,
+    and its directories before the Python path ``environ`` has."""
+    env = {"DJANGO_SETTINGS_MODULE": project.settings}
+    if project.pythonpath:
+        inherited = [environ["PYTHONPATH"]] if environ.get("PYTHONPATH") else []
+        env["PYTHONPATH"] = os.pathsep.join([*project.pythonpath, *inherited])
+    return env
+
+
+def argv(env: Mapping[str, str], command: Sequence[str]) -> list[str]:
+    """The management command ``command`` of the project ``env`` names (its
+    DJANGO_SETTINGS_MODULE), with this interpreter."""
+    entry = ENTRY_POINTS.get(env.get("DJANGO_SETTINGS_MODULE", ""), "django")
+    return [sys.executable, "-m", entry, *command]
+
+
+def start(command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """Start the management command ``command`` with exactly ``env``, its output captured."""
     return subprocess.Popen(
-        [sys.executable, "-m", project, *command],
+        argv(env, command),
         env=dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

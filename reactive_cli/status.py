@@ -250,9 +250,9 @@ def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | 
 
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
     """The master's outbox: its backlog, size and oldest sent row, read through the master
-    project (``python -m master outbox_stats`` with ``env`` over this process's), or why not."""
-    env = {**os.environ, **env, **projects.MASTER_SETTINGS}
-    proc = projects.start("master", ["outbox_stats"], env)
+    project (its ``outbox_stats`` with ``env``, which names its settings, over this process's
+    environment), or why not."""
+    proc = projects.start(["outbox_stats"], {**os.environ, **env})
     return outbox_reading(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
 
 
@@ -269,7 +269,7 @@ def outbox_reading(found: dict[str, Any] | str) -> OutboxReading | str:
 def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCounts | str]:
     """Each client's replica counts, read through its own project (``python -m client
     replica_stats`` with ``envs[client]``, all at once), or why not."""
-    running = {name: projects.start("client", ["replica_stats"], env) for name, env in envs.items()}
+    running = {name: projects.start(["replica_stats"], env) for name, env in envs.items()}
     return {
         name: _replica_counts(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
         for name, proc in running.items()

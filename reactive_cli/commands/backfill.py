@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from reactive_cli import projects
 from reactive_cli.commands.manage import MASTER, component_env
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
 from reactive_users.core import selection
@@ -174,17 +174,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def module_argv(component: str, args: Sequence[str]) -> list[str]:
-    """``python -m master|client ARGS`` with this interpreter."""
-    return [sys.executable, "-m", MASTER if component == MASTER else "client", *args]
-
-
 def run_streaming(
     component: str, args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = None
 ) -> int:
     """Run a management command, its output streaming to ours; its exit code."""
     done = subprocess.run(
-        module_argv(component, args),
+        projects.argv(env, args),
         env=dict(env),
         input=stdin,
         text=True if stdin is not None else None,
@@ -196,7 +191,7 @@ def run_streaming(
 def run_captured(component: str, args: Sequence[str], env: Mapping[str, str]) -> str:
     """Run a management command and return its stdout; ConfigError with its error if it fails."""
     done = subprocess.run(
-        module_argv(component, args), env=dict(env), capture_output=True, text=True, check=False
+        projects.argv(env, args), env=dict(env), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]

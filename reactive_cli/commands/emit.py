@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from reactive_cli import emit
+from reactive_cli import emit, projects
 from reactive_cli.commands import output
 from reactive_cli.commands.options import (
     DEFAULT_STATE,
@@ -68,7 +69,7 @@ def emit_test(
         cfg.client(client)  # ConfigError naming the known clients
     clients = [client] if client else [c.name for c in cfg.clients]
     settings = settings_for(cfg)
-    target = emit.resolve_user(user)
+    target = emit.resolve_user(user, {**os.environ, **projects.project_env(cfg.master)})
     events = emit.synthetic_events(target, count)
     topic = emit.topic_arn(settings, cfg)
     ids = [str(e.event_id) for e in events]

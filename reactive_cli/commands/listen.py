@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from reactive_cli import projects
 from reactive_cli.commands.options import DEFAULT_STATE, ConfigPath, StateDir, target
 
 
@@ -32,16 +33,16 @@ def listen(
     Example: reactive listen --client shop
     """
     cfg = target(config_path, state_dir, enter=True).config
-    cfg.client(client)  # an unknown client fails here, naming the known ones
+    project = cfg.client(client).project  # an unknown client fails here, naming the known ones
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "client.settings",
+        **projects.project_env(project),
         "REACTIVE_CLIENT": client,
         "REACTIVE_PREFIX": cfg.prefix,
         "REACTIVE_STATE_DIR": str(state_dir.absolute()),
     }
-    # The client project's own entry point replaces this process: same PID, so signals and
-    # the exit code (the table in reactive_users.core.exitcodes) are the listener's.
+    # The client's project (reactive.toml's settings and pythonpath) replaces this process:
+    # same PID, so signals and the exit code (reactive_users.core.exitcodes) are the listener's.
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "client", "listen"], env)
+    os.execve(sys.executable, projects.argv(env, ["listen"]), env)

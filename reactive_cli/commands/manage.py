@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from reactive_cli import projects
 from reactive_cli.commands.options import ConfigPath, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir
 from reactive_users.core.errors import ConfigError
@@ -39,15 +39,15 @@ def manage(
 
     Example: reactive manage master -- createsuperuser
     """
-    env = component_env(component, state_dir.absolute(), config_path)
-    module = MASTER if component == MASTER else "client"
-    done = subprocess.run([sys.executable, "-m", module, *(args or [])], env={**os.environ, **env})
+    env = {**os.environ, **component_env(component, state_dir.absolute(), config_path)}
+    done = subprocess.run(projects.argv(env, args or []), env=env)
     raise typer.Exit(code=done.returncode)
 
 
 def component_env(component: str, state_dir: Path, config_path: Path | None) -> dict[str, str]:
-    """The variables ``component`` runs with (``config.RULE``): the local stack's, else the
-    settings module and the component's own variables (``settings.own_environment``)."""
+    """The variables ``component`` runs with (``config.RULE``): the local stack's, else its
+    project's settings module and Python path (reactive.toml's ``[master]`` or
+    ``[clients.NAME]``) and the component's own variables (``settings.own_environment``)."""
     found = target(config_path, state_dir)
     layout = found.layout
     if layout is not None:
@@ -59,6 +59,6 @@ def component_env(component: str, state_dir: Path, config_path: Path | None) -> 
         return layout.client_env(component)
     own = own_environment(os.environ, component)  # MASTER_SECRET_KEY, SHOP_DATABASE_URL...
     if component == MASTER:
-        return {"DJANGO_SETTINGS_MODULE": "master.settings"} | own
-    found.config.client(component)
-    return {"DJANGO_SETTINGS_MODULE": "client.settings", "REACTIVE_CLIENT": component} | own
+        return projects.project_env(found.config.master) | own
+    project = found.config.client(component).project
+    return projects.project_env(project) | {"REACTIVE_CLIENT": component} | own

@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from reactive_cli import projects
 from reactive_cli import status as model
 from reactive_cli.commands import output
 from reactive_cli.commands.backfill import client_environment
@@ -105,7 +106,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
     else:
         settings = Settings.from_env(prefix=found.config.prefix, state_dir=state_dir)
         clients = tuple(c.name for c in found.config.clients)
-        fifo, master_env = found.config.fifo, {}
+        fifo, master_env = found.config.fifo, projects.project_env(found.config.master)
     envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
     replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
 

@@ -49,7 +49,7 @@ def test_a_misspelt_key_is_refused_naming_the_key_and_the_allowed_ones(reactive,
     assert ran.code == exitcodes.USAGE
     assert ran.err.splitlines() == [
         "ConfigError: reactive.toml: unknown key clients.shop.max_recieve_count: allowed keys "
-        "are filter_policy, listeners, max_receive_count, visibility_timeout"
+        "are filter_policy, listeners, max_receive_count, pythonpath, settings, visibility_timeout"
     ]
     assert ran.out == ""
 

@@ -88,9 +88,9 @@ def test_without_a_file_in_the_working_directory_optional_loads_use_the_local_de
          "reactive.toml: clients.shop.listeners = True: must be within 1..64"),
         ("[clients.shop]\nmax_recieve_count = 3\n",
          "reactive.toml: unknown key clients.shop.max_recieve_count: allowed keys are "
-         "filter_policy, listeners, max_receive_count, visibility_timeout"),
+         "filter_policy, listeners, max_receive_count, pythonpath, settings, visibility_timeout"),
         ("prefx = 'a'\n[clients.shop]\n",
-         "reactive.toml: unknown key prefx: allowed keys are clients, fifo, prefix"),
+         "reactive.toml: unknown key prefx: allowed keys are clients, fifo, master, prefix"),
         ("fifo = 'yes'\n[clients.shop]\n", "reactive.toml: fifo = 'yes': must be true or false"),
         ("prefix = 'a'\n",
          "reactive.toml: clients: add at least one client table, e.g. [clients.shop]"),
@@ -150,3 +150,48 @@ def test_a_named_file_is_read_even_when_the_local_stack_wins_so_a_broken_one_is_
         config.Source.LOCAL_STACK,
         None,
     )
+
+
+def test_the_master_and_each_client_name_their_own_django_project(tmp_path):
+    path = write(
+        tmp_path,
+        '[master]\nsettings = "identity.settings"\npythonpath = "../srv/identity"\n'
+        '[clients.shop]\nsettings = "shop.settings"\npythonpath = ["/srv/shop", "lib"]\n'
+        "[clients.blog]\n",
+    )
+    cfg = load(path)
+    assert cfg.master == config.ProjectConfig(
+        settings="identity.settings", pythonpath=(str((tmp_path / "../srv/identity").resolve()),)
+    )
+    assert cfg.client("shop").project == config.ProjectConfig(
+        settings="shop.settings", pythonpath=("/srv/shop", str(tmp_path / "lib"))
+    )
+    # Left out, a component is this checkout's reference project
+    assert cfg.client("blog").project == config.REFERENCE_CLIENT
+    assert load(write(tmp_path, "[clients.shop]\n")).master == config.REFERENCE_MASTER
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[master]\nsettings = "identity/settings.py"\n[clients.shop]\n',
+            "reactive.toml: master.settings = 'identity/settings.py': must be a dotted module "
+            'name such as "mysite.settings"',
+        ),
+        (
+            "[master]\npythonpath = 3\n[clients.shop]\n",
+            "reactive.toml: master.pythonpath = 3: must be a directory or a list of them, "
+            'e.g. "/srv/shop"',
+        ),
+        (
+            '[master]\nsetings = "x.settings"\n[clients.shop]\n',
+            "reactive.toml: unknown key master.setings: allowed keys are pythonpath, settings",
+        ),
+        ('master = "x"\n[clients.shop]\n', "reactive.toml: master must be a table: write [master]"),
+    ],
+)
+def test_a_bad_project_table_names_the_key_and_the_fix(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        load(write(tmp_path, text))
+    assert str(e.value) == message

@@ -302,7 +302,7 @@ LOGGING = {
     },
     "root": {"handlers": ["stderr"], "level": _LIBRARY_LEVEL},
     "loggers": {
-        **{name: {"level": _LEVEL} for name in ("client", "reactive_cli")},
+        **{name: {"level": _LEVEL} for name in ("client", "reactive_users", "reactive_cli")},
         # "Found credentials in environment variables" on every start is noise, not news.
         **{name: {"level": "WARNING"} for name in ("botocore", "boto3")},
     },

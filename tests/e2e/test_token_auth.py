@@ -79,7 +79,7 @@ def shell_token(app: ClientApp, username: str, *, age: int) -> str:
     code = (
         "import time; from django.conf import settings; "
         "from django.contrib.auth.models import User; "
-        "from client import conf; from reactive_users.client import tokens; "
+        "from reactive_users.client import conf; from reactive_users.client import tokens; "
         f"u = User.objects.get(username={username!r}); "
         "from reactive_users.client.selectors import token_generation; "
         "print(tokens.issue(user_id=u.pk, stamp=tokens.credential_stamp(u), "

@@ -22,6 +22,7 @@ from typing import Any
 from reactive_cli import projects
 from reactive_cli.config import Config
 from reactive_users.core import aws, naming, signing
+from reactive_users.core.aws import topics
 from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_users.core.delivery import ClientDelivery, Collector
 from reactive_users.core.errors import ChannelLayerError, ConfigError, UnknownUser
@@ -105,7 +106,7 @@ def synthetic_events(target: Target, count: int) -> list[Envelope]:
 
 def topic_arn(settings: Settings, cfg: Config) -> str:
     """The topic: configured or recorded by provisioning, else looked up by name."""
-    return settings.topic_arn or aws.find_topic_arn(
+    return settings.topic_arn or topics.find_topic_arn(
         settings, naming.topic_name(cfg.prefix, fifo=cfg.fifo)
     )
 

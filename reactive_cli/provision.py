@@ -23,6 +23,8 @@ from reactive_cli.config import (
     Config,
 )
 from reactive_users.core import aws, naming
+from reactive_users.core.aws import topics
+from reactive_users.core.aws.queues import queue_url
 from reactive_users.core.errors import AwsError, ConfigError, QueueNotFound, TopicNotFound
 from reactive_users.core.settings import Settings
 
@@ -355,7 +357,7 @@ def read_existing(settings: Settings, desired: Desired) -> Existing:
     """Read the topic, the desired clients' queues and the topic's subscriptions."""
     topic = naming.topic_name(desired.prefix, fifo=desired.fifo)
     try:
-        topic_arn: str | None = aws.find_topic_arn(settings, topic)
+        topic_arn: str | None = topics.find_topic_arn(settings, topic)
     except TopicNotFound:
         topic_arn = None
     queues: dict[str, ExistingQueue] = {}
@@ -395,7 +397,7 @@ def _account(
 
 def _read_queue(settings: Settings, name: str) -> ExistingQueue | None:
     try:
-        url = aws.queue_url(settings, name)
+        url = queue_url(settings, name)
     except QueueNotFound:
         return None
     return ExistingQueue(url=url, attributes=_queue_attributes(settings, url))
@@ -419,16 +421,11 @@ def _subscriptions(settings: Settings, topic_arn: str) -> dict[str, ExistingSubs
     """The topic's sqs subscriptions with their attributes, by endpoint (queue ARN)."""
     sns = aws.client("sns", settings)
     found: dict[str, ExistingSubscription] = {}
+    subscriptions = topics.sqs_subscriptions(settings, topic_arn)
     with aws.map_aws_errors(f"ListSubscriptionsByTopic {topic_arn}"):
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-            for sub in page.get("Subscriptions", []):
-                if sub.get("Protocol") != "sqs":
-                    continue
-                arn = str(sub["SubscriptionArn"])
-                attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-                found[str(sub["Endpoint"])] = ExistingSubscription(
-                    arn=arn, attributes=dict(attributes)
-                )
+        for sub in subscriptions:
+            attributes = sns.get_subscription_attributes(SubscriptionArn=sub.arn)["Attributes"]
+            found[sub.queue_arn] = ExistingSubscription(arn=sub.arn, attributes=dict(attributes))
     return found
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from reactive_cli import projects
 from reactive_cli.supervisor import Process, Supervisor
 from reactive_users.core import aws, naming, resources
+from reactive_users.core.aws.queues import QueueDepth, queue_depth, queue_url
 from reactive_users.core.errors import ReactiveError
 from reactive_users.core.metrics import OutboxReading
 from reactive_users.core.settings import Settings
@@ -112,8 +113,8 @@ def build_status(
     *,
     clients: Sequence[str],
     processes: Sequence[Process] | str,
-    queues: Mapping[str, aws.QueueDepth | str],
-    dead_letter_queues: Mapping[str, aws.QueueDepth | str],
+    queues: Mapping[str, QueueDepth | str],
+    dead_letter_queues: Mapping[str, QueueDepth | str],
     outbox: OutboxReading | str,
     now: datetime,
     replicas: Mapping[str, ReplicaCounts | str] | None = None,
@@ -139,8 +140,8 @@ def build_status(
 def _client(
     name: str,
     processes: Sequence[Process] | str,
-    queue: aws.QueueDepth | str,
-    dlq: aws.QueueDepth | str,
+    queue: QueueDepth | str,
+    dlq: QueueDepth | str,
 ) -> ClientStatus:
     listeners = (
         []
@@ -216,7 +217,7 @@ def read_processes(sup: Supervisor) -> Sequence[Process] | str:
 
 def read_queues(
     settings: Settings, clients: Sequence[str], *, fifo: bool = False
-) -> tuple[dict[str, aws.QueueDepth | str], dict[str, aws.QueueDepth | str]]:
+) -> tuple[dict[str, QueueDepth | str], dict[str, QueueDepth | str]]:
     """Each client's queue and dead-letter queue depths, or why not."""
     recorded = (
         resources.stack(
@@ -228,8 +229,8 @@ def read_queues(
         or {}
     )
     known = recorded.get("clients", {})
-    queues: dict[str, aws.QueueDepth | str] = {}
-    dlqs: dict[str, aws.QueueDepth | str] = {}
+    queues: dict[str, QueueDepth | str] = {}
+    dlqs: dict[str, QueueDepth | str] = {}
     for name in clients:
         urls = known.get(name, {})
         queues[name] = _depths(
@@ -241,9 +242,9 @@ def read_queues(
     return queues, dlqs
 
 
-def _depths(settings: Settings, url: str | None, name: str) -> aws.QueueDepth | str:
+def _depths(settings: Settings, url: str | None, name: str) -> QueueDepth | str:
     try:
-        return aws.queue_depth(aws.client("sqs", settings), url or aws.queue_url(settings, name))
+        return queue_depth(aws.client("sqs", settings), url or queue_url(settings, name))
     except ReactiveError as e:
         return f"{type(e).__name__}: {e}"
 

@@ -22,6 +22,7 @@ from reactive_cli.commands.options import (
 )
 from reactive_users.core import dlq, exitcodes, naming, resources
 from reactive_users.core.aws import dlq as dlq_sqs
+from reactive_users.core.aws import queues
 from reactive_users.core.errors import UsageError
 from reactive_users.core.settings import Settings
 
@@ -59,7 +60,7 @@ class Target:
         return naming.queue_name(self.settings.prefix, self.client, fifo=self.fifo)
 
     def url(self, *, dead_letters: bool = True) -> str:
-        return dlq_sqs.queue_url(
+        return queues.client_queue_url(
             self.settings, self.client, dead_letters=dead_letters, fifo=self.fifo
         )
 

@@ -15,13 +15,12 @@ Shape::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reactive_users.core.errors import ConfigError
+from reactive_users.core.files import write_atomic
 from reactive_users.core.statedir import private_dir
 
 #: The file's name inside the state directory.
@@ -126,16 +125,6 @@ def recorded_clients(state_dir: Path, prefix: str) -> list[str]:
 
 
 def _write(state_dir: Path, data: Mapping[str, Any]) -> Path:
-    """Write atomically: a temporary file in the same directory, then rename over."""
+    """Write atomically (``files.write_atomic``) in the private state directory."""
     private_dir(state_dir)
-    target = path(state_dir)
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=f".{FILE_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(path(state_dir), json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from reactive_users.core import aws
+from reactive_users.core.aws import queues, topics
 from reactive_users.core.errors import AwsError, QueueNotFound
 from reactive_users.core.settings import Settings
 
@@ -301,28 +302,17 @@ class QueueDepths:
         depths: dict[str, int] = {}
         for name, url in self._urls.items():
             try:
-                depths[name] = aws.queue_depth(sqs, url).total
+                depths[name] = queues.queue_depth(sqs, url).total
             except QueueNotFound:
                 self._listed_at = None  # unsubscribed or deleted: list them again next look
         return depths
 
     def _subscribed(self) -> dict[str, str]:
         """The URL of each SQS queue subscribed to the topic, by queue name."""
-        sns = aws.client("sns", self._settings)
-        urls: dict[str, str] = {}
-        with aws.map_aws_errors(f"ListSubscriptionsByTopic {self._topic_arn}"):
-            pages = sns.get_paginator("list_subscriptions_by_topic").paginate(
-                TopicArn=self._topic_arn
-            )
-            endpoints = [
-                str(sub["Endpoint"])
-                for page in pages
-                for sub in page.get("Subscriptions", [])
-                if sub.get("Protocol") == "sqs"
-            ]
-        for arn in endpoints:
-            urls[arn.rsplit(":", 1)[-1]] = aws.queue_url_of_arn(self._settings, arn)
-        return urls
+        return {
+            sub.queue_arn.rsplit(":", 1)[-1]: queues.queue_url_of_arn(self._settings, sub.queue_arn)
+            for sub in topics.sqs_subscriptions(self._settings, self._topic_arn)
+        }
 
 
 _pacers: dict[tuple[int, Settings, str, int], Pacer] = {}

@@ -31,6 +31,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from reactive_users.core import aws, naming, signing
+from reactive_users.core.aws import topics
 from reactive_users.core.contract import Action, FieldValue, encode, new_event
 from reactive_users.core.errors import AwsError
 from reactive_users.core.settings import Settings, signing_keys
@@ -564,4 +565,4 @@ def _topic_arn(settings: Settings) -> str:
     """The topic ARN: configured, else looked up by name once per process and settings."""
     if settings.topic_arn:
         return settings.topic_arn
-    return aws.find_topic_arn(settings, naming.topic_name(settings.prefix))
+    return topics.find_topic_arn(settings, naming.topic_name(settings.prefix))

@@ -16,7 +16,8 @@ from reactive_cli.provision import (
     read_existing,
 )
 from reactive_cli.teardown import apply_teardown, plan_teardown
-from reactive_users.core import aws, errors, resources
+from reactive_users.core import errors, resources
+from reactive_users.core.aws import queues, topics
 from reactive_users.core.settings import Settings
 from tests.support.processes import until
 
@@ -102,13 +103,13 @@ def test_adding_a_client_adds_only_that_client(settings):
 
 def test_a_missing_queue_is_queue_not_found_with_the_aws_code(settings):
     with pytest.raises(errors.QueueNotFound) as info:
-        aws.queue_url(settings, f"{settings.prefix}-nope")
+        queues.queue_url(settings, f"{settings.prefix}-nope")
     assert info.value.code == "AWS.SimpleQueueService.NonExistentQueue"
 
 
 def test_a_missing_topic_says_to_provision_first(settings):
     with pytest.raises(errors.TopicNotFound, match="run provisioning first"):
-        aws.find_topic_arn(settings, f"{settings.prefix}-users")
+        topics.find_topic_arn(settings, f"{settings.prefix}-users")
 
 
 def test_an_endpoint_that_does_not_answer_is_endpoint_unreachable():
@@ -116,7 +117,7 @@ def test_an_endpoint_that_does_not_answer_is_endpoint_unreachable():
 
     dead = Settings(aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(errors.EndpointUnreachable, match="endpoint unreachable"):
-        aws.queue_url(dead, "anything")
+        queues.queue_url(dead, "anything")
 
 
 def test_invalid_client_specs_name_the_bound():
@@ -216,12 +217,12 @@ def receive_all(settings, url: str, count: int) -> list[str]:
 
 def test_a_queues_dead_letter_queue_is_found_from_its_redrive_policy(settings):
     result = ensure(settings, [ClientSpec(name="shop", max_receive_count=3)])
-    policy = aws.redrive_policy(settings, result.queue_urls["shop"])
+    policy = queues.redrive_policy(settings, result.queue_urls["shop"])
     assert policy is not None
     assert (policy.dead_letter_url, policy.max_receive_count) == (result.dlq_urls["shop"], 3)
     assert policy.dead_letter_arn.endswith(f":{settings.prefix}-shop-dlq") and not policy.fifo
     # a dead-letter queue has no dead-letter queue of its own
-    assert aws.redrive_policy(settings, result.dlq_urls["shop"]) is None
+    assert queues.redrive_policy(settings, result.dlq_urls["shop"]) is None
 
 
 def test_a_clients_queue_url_is_the_given_one_else_the_recorded_one_else_found_by_name(
@@ -232,17 +233,17 @@ def test_a_clients_queue_url_is_the_given_one_else_the_recorded_one_else_found_b
         prefix=settings.prefix, aws_endpoint_url=settings.aws_endpoint_url, state_dir=tmp_path
     )
     # nothing recorded in tmp_path: looked up by name
-    assert aws.client_queue_url(here, "shop") == result.queue_urls["shop"]
-    assert aws.client_queue_url(here, "shop", dead_letters=True) == result.dlq_urls["shop"]
-    assert aws.client_queue_url(here, "shop", explicit="http://given/q") == "http://given/q"
+    assert queues.client_queue_url(here, "shop") == result.queue_urls["shop"]
+    assert queues.client_queue_url(here, "shop", dead_letters=True) == result.dlq_urls["shop"]
+    assert queues.client_queue_url(here, "shop", explicit="http://given/q") == "http://given/q"
     recorded = {"queue_url": "http://recorded/q", "dlq_url": "http://recorded/q-dlq"}
     produced = {"topic_arn": result.topic_arn, "clients": {"shop": recorded}}
     where = {"endpoint_url": settings.aws_endpoint_url, "region": settings.aws_region}
     resources.record(tmp_path, settings.prefix, produced, **where)
-    assert aws.client_queue_url(here, "shop") == "http://recorded/q"
-    assert aws.client_queue_url(here, "shop", dead_letters=True) == "http://recorded/q-dlq"
+    assert queues.client_queue_url(here, "shop") == "http://recorded/q"
+    assert queues.client_queue_url(here, "shop", dead_letters=True) == "http://recorded/q-dlq"
     with pytest.raises(errors.QueueNotFound, match="run `reactive provision`"):
-        aws.client_queue_url(here, "blog")
+        queues.client_queue_url(here, "blog")
 
 
 def test_a_queue_url_is_found_from_its_arn_and_a_non_queue_arn_is_refused(settings):
@@ -251,6 +252,6 @@ def test_a_queue_url_is_found_from_its_arn_and_a_non_queue_arn_is_refused(settin
     arn = sqs.get_queue_attributes(QueueUrl=result.queue_urls["shop"], AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    assert aws.queue_url_of_arn(settings, arn) == result.queue_urls["shop"]
+    assert queues.queue_url_of_arn(settings, arn) == result.queue_urls["shop"]
     with pytest.raises(errors.InvalidRequest, match="not an SQS queue ARN"):
-        aws.queue_url_of_arn(settings, result.topic_arn)
+        queues.queue_url_of_arn(settings, result.topic_arn)

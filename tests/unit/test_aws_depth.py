@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reactive_users.core.aws import DELAYED, IN_FLIGHT, VISIBLE, QueueDepth
+from reactive_users.core.aws.queues import DELAYED, IN_FLIGHT, VISIBLE, QueueDepth
 
 
 def test_a_depth_is_its_visible_in_flight_and_delayed_messages():

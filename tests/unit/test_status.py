@@ -9,7 +9,7 @@ from rich.console import Console
 from reactive_cli.commands.status import render
 from reactive_cli.status import OLDEST_AGE_NOTE, ReplicaCounts, build_status
 from reactive_cli.supervisor import Process
-from reactive_users.core.aws import QueueDepth
+from reactive_users.core.aws.queues import QueueDepth
 from reactive_users.core.metrics import OutboxReading
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

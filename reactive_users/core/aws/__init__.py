@@ -5,20 +5,16 @@ credentials come from boto3's standard chain, the endpoint from settings
 (``AWS_ENDPOINT_URL`` for a local SNS/SQS such as moto's server). Every botocore error is
 turned into one of ours by ``map_aws_errors()``, most specific first.
 
-Queue URLs are resolved here and nowhere else: ``queue_url`` (GetQueueUrl by name, or by
-ARN with ``queue_url_of_arn``), ``client_queue_url`` (a client's queue or dead-letter
-queue: given, else recorded by provisioning, else by name) and ``redrive_policy`` (a
-queue's dead-letter queue, from its RedrivePolicy).
+Queues (their URLs, depth, redrive policy, batch entries and results) are in ``queues``,
+topics (finding one, its subscriptions) in ``topics``, dead letters' SQS calls in ``dlq``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -33,7 +29,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from reactive_users.core import errors, naming, resources
+from reactive_users.core import errors
 from reactive_users.core.settings import Settings
 
 #: Seconds to wait for a TCP connection to the endpoint.
@@ -119,125 +115,6 @@ def map_aws_errors(what: str = "AWS call") -> Iterator[None]:
         raise errors.AwsError(f"{what} failed: {exc}", code=type(exc).__name__) from exc
 
 
-def queue_url(settings: Settings, name: str, *, account: str | None = None) -> str:
-    """The URL of the queue called ``name`` (owned by ``account``, default the caller's);
-    ``QueueNotFound`` if it does not exist."""
-    extra = {"QueueOwnerAWSAccountId": account} if account else {}
-    try:
-        with map_aws_errors(f"GetQueueUrl {name}"):
-            answer = client("sqs", settings).get_queue_url(QueueName=name, **extra)
-            return str(answer["QueueUrl"])
-    except errors.QueueNotFound as exc:
-        raise errors.QueueNotFound(
-            f"queue {name} does not exist: run `reactive provision`", code=exc.code
-        ) from exc
-
-
-def queue_url_of_arn(settings: Settings, arn: str) -> str:
-    """The URL of the queue whose ARN is ``arn`` (``arn:aws:sqs:REGION:ACCOUNT:NAME``)."""
-    parts = arn.split(":")
-    if len(parts) != 6 or parts[2] != "sqs":
-        raise errors.InvalidRequest(f"not an SQS queue ARN: {arn!r}", code="InvalidArn")
-    return queue_url(settings, parts[5], account=parts[4])
-
-
-def client_queue_url(
-    settings: Settings,
-    client: str,
-    *,
-    dead_letters: bool = False,
-    fifo: bool = False,
-    explicit: str | None = None,
-) -> str:
-    """A client's queue (or its dead-letter queue): ``explicit`` (REACTIVE_QUEUE_URL), else
-    what provisioning recorded (``reactive_users.core.resources``), else looked up by name
-    (``QueueNotFound``, exit 5, if it was never provisioned)."""
-    if explicit:
-        return explicit
-    entry = resources.stack(
-        settings.state_dir, settings.prefix,
-        endpoint_url=settings.aws_endpoint_url, region=settings.aws_region,
-    ) or {}  # fmt: skip
-    key = "dlq_url" if dead_letters else "queue_url"
-    recorded = entry.get("clients", {}).get(naming.check_client_name(client), {}).get(key)
-    if recorded:
-        return str(recorded)
-    name_of = naming.dlq_name if dead_letters else naming.queue_name
-    return queue_url(settings, name_of(settings.prefix, client, fifo=fifo))
-
-
-@dataclass(frozen=True)
-class RedrivePolicy:
-    """Where SQS moves a queue's messages after ``max_receive_count`` receives."""
-
-    dead_letter_url: str
-    dead_letter_arn: str
-    max_receive_count: int
-
-    @property
-    def fifo(self) -> bool:
-        """Whether the dead-letter queue is a FIFO queue."""
-        return self.dead_letter_arn.endswith(".fifo")
-
-
-def redrive_policy(settings: Settings, url: str) -> RedrivePolicy | None:
-    """The redrive policy of the queue at ``url``, its dead-letter queue's URL resolved;
-    None if the queue has none. ``ValueError`` if the policy is not what SQS writes."""
-    with map_aws_errors(f"GetQueueAttributes {url}"):
-        answer = client("sqs", settings).get_queue_attributes(
-            QueueUrl=url, AttributeNames=["RedrivePolicy"]
-        )
-    raw = answer.get("Attributes", {}).get("RedrivePolicy")
-    if not raw:
-        return None
-    try:
-        policy = json.loads(raw)
-        arn, count = str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"RedrivePolicy of {url} is not SQS's: {raw!r}") from exc
-    return RedrivePolicy(
-        dead_letter_url=queue_url_of_arn(settings, arn),
-        dead_letter_arn=arn,
-        max_receive_count=count,
-    )
-
-
-#: GetQueueAttributes' names for a queue's messages: waiting to be received (visible),
-#: received and not yet deleted (in flight), and sent with a delay not yet over.
-VISIBLE = "ApproximateNumberOfMessages"
-IN_FLIGHT = "ApproximateNumberOfMessagesNotVisible"
-DELAYED = "ApproximateNumberOfMessagesDelayed"
-DEPTH_ATTRIBUTES = (VISIBLE, IN_FLIGHT, DELAYED)
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    """How many messages an SQS queue holds, as SQS approximates them."""
-
-    visible: int
-    in_flight: int
-    delayed: int = 0
-
-    @property
-    def total(self) -> int:
-        """Every message the queue holds: visible, in flight and delayed."""
-        return self.visible + self.in_flight + self.delayed
-
-    @classmethod
-    def parse(cls, attributes: Mapping[str, str]) -> QueueDepth:
-        """The depth in a GetQueueAttributes answer (an attribute it lacks counts 0);
-        ``ValueError`` if one is not a number."""
-        return cls(*(int(attributes.get(name, 0)) for name in DEPTH_ATTRIBUTES))
-
-
-def queue_depth(sqs: Any, url: str) -> QueueDepth:
-    """One GetQueueAttributes call for the depth of the queue at ``url``, through ``sqs``
-    (a boto3 SQS client); its errors mapped as ``map_aws_errors`` maps them."""
-    with map_aws_errors(f"GetQueueAttributes {url}"):
-        answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES))
-    return QueueDepth.parse(answer.get("Attributes", {}))
-
-
 def caller_account(settings: Settings) -> tuple[str, str]:
     """The (partition, account id) of the credentials in use, from STS GetCallerIdentity."""
     with map_aws_errors("GetCallerIdentity"):
@@ -245,13 +122,11 @@ def caller_account(settings: Settings) -> tuple[str, str]:
     return str(identity["Arn"]).split(":")[1], str(identity["Account"])
 
 
-def find_topic_arn(settings: Settings, name: str) -> str:
-    """The ARN of the topic called ``name``; ``TopicNotFound`` if it does not exist."""
-    sns = client("sns", settings)
-    with map_aws_errors(f"ListTopics ({name})"):
-        for page in sns.get_paginator("list_topics").paginate():
-            for topic in page.get("Topics", []):
-                arn = str(topic["TopicArn"])
-                if arn.rsplit(":", 1)[-1] == name:
-                    return arn
-    raise errors.TopicNotFound(f"topic {name} does not exist: run provisioning first")
+# re-exported until the client's call sites move to core.aws.queues
+from reactive_users.core.aws import queues as _queues  # noqa: E402 (needs client, map_aws_errors)
+
+QueueDepth = _queues.QueueDepth
+RedrivePolicy = _queues.RedrivePolicy
+client_queue_url = _queues.client_queue_url
+queue_depth = _queues.queue_depth
+redrive_policy = _queues.redrive_policy

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reactive_users.core import aws
+from reactive_users.core.aws import queues
 from reactive_users.core.dlq import (
     MAX_BATCH_ENTRIES,
     SYSTEM_ATTRIBUTES,
@@ -52,14 +53,6 @@ class Redriven:
     #: Whether the letter asked for was found (always True for "all").
     found: bool = True
     not_released: dict[str, str] = field(default_factory=dict)
-
-
-def queue_url(settings: Settings, client: str, *, dead_letters: bool, fifo: bool) -> str:
-    """The URL of a client's queue or DLQ: recorded by provisioning, else found by name.
-
-    ``QueueNotFound`` (exit 5) if the client was never provisioned.
-    """
-    return aws.client_queue_url(settings, client, dead_letters=dead_letters, fifo=fifo)
 
 
 def list_letters(settings: Settings, dlq_url: str) -> Listing:
@@ -112,7 +105,7 @@ def redrive(
 
 def depth(settings: Settings, url: str) -> int:
     """How many messages the queue holds: visible, in flight and delayed."""
-    return aws.queue_depth(aws.client("sqs", settings), url).total
+    return queues.queue_depth(aws.client("sqs", settings), url).total
 
 
 def purge(settings: Settings, url: str) -> None:
@@ -258,14 +251,12 @@ def _send(
         else:
             failed[int(batch[0]["Id"])] = str(e)
         return
-    for ok in response.get("Successful", []):
-        sent[int(ok["Id"])] = str(ok["MessageId"])
-    for bad in response.get("Failed", []):
-        failed[int(bad["Id"])] = f"{bad.get('Code')}: {bad.get('Message')}"
+    result = queues.batch_result(response)
+    sent.update({int(entry_id): message_id for entry_id, message_id in result.accepted.items()})
+    failed.update({int(entry_id): why for entry_id, why in result.refused.items()})
 
 
 def _failures(chunk: Sequence[DeadLetter], response: Any) -> dict[str, str]:
-    return {
-        chunk[int(bad["Id"])].message_id: f"{bad.get('Code')}: {bad.get('Message')}"
-        for bad in response.get("Failed", [])
-    }
+    """The letters of ``chunk`` a batch call refused (entry ids are indexes), and why."""
+    refused = queues.batch_result(response).refused
+    return {chunk[int(entry_id)].message_id: why for entry_id, why in refused.items()}

@@ -17,7 +17,8 @@ Environment (besides the shared ``reactive_users.core.settings`` variables):
     REACTIVE_RELAY                     who publishes a commit's events: "thread" (this process's
                                        publisher thread, default) or "celery" (a relay task)
     REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
-                                       messages (reactive_users/master/pacing.py; default 0: never)
+                                       messages (reactive_users/master/relay/pacing.py;
+                                       default 0: never)
     REACTIVE_LOG_LEVEL                 default: INFO
     REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
                                        stack: on)
@@ -159,15 +160,17 @@ REACTIVE_OUTBOX_RETENTION_SECONDS = _env_seconds(
     "REACTIVE_OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600.0
 )
 #: How a commit's events are published at once: "thread" (default) publishes from the
-#: saving process (reactive_users/master/publisher.py), no broker round trip and no worker hop;
-#: "celery" enqueues a relay task on the worker (one queued at a time, users/kicks.py).
+#: saving process (reactive_users/master/relay/publisher.py), no broker round trip and no
+#: worker hop; "celery" enqueues a relay task on the worker (one queued at a time,
+#: reactive_users/master/relay/kicks.py).
 #: Either way the worker's beat sweep publishes whatever is left.
 REACTIVE_RELAY = ENV.get("REACTIVE_RELAY", "thread").strip() or "thread"
 if REACTIVE_RELAY not in ("celery", "thread"):
     raise ConfigError(f"REACTIVE_RELAY={REACTIVE_RELAY!r}: use 'celery' or 'thread'")
 #: Most messages a relay lets wait in any client queue before it holds (0: never holds).
 #: For SQS implementations that slow down as a queue deepens, like the local stack's moto;
-#: reactive_users/master/pacing.py. Below 20 it could not publish two batches between looks.
+#: reactive_users/master/relay/pacing.py. Below 20 it could not publish two batches between
+#: looks.
 REACTIVE_RELAY_MAX_QUEUE_DEPTH = env_count(
     ENV, "REACTIVE_RELAY_MAX_QUEUE_DEPTH", default=0, least=0, most=1_000_000, unit="messages"
 )

@@ -92,5 +92,5 @@ def emit_reply_group(event_id: uuid.UUID | str) -> str:
 
 def relay_kick_key(prefix: str) -> str:
     """The broker Redis key marking a master relay task as queued
-    (``reactive_users/master/kicks.py``)."""
+    (``reactive_users/master/relay/kicks.py``)."""
     return f"{check_prefix(prefix)}:outbox-relay-queued"

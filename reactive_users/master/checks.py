@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.checks import CheckMessage, Error
 
-from reactive_users.master.services import reactive_settings
+from reactive_users.master.conf import reactive_settings
 
 #: Fields of auth.User that never leave the master, whatever the allow-list says.
 NEVER_PUBLISHED = frozenset({"id", "password", "last_login", "is_staff", "is_superuser"})

@@ -26,11 +26,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
-from reactive_users.master import selectors
+from reactive_users.master import conf, selectors
 from reactive_users.master.metrics import RELAY
 from reactive_users.master.models import OutboxEvent
 
@@ -44,7 +43,7 @@ SWEEP_BUDGET_SECONDS = 1.0
 
 def retention() -> timedelta:
     """How long sent rows are kept (REACTIVE_OUTBOX_RETENTION_SECONDS)."""
-    return timedelta(seconds=float(django_settings.REACTIVE_OUTBOX_RETENTION_SECONDS))
+    return conf.outbox_retention()
 
 
 def outbox_purge_sent(

@@ -6,11 +6,11 @@ import dataclasses
 from collections.abc import Collection
 from datetime import datetime
 
-from django.conf import settings as django_settings
 from django.db import connections, router
 from django.db.models import Count, Min, Q, QuerySet
 
 from reactive_users.core.metrics import OutboxReading
+from reactive_users.master import conf
 from reactive_users.master.models import OutboxEvent
 
 
@@ -84,5 +84,5 @@ def outbox_overview(*, now: datetime) -> OutboxReading:
         oldest_sent_age_seconds=(
             None if oldest_sent is None else max(0.0, (now - oldest_sent).total_seconds())
         ),
-        retention_seconds=float(django_settings.REACTIVE_OUTBOX_RETENTION_SECONDS),
+        retention_seconds=conf.outbox_retention().total_seconds(),
     )

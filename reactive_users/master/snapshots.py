@@ -60,8 +60,8 @@ from reactive_users.core.contract import Action, Envelope, FieldValue, Replaced,
 from reactive_users.core.errors import AwsError, ConfigError, ContractError, UsageError
 from reactive_users.core.settings import Settings, signing_keys
 from reactive_users.master import changes
+from reactive_users.master.conf import reactive_settings
 from reactive_users.master.models import OutboxEvent, UserVersion
-from reactive_users.master.services import reactive_settings
 
 logger = logging.getLogger(__name__)
 

@@ -230,7 +230,7 @@ class RowWatch:
     def gaps(self) -> list[tuple[int, float, float]]:
         """Per attempt after the first seen: (attempt, seconds its retry_at moved, least
         backoff that attempt must have waited)."""
-        from reactive_users.master.retry import least_backoff_seconds
+        from reactive_users.master.relay.retry import least_backoff_seconds
 
         return [
             (attempts, (due - before).total_seconds(), least_backoff_seconds(attempts))

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from reactive_users.master import selectors
 from reactive_users.master.models import OutboxEvent
-from reactive_users.master.retry import backoff_seconds, least_backoff_seconds
-from reactive_users.master.services import outbox_publish_pending
+from reactive_users.master.relay.publish import outbox_publish_pending
+from reactive_users.master.relay.retry import backoff_seconds, least_backoff_seconds
 from tests.support.processes import free_port
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reactive_users.master.claims import CLAIM_SECONDS, claim_until, may_start_call
-from reactive_users.master.services import MAX_CALL_SECONDS
+from reactive_users.master.relay.claims import CLAIM_SECONDS, claim_until, may_start_call
+from reactive_users.master.relay.sns import MAX_CALL_SECONDS
 
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

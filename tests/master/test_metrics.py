@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reactive_cli import status
 from reactive_users.core.settings import Settings
 from reactive_users.master.metrics import serve_if_configured
-from reactive_users.master.services import outbox_publish_pending
+from reactive_users.master.relay.publish import outbox_publish_pending
 from tests.support.processes import free_port
 
 

@@ -13,9 +13,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from reactive_users.master import pacing, services, tasks
+from reactive_users.master import tasks
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
+from reactive_users.master.relay import depths, pacing
+from reactive_users.master.relay import publish as services
 from tests.master.sqs import Topic
 from tests.support.processes import until
 
@@ -117,7 +119,7 @@ def test_a_queue_nobody_drains_holds_a_relay_run_only_for_the_stall_time(
 def test_the_depth_counts_messages_waiting_and_in_flight_in_every_subscribed_queue(reactive, topic):
     save_users(3)
     services.outbox_publish_pending()
-    read = pacing.QueueDepths(reactive, topic.arn)
+    read = depths.QueueDepths(reactive, topic.arn)
     name = topic.queue.url.rsplit("/", 1)[-1]
     assert read() == {name: 3}
 
@@ -138,7 +140,7 @@ def test_with_pacing_off_the_relay_never_reads_a_queue(settings, monkeypatch, to
         looked.set()
         raise AssertionError("pacing is off")
 
-    monkeypatch.setattr(pacing, "pacer_for", spy)
+    monkeypatch.setattr(depths, "pacer_for", spy)
     save_users(60)
     assert services.outbox_publish_pending().published == 60
     assert not looked.is_set()

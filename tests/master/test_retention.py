@@ -22,7 +22,7 @@ from reactive_users.core.contract import decode
 from reactive_users.master import retention
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent, UserVersion
-from reactive_users.master.services import outbox_publish_pending
+from reactive_users.master.relay.publish import outbox_publish_pending
 from reactive_users.master.tasks import outbox_sweep
 from tests.support.processes import until
 

@@ -18,15 +18,11 @@ from django.utils import timezone
 
 from reactive_users.core import aws
 from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
-from reactive_users.master.claims import CLAIM_SECONDS
 from reactive_users.master.models import OutboxEvent
-from reactive_users.master.services import (
-    PublishReport,
-    outbox_claim,
-    outbox_publish_claim,
-    outbox_publish_pending,
-    outbox_settle,
-)
+from reactive_users.master.relay.claims import CLAIM_SECONDS
+from reactive_users.master.relay.outbox import outbox_claim, outbox_settle
+from reactive_users.master.relay.publish import PublishReport, outbox_publish_pending
+from reactive_users.master.relay.sns import outbox_publish_claim
 from tests.master.forwarding import black_hole, forwarding
 from tests.support.processes import free_port, until
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import pytest
 
 from reactive_users.core.errors import EndpointUnreachable
-from reactive_users.master.pacing import (
+from reactive_users.master.relay.pacing import (
     DEFAULT_DRAIN_RATE,
     MAX_HOLD_SECONDS,
     MAX_LOOK_SECONDS,

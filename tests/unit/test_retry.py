@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reactive_users.master.retry import (
+from reactive_users.master.relay.retry import (
     BASE_SECONDS,
     CAP_SECONDS,
     JITTER_FRACTION,

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reactive_users.master import retention, services
+from reactive_users.master import retention
+from reactive_users.master.relay import publish
 
 
 class Command(BaseCommand):
@@ -26,8 +27,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--limit",
             type=int,
-            default=services.DEFAULT_LIMIT,
-            help=f"most rows to publish (default {services.DEFAULT_LIMIT})",
+            default=publish.DEFAULT_LIMIT,
+            help=f"most rows to publish (default {publish.DEFAULT_LIMIT})",
         )
         parser.add_argument(
             "--due-only",
@@ -38,7 +39,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, limit: int, due_only: bool, **options: Any) -> None:
         if limit < 1:
             raise CommandError("--limit must be at least 1")
-        report = services.outbox_publish_pending(limit=limit, ignore_backoff=not due_only)
+        report = publish.outbox_publish_pending(limit=limit, ignore_backoff=not due_only)
         self.stdout.write(f"Published {report.published} event(s).")
         deleted = retention.outbox_purge_sent()
         if deleted:

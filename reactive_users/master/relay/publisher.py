@@ -22,6 +22,8 @@ import threading
 
 from django.db import close_old_connections, connections
 
+from reactive_users.master.relay.publish import outbox_publish_rows
+
 logger = logging.getLogger(__name__)
 
 #: Row ids one publishing round claims at most (the rest wait for the next round): a burst
@@ -74,8 +76,6 @@ class Publisher:
             self._thread.start()
 
     def _run(self) -> None:
-        from reactive_users.master.services import outbox_publish_rows
-
         while True:
             ids = [self._ids.get()]
             while len(ids) < MAX_ROUND:

@@ -46,10 +46,16 @@ from reactive_users.core.contract import Action, FieldValue
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser")
 
 
+def has_privileges(privileges: Mapping[str, object]) -> bool:
+    """Whether any of ``PRIVILEGE_FIELDS`` is set in ``privileges`` (a user's ``__dict__``, a
+    row, a snapshot's flags): staff or superuser."""
+    return any(bool(privileges.get(name)) for name in PRIVILEGE_FIELDS)
+
+
 def excluded_by_privileges(privileges: Mapping[str, object], publish_staff: bool) -> bool:
-    """THE exclusion rule: staff or superuser (``PRIVILEGE_FIELDS`` in ``privileges``, a user's
-    ``__dict__`` or a row) unless REACTIVE_PUBLISH_STAFF. Such users are withdrawn from clients."""
-    return not publish_staff and any(bool(privileges.get(name)) for name in PRIVILEGE_FIELDS)
+    """THE exclusion rule: staff or superuser (``has_privileges``) unless
+    REACTIVE_PUBLISH_STAFF. Such users are withdrawn from clients."""
+    return not publish_staff and has_privileges(privileges)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,14 +67,18 @@ class Snapshot:
     is_superuser: bool = False
 
     @property
+    def privileges(self) -> dict[str, bool]:
+        """The privilege flags, by field name (``PRIVILEGE_FIELDS``)."""
+        return {"is_staff": self.is_staff, "is_superuser": self.is_superuser}
+
+    @property
     def privileged(self) -> bool:
-        """Whether the user is staff or superuser."""
-        return self.is_staff or self.is_superuser
+        """Whether the user is staff or superuser (``has_privileges``)."""
+        return has_privileges(self.privileges)
 
     def excluded(self, publish_staff: bool) -> bool:
         """Whether this state is outside the published set (``excluded_by_privileges``)."""
-        privileges = {"is_staff": self.is_staff, "is_superuser": self.is_superuser}
-        return excluded_by_privileges(privileges, publish_staff)
+        return excluded_by_privileges(self.privileges, publish_staff)
 
 
 @dataclass(frozen=True, kw_only=True)

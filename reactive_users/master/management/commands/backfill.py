@@ -1,6 +1,6 @@
 """``python -m master backfill --client NAME``: send every user to one client's queue.
 
-Thin: parses options and prints; ``reactive_users.master.snapshots`` does the work.
+Thin: parses options and prints; ``reactive_users.master.snapshots`` (``runs``) does the work.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from reactive_users.core import selection
 from reactive_users.core.errors import ReactiveError
-from reactive_users.master import retention, snapshots
+from reactive_users.master import retention
+from reactive_users.master.snapshots import checkpoint, reads, runs
+from reactive_users.master.snapshots import text as snapshot_text
 
 #: Exit code after Ctrl-C or SIGTERM (128 + SIGINT), the checkpoint kept.
 INTERRUPTED = 130
@@ -37,8 +39,8 @@ class Command(BaseCommand):
             "--since", help="Only users joined or with an event since this date (ISO 8601)."
         )
         parser.add_argument(
-            "--batch", type=int, default=snapshots.DEFAULT_BATCH,
-            help=f"Users read per batch (default {snapshots.DEFAULT_BATCH}; 10 per send).",
+            "--batch", type=int, default=reads.DEFAULT_BATCH,
+            help=f"Users read per batch (default {reads.DEFAULT_BATCH}; 10 per send).",
         )  # fmt: skip
         parser.add_argument("--restart", action="store_true", help="Ignore the checkpoint.")
         parser.add_argument(
@@ -50,9 +52,9 @@ class Command(BaseCommand):
             "version (a reset: what `reactive diff --repair` sends a replica ahead of the master)",
         )  # fmt: skip
         parser.add_argument(
-            "--max-depth", type=int, default=snapshots.DEFAULT_MAX_DEPTH,
+            "--max-depth", type=int, default=runs.DEFAULT_MAX_DEPTH,
             help="Hold back while more messages than this wait in the client's queue, so live "
-            f"events behind them are not delayed (default {snapshots.DEFAULT_MAX_DEPTH}; 0: "
+            f"events behind them are not delayed (default {runs.DEFAULT_MAX_DEPTH}; 0: "
             "send as fast as SQS takes them).",
         )  # fmt: skip
         parser.add_argument("--queue-url", help="The client's queue (default: found by name).")
@@ -90,19 +92,19 @@ class Command(BaseCommand):
                 "backfill without --since to send everyone\n"
             )
 
-        def resumed(checkpoint: snapshots.Checkpoint) -> None:
+        def resumed(found: checkpoint.Checkpoint) -> None:
             self.stdout.write(
-                f"Resuming the backfill of {client} after master id {checkpoint.last_id} "
-                f"({checkpoint.users} users and {checkpoint.tombstones} tombstones sent since "
-                f"{checkpoint.started}); --restart starts over."
+                f"Resuming the backfill of {client} after master id {found.last_id} "
+                f"({found.users} users and {found.tombstones} tombstones sent since "
+                f"{found.started}); --restart starts over."
             )
             self.stdout.flush()
 
-        def progress(p: snapshots.Progress) -> None:
-            sys.stderr.write(snapshots.progress_line(p) + "\n")
+        def progress(p: snapshot_text.Progress) -> None:
+            sys.stderr.write(snapshot_text.progress_line(p) + "\n")
             sys.stderr.flush()
 
-        report = snapshots.backfill(
+        report = runs.backfill(
             client=client, since=since, batch=options["batch"], restart=options["restart"],
             queue_url=options["queue_url"], stop_after=options["stop_after"],
             max_depth=options["max_depth"], on_progress=progress, on_resume=resumed,
@@ -114,21 +116,21 @@ class Command(BaseCommand):
                 f"{p.rate:.1f} users/s; checkpoint at master id {p.last_id} in "
                 f"{report.checkpoint}: rerun to resume"
             )
-        self.stdout.write(snapshots.summary_line(p, resumed_after=report.resumed_after))
+        self.stdout.write(snapshot_text.summary_line(p, resumed_after=report.resumed_after))
 
     def _repair(self, options: dict[str, Any]) -> None:
         if options["resets"] is not None:
             if options["resets"] != "-" or options["ids"] is not None:
                 raise CommandError("--resets takes '-' (JSON lines on stdin), without --ids")
             ids: list[int] = []
-            resets = snapshots.parse_resets(sys.stdin.read())
+            resets = snapshot_text.parse_resets(sys.stdin.read())
         else:
             text = sys.stdin.read() if options["ids"] == "-" else options["ids"]
             ids, resets = selection.parse_ids(text), {}
-        report = snapshots.repair(
+        report = runs.repair(
             client=options["client"], ids=ids, queue_url=options["queue_url"], resets=resets
         )
-        self.stdout.write(snapshots.repair_line(report.progress))
+        self.stdout.write(snapshot_text.repair_line(report.progress))
         if report.unknown:
             unknown = ",".join(map(str, report.unknown))
             raise CommandError(

@@ -1,6 +1,6 @@
 """``python -m master republish``: publish users changed by writes that bypassed the signals.
 
-Thin: picks users (``snapshots.users_selected``) and calls ``services.users_republish``.
+Thin: picks users (``snapshots.reads.users_selected``) and calls ``services.users_republish``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reactive_users.core import selection
 from reactive_users.core.errors import ReactiveError
-from reactive_users.master import services, snapshots
+from reactive_users.master import services
+from reactive_users.master.snapshots import reads
 
 
 class Command(BaseCommand):
@@ -39,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            users = snapshots.users_selected(
+            users = reads.users_selected(
                 ids=selection.parse_ids(options["ids"]) if options["ids"] else (),
                 all_users=options["all"],
                 username_regex=options["username_regex"],

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from reactive_users.master import snapshots
+from reactive_users.master.snapshots import reads
 
 
 class Command(BaseCommand):
@@ -21,5 +21,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         write = self.stdout.write
-        for state in snapshots.states_dump():
+        for state in reads.states_dump():
             write(json.dumps(state.as_json(), separators=(",", ":"), ensure_ascii=False))

@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.signing import KEYS
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core.settings import Settings
 from tests.master.sqs import Queue, Topic
 from tests.master.workers import point_celery_at, running_worker
-from tests.support.signing import KEYS
 
 
 @pytest.fixture(scope="session")

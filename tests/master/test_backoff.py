@@ -16,11 +16,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
+from devstack.processes import free_port
 from reactive_users.master import selectors
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.retry import backoff_seconds, least_backoff_seconds
 from reactive_users.master.services import outbox_publish_pending
-from tests.support.processes import free_port
 
 
 def make_users(*names: str) -> list[User]:

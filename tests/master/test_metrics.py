@@ -13,11 +13,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.processes import free_port
 from reactive_cli import status
 from reactive_users.core.settings import Settings
 from reactive_users.master.metrics import serve_if_configured
 from reactive_users.master.services import outbox_publish_pending
-from tests.support.processes import free_port
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from devstack.processes import until
 from reactive_users.master import pacing, services, tasks
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
 from tests.master.sqs import Topic
-from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)
 

@@ -14,11 +14,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from devstack.processes import free_port, until
 from reactive_users.master import services
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.services import outbox_publish_rows
-from tests.support.processes import free_port, until
 
 db = pytest.mark.django_db(transaction=True)
 

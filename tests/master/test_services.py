@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from devstack.processes import free_port, until
 from reactive_users.core import aws
 from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
 from reactive_users.master.claims import CLAIM_SECONDS
@@ -28,7 +29,6 @@ from reactive_users.master.services import (
     outbox_settle,
 )
 from tests.master.forwarding import black_hole, forwarding
-from tests.support.processes import free_port, until
 
 WIRE_KEYS = {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed",
              "synthetic", "user"}  # fmt: skip

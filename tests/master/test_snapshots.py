@@ -22,12 +22,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from devstack.processes import until
 from reactive_users.core import aws
 from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
 from reactive_users.master import snapshots
 from reactive_users.master.models import OutboxEvent, UserVersion
 from reactive_users.master.services import users_republish
-from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db
 

@@ -12,13 +12,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 
+from devstack.processes import free_port, until
+from devstack.services import restartable_redis
 from reactive_users.core import naming
 from reactive_users.core.contract import Action, decode_sqs_body
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.tasks import outbox_sweep
 from tests.master.workers import celery_broker, running_worker
-from tests.support.processes import free_port, until
-from tests.support.services import restartable_redis
 
 #: A save must not wait for an unreachable broker longer than this, in seconds.
 PROMPT_SAVE_SECONDS = 1.5

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.processes import free_port, port_open
 from reactive_cli import localstack
 from reactive_cli.supervisor import Supervisor, socket_path
-from tests.support.processes import free_port, port_open
 
 #: The stack's listeners long-poll this long, so stopping one takes seconds, not 20.
 LISTENER_WAIT_SECONDS = "2"

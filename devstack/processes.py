@@ -31,7 +31,11 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def until(
-    predicate: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.02, what: str = ""
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.02,
+    what: str = "",
 ) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -6,11 +6,11 @@ import contextlib
 import os
 import shutil
 import signal
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from devstack.processes import Proc, free_port, port_open, python, running
+from reactive_cli.localstack.ports import http_ok
 
 
 def redis_binary() -> str:
@@ -104,11 +104,6 @@ def restartable_redis(workdir: Path, port: int) -> Iterator[Proc]:
         yield redis.proc
 
 
-def _moto_ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
-        return bool(response.status == 200)
-
-
 @contextlib.contextmanager
 def moto_process(
     workdir: Path, *, env: Mapping[str, str] | None = None, timeout: float = 30
@@ -123,7 +118,7 @@ def moto_process(
         argv,
         env={**os.environ, **(env or {})},
         log_dir=workdir,
-        ready=lambda: _moto_ready(url),
+        ready=lambda: http_ok(f"{url}/moto-api/"),
         timeout=timeout,
     ) as proc:
         yield url, proc

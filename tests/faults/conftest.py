@@ -22,7 +22,7 @@ from devstack.client_app import ClientApp
 from devstack.services import RestartableRedis
 from devstack.stack import Stack, running_stack, start_worker
 from reactive_cli.provision import ClientSpec
-from tests.support.faultproxy import FaultProxy, Mode
+from tests.support.fault_proxy import FaultProxy, Mode
 
 AddClient = Callable[..., ClientApp]
 

@@ -13,7 +13,7 @@ from devstack.convergence import wait_converged
 from devstack.processes import until
 from devstack.stack import Stack
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import MasterStream, depth, listeners, outbox_pending, wait_drained
+from tests.faults.support import MasterStream, depth, listeners, outbox_pending, wait_drained
 from tests.support.reliability import record
 
 USERS = 10

@@ -28,8 +28,8 @@ from devstack.services import RestartableRedis
 from devstack.stack import Stack
 from reactive_users.core import aws
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import outbox_event_ids, sqs
-from tests.support.faultproxy import FaultProxy, Mode
+from tests.faults.support import outbox_event_ids, sqs
+from tests.support.fault_proxy import FaultProxy, Mode
 from tests.support.reliability import record
 
 ROOT = Path(__file__).resolve().parents[2]

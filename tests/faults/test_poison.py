@@ -18,7 +18,7 @@ from devstack.signing import attributes as signed
 from devstack.stack import Stack
 from reactive_users.core.contract import MAX_BODY_BYTES, Action, new_event
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import depth, receive_all, sqs, tag, wait_drained
+from tests.faults.support import depth, receive_all, sqs, tag, wait_drained
 from tests.support.reliability import record
 
 MAX_RECEIVES = 2

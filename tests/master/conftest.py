@@ -54,7 +54,7 @@ def celery_worker(celery_app: Any, transactional_db: None) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def reactive(
+def master_settings(
     settings, moto_endpoint: str, celery_app: Any, redis_url: str, prefix: str
 ) -> Settings:
     """Point the master at this run's moto and Redis, under a prefix of the test's own."""
@@ -82,7 +82,7 @@ def sqs(moto_endpoint: str) -> Any:
 
 
 @pytest.fixture
-def topic(reactive: Settings, sqs: Any) -> Topic:
+def topic(master_settings: Settings, sqs: Any) -> Topic:
     """The provisioned topic of this test, with the queue of a client called "shop"."""
-    provisioned = ensure(reactive, [ClientSpec(name="shop")])
+    provisioned = ensure(master_settings, [ClientSpec(name="shop")])
     return Topic(arn=provisioned.topic_arn, queue=Queue(sqs, provisioned.queue_urls["shop"]))

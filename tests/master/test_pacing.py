@@ -114,10 +114,12 @@ def test_a_queue_nobody_drains_holds_a_relay_run_only_for_the_stall_time(
 
 
 @db
-def test_the_depth_counts_messages_waiting_and_in_flight_in_every_subscribed_queue(reactive, topic):
+def test_the_depth_counts_messages_waiting_and_in_flight_in_every_subscribed_queue(
+    master_settings, topic
+):
     save_users(3)
     services.outbox_publish_pending()
-    read = pacing.QueueDepths(reactive, topic.arn)
+    read = pacing.QueueDepths(master_settings, topic.arn)
     name = topic.queue.url.rsplit("/", 1)[-1]
     assert read() == {name: 3}
 

@@ -112,7 +112,7 @@ def local_stack(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+def reactive_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """A whole local stack brought up by `reactive up`, as a newcomer runs it (two clients)."""
     state_dir = tmp_path_factory.mktemp("stack")
     # As `mkdir` with the usual umask 022 leaves it (pytest's own are private): `up` tightens it.

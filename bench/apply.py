@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from devstack.signing import sqs_messages
 from reactive_users.core.contract import Action, Envelope, FieldValue, new_event
-from tests.client.support import sqs_messages
 
 #: SQS's most messages per receive: the listener's batch.
 BATCH = 10
@@ -271,7 +271,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         redis_url = None
         if args.notify:
-            from tests.support.services import redis_server
+            from devstack.services import redis_server
 
             redis_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-redis-"))
             redis_url, _ = stack.enter_context(redis_server(Path(redis_dir)))

@@ -22,11 +22,11 @@ import time
 import uuid
 from pathlib import Path
 
+from devstack import master_ops
+from devstack.processes import python, until
+from devstack.services import moto_server, redis_server
+from devstack.stack import running_stack
 from reactive_cli.provision import ClientSpec
-from tests.support import master_ops
-from tests.support.processes import python, until
-from tests.support.services import moto_server, redis_server
-from tests.support.stack import running_stack
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.stack import ClientApp
+from devstack.client_app import ClientApp
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bench.measure import Measurement
 from bench.stack import BenchStack
 from bench.stats import summary
 from bench.throughput import wait_converged
-from tests.support.processes import python, until
+from devstack.processes import python, until
 
 #: Longest wait for every socket to connect, in seconds.
 CONNECT_TIMEOUT_S = 300.0

@@ -26,8 +26,8 @@ from bench import clientdb, master
 from bench.measure import Measurement
 from bench.stack import BenchStack
 from bench.stats import summary
-from tests.support.processes import until
-from tests.support.stack import ClientApp
+from devstack.client_app import ClientApp
+from devstack.processes import until
 
 #: Pause between two renames, in seconds: every save finds an idle pipeline.
 PAUSE_S = 0.1

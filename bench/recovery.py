@@ -41,13 +41,14 @@ from typing import Any
 import boto3
 
 from bench import procstat
+from devstack import master_ops
+from devstack.client_app import ClientApp
+from devstack.convergence import master_state, wait_converged
+from devstack.processes import Proc, until
+from devstack.services import moto_server, redis_server
+from devstack.stack import Stack, running_stack
 from reactive_cli.provision import ClientSpec
 from reactive_users.core import aws
-from tests.support import master_ops
-from tests.support.convergence import master_state, wait_converged
-from tests.support.processes import Proc, until
-from tests.support.services import moto_server, redis_server
-from tests.support.stack import ClientApp, Stack, running_stack
 
 SCENARIOS = ("dead_letter", "kill", "frozen", "cost")
 #: Longest wait for any one figure, in seconds.

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import free_port
+from devstack.processes import free_port
 
 #: Rows the outbox holds besides the sent ones: pending, as old, never to be deleted.
 PENDING = 1000

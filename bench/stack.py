@@ -3,7 +3,7 @@
 moto's server (with its request recorder writing into the work dir), a private
 redis-server, the master in this process (its ORM makes the changes), a Celery worker and a
 separate Celery beat as the deployment runs them (production sweep settings, DEBUG off), and
-per client a daphne and a listener on their own SQLite file (``tests.support.stack``).
+per client a daphne and a listener on their own SQLite file (``devstack.stack``).
 Everything is stopped by PID on the way out, whatever happens.
 """
 
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.client_app import ClientApp
+from devstack.processes import Proc, python
+from devstack.services import moto_process, redis_server
+from devstack.stack import configure_master, start_client
 from reactive_cli.provision import ClientSpec, Provisioned, ensure
 from reactive_users.core.settings import Settings
-from tests.support.processes import Proc, free_port, python, running
-from tests.support.services import redis_server
-from tests.support.stack import ClientApp, configure_master, start_client
 
 #: Client names, in order: a configuration with N clients uses the first N.
 CLIENT_NAMES = ("shop", "blog", "wiki", "news", "docs", "shop2", "blog2", "wiki2")
@@ -62,21 +62,11 @@ class BenchStack:
         return pids
 
 
-def _moto_ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
-        return bool(response.status == 200)
-
-
 @contextlib.contextmanager
 def moto_server(workdir: Path) -> Iterator[tuple[str, Proc]]:
     """moto's server in its own process, its recorder writing into ``workdir``."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")}
-    argv = python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(port))
-    with running(
-        "moto", argv, env=env, log_dir=workdir, ready=lambda: _moto_ready(url), timeout=60
-    ) as proc:
+    recorder = {"MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")}
+    with moto_process(workdir, env=recorder, timeout=60) as (url, proc):
         yield url, proc
 
 

@@ -18,7 +18,7 @@ from bench import clientdb, master
 from bench.measure import Measurement
 from bench.stack import BenchStack
 from bench.stats import summary
-from tests.support.processes import until
+from devstack.processes import until
 
 #: Longest wait for every client to converge after a phase's last write, in seconds.
 CONVERGE_TIMEOUT_S = 600.0

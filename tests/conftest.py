@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import moto_server, redis_server
-from tests.support.signing import KEYS_TEXT
+from devstack.services import moto_server, redis_server
+from devstack.signing import KEYS_TEXT
 
 # Tests talk to moto only: fake credentials, never the machine's real ones.
 os.environ.update(

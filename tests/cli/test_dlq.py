@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from devstack.processes import until
 from reactive_cli.main import main
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import aws, exitcodes, resources
@@ -20,7 +21,6 @@ from reactive_users.core.contract import encode
 from reactive_users.core.settings import Settings
 from tests.cli.conftest import Ran, write_config
 from tests.client.support import user_event
-from tests.support.processes import until
 
 #: Receives before SQS moves a message to the dead-letter queue.
 MAX_RECEIVES = 2

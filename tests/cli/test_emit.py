@@ -5,10 +5,10 @@ Delivery itself is proven end to end in ``tests/e2e/test_emit.py``.
 
 from __future__ import annotations
 
+from devstack.processes import free_port
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import exitcodes
 from reactive_users.core.settings import Settings
-from tests.support.processes import free_port
 
 
 def test_an_unknown_client_is_refused_naming_the_known_ones(reactive):

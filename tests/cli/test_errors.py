@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from devstack.processes import free_port
 from reactive_users.core import exitcodes
 from tests.cli.conftest import write_config
-from tests.support.processes import free_port
 
 
 def test_provision_dry_run_without_a_config_plans_the_local_defaults_as_up_does(reactive, prefix):

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import boto3
 
+from devstack.processes import Proc, python, until
+from devstack.signing import attributes as signed
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import aws, resources
 from reactive_users.core.contract import encode
 from reactive_users.core.settings import Settings
 from tests.cli.conftest import write_config
 from tests.client.support import user_event
-from tests.support.processes import Proc, python, until
-from tests.support.signing import attributes as signed
 
 EVENTS = 40
 BEFORE_STOP = 15

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack import signing
+from devstack.signing import KEYS
+
+# The suite's tests take the signed SQS messages from here; bench/ uses them too.
+from devstack.signing import sqs_messages as sqs_messages
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import aws
 from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_users.core.settings import Settings
-from tests.support import signing
-from tests.support.signing import KEYS
 
 
 def user_event(
@@ -155,20 +158,6 @@ def batch_listener() -> Iterator[Any]:
         yield loop
     finally:
         loop.close()
-
-
-def sqs_messages(events: Iterable[Envelope]) -> list[dict[str, Any]]:
-    """The messages one ReceiveMessage would hand the listener for ``events``, signed."""
-    return [
-        {
-            "MessageId": str(event.event_id),
-            "ReceiptHandle": f"handle-{i}",
-            "Body": (body := encode(event)),
-            "Attributes": {"ApproximateReceiveCount": "1"},
-            "MessageAttributes": signing.attributes(body, action=event.action.value),
-        }
-        for i, event in enumerate(events)
-    ]
 
 
 @contextlib.contextmanager

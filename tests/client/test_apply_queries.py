@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 
+from devstack.processes import until
 from reactive_users.client.decide import Decision
 from reactive_users.client.models import Replica
 from reactive_users.client.services import (
@@ -37,7 +38,6 @@ from tests.client.support import (
     sqs_responses,
     user_event,
 )
-from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db
 

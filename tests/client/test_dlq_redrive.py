@@ -8,14 +8,14 @@ import logging
 import pytest
 from django.contrib.auth.models import User
 
+from devstack.processes import until
+from devstack.signing import attributes
 from reactive_cli.main import main
 from reactive_users.client import listener
 from reactive_users.client.models import Replica
 from reactive_users.core import exitcodes
 from reactive_users.core.contract import encode
 from tests.client.support import Queue, polled_listener, user_event
-from tests.support.processes import until
-from tests.support.signing import attributes
 
 db = pytest.mark.django_db(transaction=True)
 

@@ -20,6 +20,9 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.db.models.signals import post_save
 
+from devstack.processes import Proc, free_port, python, until
+from devstack.signing import KEYS
+from devstack.signing import attributes as signed
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.client import listener
 from reactive_users.client.models import Replica
@@ -36,9 +39,6 @@ from tests.client.support import (
     sqs_responses,
     user_event,
 )
-from tests.support.processes import Proc, free_port, python, until
-from tests.support.signing import KEYS
-from tests.support.signing import attributes as signed
 
 db = pytest.mark.django_db(transaction=True)
 

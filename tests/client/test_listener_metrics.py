@@ -10,12 +10,12 @@ from django.contrib.auth.models import User
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.processes import free_port, port_open, python, running, until
 from reactive_users.client import listener
 from reactive_users.client.models import Replica
 from reactive_users.core import metrics
 from reactive_users.core.contract import Action
 from tests.client.support import Queue, listen_env, polled_listener, user_event
-from tests.support.processes import free_port, port_open, python, running, until
 
 db = pytest.mark.django_db(transaction=True)
 

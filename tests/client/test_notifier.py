@@ -11,6 +11,8 @@ from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
+from devstack.processes import until
+from devstack.services import RestartableRedis
 from reactive_users.client import frames
 from reactive_users.client.decide import Decision
 from reactive_users.client.listener import Notifier
@@ -18,8 +20,6 @@ from reactive_users.client.services import ApplyResult
 from reactive_users.core import naming
 from reactive_users.core.contract import Action
 from tests.client.support import user_event
-from tests.support.processes import until
-from tests.support.services import RestartableRedis
 
 
 def changed(user_id: int, version: int) -> ApplyResult:

@@ -13,11 +13,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from prometheus_client import CollectorRegistry
 
+from devstack.processes import until
 from reactive_users.client.limits import Policy
 from reactive_users.client.models import Replica
 from reactive_users.core.contract import Action
 from tests.client.support import Queue, polled_listener, user_event
-from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)
 

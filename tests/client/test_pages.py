@@ -12,11 +12,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from client.asgi import application
+from devstack.processes import python
+from devstack.signing import KEYS_TEXT
 from reactive_users.client.services import event_apply
 from reactive_users.core import naming
 from tests.client.support import user_event
-from tests.support.processes import python
-from tests.support.signing import KEYS_TEXT
 
 
 @pytest.mark.django_db

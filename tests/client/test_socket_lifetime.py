@@ -22,6 +22,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from client.asgi import application
+from devstack.processes import python
 from reactive_users.client import credentials, tokens
 from reactive_users.client.credentials import Facts, SessionCredentials, TokenCredentials
 from reactive_users.client.frames import EndReason
@@ -30,7 +31,6 @@ from reactive_users.client.selectors import credential_facts, token_generation
 from reactive_users.client.services import event_apply
 from reactive_users.client.socket_limit import SocketLimit
 from tests.client.support import user_event
-from tests.support.processes import python
 
 ORIGIN = b"http://localhost:8001"  # client/settings.py's local default
 NOW = 1_800_000_000.0

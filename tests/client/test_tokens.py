@@ -17,11 +17,11 @@ from django.core import signing
 from django.test import Client
 
 from client.asgi import application
+from devstack.processes import python
 from reactive_users.client import conf, tokens
 from reactive_users.client.services import event_apply
 from reactive_users.client.token_auth import bearer_token
 from tests.client.support import user_event
-from tests.support.processes import python
 
 SECRET = "s" * 50
 T0 = 1_800_000_000.0

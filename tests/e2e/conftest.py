@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devstack.stack import Stack, running_stack
 from reactive_cli.provision import ClientSpec
-from tests.support.stack import Stack, running_stack
 
 T = TypeVar("T")
 

@@ -20,13 +20,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.http11 import Response
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, frame
+from devstack.processes import until
+from devstack.stack import Stack
 from reactive_cli.localstack import WEBSOCKET_MAX_MESSAGE_BYTES
 from reactive_users.core.contract import Action, FieldValue, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, replica, send_raw, wait_drained
-from tests.support import master_ops
-from tests.support.processes import until
-from tests.support.stack import ClientApp, Stack, frame
 
 pytestmark = pytest.mark.asyncio
 PASSWORD = "abuse-pass-1"

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, wait_for_replica
+from devstack.processes import until
+from devstack.stack import Stack
 from reactive_cli.provision import ClientSpec
-from tests.support import master_ops
-from tests.support.processes import until
-from tests.support.stack import ClientApp, Stack, wait_for_replica
 
 #: Users the master holds before the late client joins.
 USERS = 2000

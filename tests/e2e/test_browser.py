@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, wait_for_replica
+from devstack.stack import Stack
 from tests.e2e.conftest import unique
-from tests.support import master_ops
 from tests.support.browser import ARGS, CHROMIUM
-from tests.support.stack import ClientApp, Stack, wait_for_replica
 
 PASSWORD = "browser-pass-1"
 

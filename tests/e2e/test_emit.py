@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from devstack import master_ops
+from devstack.client_app import ClientApp
+from devstack.processes import Proc, python
+from devstack.stack import Stack
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, open_stream, replica
-from tests.support import master_ops
-from tests.support.processes import Proc, python
-from tests.support.stack import ClientApp, Stack
 
 pytestmark = pytest.mark.asyncio
 

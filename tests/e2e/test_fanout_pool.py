@@ -23,15 +23,16 @@ from channels_redis.core import RedisChannelLayer
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, frame
+from devstack.processes import Proc, free_port, port_open, until
+from devstack.stack import Stack
 from reactive_cli.localstack import WEBSOCKET_MAX_MESSAGE_BYTES, client_daphne
 from reactive_users.client.frames import changed_frame
 from reactive_users.core.contract import MAX_BODY_BYTES, MAX_VALUE_CHARS, Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_abuse import closed_with, replicated_user
 from tests.e2e.test_propagation import next_frame
-from tests.support import master_ops
-from tests.support.processes import Proc, free_port, port_open, until
-from tests.support.stack import ClientApp, Stack, frame
 
 PASSWORD = "fanout-pass-1"
 #: Users, and sockets each: 320 sockets on one daphne.

@@ -10,8 +10,9 @@ import uuid
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.processes import Proc, free_port, until
-from tests.support.stack import Stack, wait_for_replica
+from devstack.client_app import wait_for_replica
+from devstack.processes import Proc, free_port, until
+from devstack.stack import Stack
 
 PUBLISHED = "reactive_relay_events_published_total"
 

@@ -22,11 +22,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from devstack.client_app import frame
+from devstack.processes import Proc, free_port, port_open, until
+from devstack.stack import Stack
 from reactive_cli.localstack import Layout, Ports, client_daphne
 from tests.e2e.test_websocket_security import logged_in_user, stream
 from tests.support import security
-from tests.support.processes import Proc, free_port, port_open, until
-from tests.support.stack import Stack, frame
 
 pytestmark = pytest.mark.asyncio
 OPENED, REFUSED = "opened, state frame first", "refused: HTTP 403"

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from devstack import master_ops
+from devstack.client_app import wait_for_replica
+from devstack.processes import free_port, until
+from devstack.stack import Stack
 from reactive_cli.provision import ClientSpec
 from tests.e2e.conftest import unique
-from tests.support import master_ops
-from tests.support.processes import free_port, until
-from tests.support.stack import Stack, wait_for_replica
 
 #: 24 characters: within the master's 150, over narrow's 10.
 LONG = "Bartholomew Maximilianus"

@@ -12,13 +12,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, frame, wait_for_replica
+from devstack.processes import until
+from devstack.signing import attributes as signed
+from devstack.stack import Stack
 from reactive_users.core import aws
 from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
-from tests.support import master_ops
-from tests.support.processes import until
-from tests.support.signing import attributes as signed
-from tests.support.stack import ClientApp, Stack, frame, wait_for_replica
 
 pytestmark = pytest.mark.asyncio
 PASSWORD = "client-local-pass-1"

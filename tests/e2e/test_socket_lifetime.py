@@ -14,6 +14,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, frame
+from devstack.processes import until
+from devstack.stack import Stack
 from tests.e2e.conftest import in_master
 from tests.e2e.test_token_auth import (
     PASSWORD,
@@ -23,9 +27,7 @@ from tests.e2e.test_token_auth import (
     stream_url,
     token_for,
 )
-from tests.support import master_ops, security
-from tests.support.processes import until
-from tests.support.stack import ClientApp, Stack, frame
+from tests.support import security
 
 pytestmark = pytest.mark.asyncio
 AREA = "websocket: credentials"

@@ -13,9 +13,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, frame, wait_for_replica
+from devstack.stack import Stack
 from tests.e2e.conftest import in_master, unique
-from tests.support import master_ops
-from tests.support.stack import ClientApp, Stack, frame, wait_for_replica
 
 pytestmark = pytest.mark.asyncio
 PASSWORD = "pw-for-token-auth"

@@ -21,13 +21,15 @@ from typing import Any
 
 import boto3
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, wait_for_replica
+from devstack.processes import until
+from devstack.signing import CURRENT_KEY, FOREIGN_KEY, KEYS_TEXT, OLD_KEY, attributes
+from devstack.stack import Stack
 from reactive_users.core import signing
 from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.test_wire import Spy
-from tests.support import master_ops, security
-from tests.support.processes import until
-from tests.support.signing import CURRENT_KEY, FOREIGN_KEY, KEYS_TEXT, OLD_KEY, attributes
-from tests.support.stack import ClientApp, Stack, wait_for_replica
+from tests.support import security
 
 AREA = "topic: who can publish"
 FULL = ("username", "email", "first_name", "last_name", "is_active")

@@ -10,6 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack import master_ops
+from devstack.processes import until
+from devstack.stack import Stack
 from reactive_users.core.contract import (
     DEFAULT_USER_FIELDS,
     SCHEMA_VERSION,
@@ -17,9 +20,6 @@ from reactive_users.core.contract import (
     decode_sqs_body,
 )
 from tests.e2e.conftest import unique
-from tests.support import master_ops
-from tests.support.processes import until
-from tests.support.stack import Stack
 
 #: Substrings that must never appear in a message body.
 FORBIDDEN = (

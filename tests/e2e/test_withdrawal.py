@@ -17,13 +17,14 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from devstack import master_ops
+from devstack.client_app import ClientApp
+from devstack.processes import until
+from devstack.stack import Stack
 from reactive_users.core.contract import Action, decode
 from tests.e2e.conftest import in_master, unique
 from tests.e2e.test_propagation import next_frame, open_stream, send_raw, wait_drained
-from tests.support import master_ops
-from tests.support.processes import until
 from tests.support.reliability import record
-from tests.support.stack import ClientApp, Stack
 
 pytestmark = pytest.mark.asyncio
 PASSWORD = "client-local-pass-1"  # what open_stream gives the user on the client

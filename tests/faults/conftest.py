@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from devstack.client_app import ClientApp
+from devstack.services import RestartableRedis
+from devstack.stack import Stack, running_stack, start_worker
 from reactive_cli.provision import ClientSpec
-from tests.support.faultproxy import FaultProxy, Mode
-from tests.support.services import RestartableRedis
-from tests.support.stack import ClientApp, Stack, running_stack, start_worker
+from tests.support.fault_proxy import FaultProxy, Mode
 
 AddClient = Callable[..., ClientApp]
 

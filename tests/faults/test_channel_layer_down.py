@@ -17,13 +17,14 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from devstack import master_ops
+from devstack.client_app import ClientApp, wait_for_replica
+from devstack.convergence import master_state, wait_converged
+from devstack.processes import until
+from devstack.services import RestartableRedis
+from devstack.stack import Stack
 from tests.faults.conftest import AddClient
-from tests.support import master_ops
-from tests.support.convergence import master_state, wait_converged
-from tests.support.processes import until
 from tests.support.reliability import record
-from tests.support.services import RestartableRedis
-from tests.support.stack import ClientApp, Stack, wait_for_replica
 
 PASSWORD = "client-local-pass-4"
 #: Changes per phase: creates of other users, and updates of the watched user, interleaved.

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
+from devstack import master_ops
+from devstack.convergence import wait_converged
+from devstack.processes import until
+from devstack.stack import Stack
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import MasterStream, depth, listeners, outbox_pending, wait_drained
-from tests.support import master_ops
-from tests.support.convergence import wait_converged
-from tests.support.processes import until
+from tests.faults.support import MasterStream, depth, listeners, outbox_pending, wait_drained
 from tests.support.reliability import record
-from tests.support.stack import Stack
 
 USERS = 10
 UPDATES = 50

@@ -8,8 +8,12 @@ import time
 import uuid
 from collections.abc import Callable
 
+from devstack import master_ops
+from devstack.convergence import wait_converged
+from devstack.processes import until
+from devstack.stack import Stack
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import (
+from tests.faults.support import (
     Deliveries,
     MasterStream,
     debug_listeners,
@@ -21,11 +25,7 @@ from tests.faults.helpers import (
     redelivered_at,
     wait_drained,
 )
-from tests.support import master_ops
-from tests.support.convergence import wait_converged
-from tests.support.processes import until
 from tests.support.reliability import record
-from tests.support.stack import Stack
 
 EVENTS = 2_000
 USERS = 300

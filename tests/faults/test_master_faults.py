@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
+from devstack import master_ops
+from devstack.convergence import wait_converged
+from devstack.processes import python, until
+from devstack.services import RestartableRedis
+from devstack.stack import Stack
 from reactive_users.core import aws
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import outbox_event_ids, sqs
-from tests.support import master_ops
-from tests.support.convergence import wait_converged
-from tests.support.faultproxy import FaultProxy, Mode
-from tests.support.processes import python, until
+from tests.faults.support import outbox_event_ids, sqs
+from tests.support.fault_proxy import FaultProxy, Mode
 from tests.support.reliability import record
-from tests.support.services import RestartableRedis
-from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import boto3
 
+from devstack import master_ops
+from devstack.convergence import wait_converged
+from devstack.processes import until
+from devstack.signing import attributes as signed
+from devstack.stack import Stack
 from reactive_users.core.contract import MAX_BODY_BYTES, Action, new_event
 from tests.faults.conftest import AddClient
-from tests.faults.helpers import depth, receive_all, sqs, tag, wait_drained
-from tests.support import master_ops
-from tests.support.convergence import wait_converged
-from tests.support.processes import until
+from tests.faults.support import depth, receive_all, sqs, tag, wait_drained
 from tests.support.reliability import record
-from tests.support.signing import attributes as signed
-from tests.support.stack import Stack
 
 MAX_RECEIVES = 2
 #: SQS's largest message body, in bytes.

@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 
+from devstack.processes import until
 from reactive_cli.provision import (
     ClientSpec,
     Desired,
@@ -19,7 +20,6 @@ from reactive_cli.teardown import apply_teardown, plan_teardown
 from reactive_users.core import errors, resources
 from reactive_users.core.aws import queues, topics
 from reactive_users.core.settings import Settings
-from tests.support.processes import until
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_a_missing_topic_says_to_provision_first(settings):
 
 
 def test_an_endpoint_that_does_not_answer_is_endpoint_unreachable():
-    from tests.support.processes import free_port
+    from devstack.processes import free_port
 
     dead = Settings(aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(errors.EndpointUnreachable, match="endpoint unreachable"):

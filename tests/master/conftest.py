@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.signing import KEYS
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core.settings import Settings
 from tests.master.sqs import Queue, Topic
 from tests.master.workers import point_celery_at, running_worker
-from tests.support.signing import KEYS
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +54,7 @@ def celery_worker(celery_app: Any, transactional_db: None) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def reactive(
+def master_settings(
     settings, moto_endpoint: str, celery_app: Any, redis_url: str, prefix: str
 ) -> Settings:
     """Point the master at this run's moto and Redis, under a prefix of the test's own."""
@@ -82,7 +82,7 @@ def sqs(moto_endpoint: str) -> Any:
 
 
 @pytest.fixture
-def topic(reactive: Settings, sqs: Any) -> Topic:
+def topic(master_settings: Settings, sqs: Any) -> Topic:
     """The provisioned topic of this test, with the queue of a client called "shop"."""
-    provisioned = ensure(reactive, [ClientSpec(name="shop")])
+    provisioned = ensure(master_settings, [ClientSpec(name="shop")])
     return Topic(arn=provisioned.topic_arn, queue=Queue(sqs, provisioned.queue_urls["shop"]))

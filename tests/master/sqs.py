@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from devstack.processes import until
 from reactive_users.core import aws
-from tests.support.processes import until
 
 #: Seconds one receive may long-poll; it returns as soon as a message is there.
 POLL_SECONDS = 1

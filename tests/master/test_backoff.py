@@ -16,11 +16,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
+from devstack.processes import free_port
 from reactive_users.master import selectors
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.relay.publish import outbox_publish_pending
 from reactive_users.master.relay.retry import backoff_seconds, least_backoff_seconds
-from tests.support.processes import free_port
 
 
 def make_users(*names: str) -> list[User]:
@@ -42,10 +42,10 @@ def backoff_over() -> None:
 
 
 @pytest.fixture
-def sns_down(settings, reactive, topic):
+def sns_down(settings, master_settings, topic):
     """SNS unreachable: the provisioned topic, behind a port where nothing listens."""
     endpoint = f"http://127.0.0.1:{free_port()}"
-    settings.REACTIVE = replace(reactive, aws_endpoint_url=endpoint, topic_arn=topic.arn)
+    settings.REACTIVE = replace(master_settings, aws_endpoint_url=endpoint, topic_arn=topic.arn)
 
 
 @pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_each_failure_of_a_row_makes_its_next_wait_longer(sns_down) -> None:
 
 @pytest.mark.django_db
 def test_a_new_row_is_published_at_once_while_older_failed_rows_wait(
-    settings, reactive, sns_down, topic
+    settings, master_settings, sns_down, topic
 ) -> None:
     # Given a row that failed while SNS was down
     make_users("failed-earlier")
@@ -101,7 +101,7 @@ def test_a_new_row_is_published_at_once_while_older_failed_rows_wait(
     [failed] = rows()
 
     # When SNS answers again and a new user is saved before the failed row's backoff ran out
-    settings.REACTIVE = replace(reactive, topic_arn=topic.arn)
+    settings.REACTIVE = replace(master_settings, topic_arn=topic.arn)
     make_users("saved-now")
 
     # Then the relay publishes the new row now, and leaves the failed one to its backoff
@@ -138,12 +138,12 @@ def test_the_sweep_leaves_rows_waiting_to_retry_alone(sns_down) -> None:
 
 @pytest.mark.django_db
 def test_publish_pending_retries_waiting_rows_now_unless_told_to_wait(
-    settings, reactive, sns_down, topic
+    settings, master_settings, sns_down, topic
 ) -> None:
     # Given two rows that failed and wait out their backoff, and SNS answering again
     make_users("ana", "bob")
     outbox_publish_pending()
-    settings.REACTIVE = replace(reactive, topic_arn=topic.arn)
+    settings.REACTIVE = replace(master_settings, topic_arn=topic.arn)
 
     # When the operator runs publish_pending --due-only, Then the rows keep waiting
     out = StringIO()

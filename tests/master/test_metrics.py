@@ -13,17 +13,17 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.processes import free_port
 from reactive_cli import status
 from reactive_users.core.settings import Settings
 from reactive_users.master.metrics import serve_if_configured
 from reactive_users.master.relay.publish import outbox_publish_pending
-from tests.support.processes import free_port
 
 
 @pytest.fixture
-def scrape(reactive: Settings) -> Iterator:
+def scrape(master_settings: Settings) -> Iterator:
     """``scrape()``: the relay's metrics over HTTP, parsed by prometheus_client's own parser."""
-    server = serve_if_configured(replace(reactive, metrics_port=free_port()))
+    server = serve_if_configured(replace(master_settings, metrics_port=free_port()))
     url = f"http://127.0.0.1:{server.server_port}/metrics"
 
     def read() -> dict[str, float]:
@@ -41,8 +41,8 @@ def scrape(reactive: Settings) -> Iterator:
     server.server_close()
 
 
-def test_nothing_is_served_without_a_port(reactive: Settings) -> None:
-    assert serve_if_configured(replace(reactive, metrics_port=None)) is None
+def test_nothing_is_served_without_a_port(master_settings: Settings) -> None:
+    assert serve_if_configured(replace(master_settings, metrics_port=None)) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,9 +71,9 @@ def test_published_events_and_the_backlog_are_counted_and_agree_with_status(topi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_failed_publishes_are_counted_and_wait_to_retry(settings, reactive, scrape):
+def test_failed_publishes_are_counted_and_wait_to_retry(settings, master_settings, scrape):
     settings.REACTIVE = replace(
-        reactive,
+        master_settings,
         aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
         topic_arn="arn:aws:sns:us-east-1:123456789012:nowhere",
     )

@@ -13,13 +13,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from devstack.processes import until
 from reactive_users.master import tasks
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.relay import depths, pacing
 from reactive_users.master.relay import publish as services
 from tests.master.sqs import Topic
-from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)
 
@@ -116,10 +116,12 @@ def test_a_queue_nobody_drains_holds_a_relay_run_only_for_the_stall_time(
 
 
 @db
-def test_the_depth_counts_messages_waiting_and_in_flight_in_every_subscribed_queue(reactive, topic):
+def test_the_depth_counts_messages_waiting_and_in_flight_in_every_subscribed_queue(
+    master_settings, topic
+):
     save_users(3)
     services.outbox_publish_pending()
-    read = depths.QueueDepths(reactive, topic.arn)
+    read = depths.QueueDepths(master_settings, topic.arn)
     name = topic.queue.url.rsplit("/", 1)[-1]
     assert read() == {name: 3}
 

@@ -62,8 +62,8 @@ def test_beat_runs_the_outbox_sweep_every_configured_interval(celery_app) -> Non
     )
 
 
-def test_a_field_outside_auth_user_fails_the_system_check(settings, reactive) -> None:
-    settings.REACTIVE = replace(reactive, user_fields=("username", "nickname"))
+def test_a_field_outside_auth_user_fails_the_system_check(settings, master_settings) -> None:
+    settings.REACTIVE = replace(master_settings, user_fields=("username", "nickname"))
 
     [error] = check_user_fields()
 

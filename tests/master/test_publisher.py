@@ -14,11 +14,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from devstack.processes import free_port, until
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.relay import publish as services
 from reactive_users.master.relay.publish import outbox_publish_rows
-from tests.support.processes import free_port, until
 
 db = pytest.mark.django_db(transaction=True)
 
@@ -47,16 +47,16 @@ def test_committed_changes_are_published_by_the_thread_without_a_worker(settings
 
 @db
 def test_rows_sns_does_not_take_stay_pending_for_the_sweep_and_the_thread_lives_on(
-    settings, reactive, topic
+    settings, master_settings, topic
 ):
     settings.REACTIVE_RELAY = "thread"
-    settings.REACTIVE = replace(reactive, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    settings.REACTIVE = replace(master_settings, aws_endpoint_url=f"http://127.0.0.1:{free_port()}")
     before = failures()
     User.objects.create_user(username="unlucky")
     failed = OutboxEvent.objects.get()
     until(lambda: failures() == before + 1, timeout=60, what="the thread's attempt to fail")
 
-    settings.REACTIVE = reactive  # SNS answers again
+    settings.REACTIVE = master_settings  # SNS answers again
     User.objects.create_user(username="lucky")
 
     until(lambda: unsent() == 1, timeout=30, what="the new row published by the same thread")
@@ -118,7 +118,7 @@ print(user.pk)
 
 
 @db
-def test_a_short_command_publishes_its_saves_before_it_exits(reactive, topic):
+def test_a_short_command_publishes_its_saves_before_it_exits(master_settings, topic):
     from django.db import connection
 
     db_settings = connection.settings_dict
@@ -133,9 +133,9 @@ def test_a_short_command_publishes_its_saves_before_it_exits(reactive, topic):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "master.settings",
         "DATABASE_URL": url,
-        "REDIS_URL": reactive.redis_url,
-        "AWS_ENDPOINT_URL": reactive.aws_endpoint_url or "",
-        "REACTIVE_PREFIX": reactive.prefix,
+        "REDIS_URL": master_settings.redis_url,
+        "AWS_ENDPOINT_URL": master_settings.aws_endpoint_url or "",
+        "REACTIVE_PREFIX": master_settings.prefix,
         "REACTIVE_TOPIC_ARN": topic.arn,
         "REACTIVE_RELAY": "thread",
     }

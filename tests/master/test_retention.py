@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from devstack.processes import until
 from reactive_cli import status
 from reactive_users.core.contract import decode
 from reactive_users.master import retention
@@ -24,7 +25,6 @@ from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent, UserVersion
 from reactive_users.master.relay.publish import outbox_publish_pending
 from reactive_users.master.tasks import outbox_sweep
-from tests.support.processes import until
 
 db = pytest.mark.django_db(transaction=True)
 

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from devstack.processes import free_port, until
 from reactive_users.core import aws
 from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
 from reactive_users.master.models import OutboxEvent
@@ -24,7 +25,6 @@ from reactive_users.master.relay.outbox import outbox_claim, outbox_settle
 from reactive_users.master.relay.publish import PublishReport, outbox_publish_pending
 from reactive_users.master.relay.sns import outbox_publish_claim
 from tests.master.forwarding import black_hole, forwarding
-from tests.support.processes import free_port, until
 
 WIRE_KEYS = {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed",
              "synthetic", "user"}  # fmt: skip
@@ -77,14 +77,14 @@ def test_a_message_in_sqs_carries_the_allow_listed_fields_and_no_secret(topic) -
 
 
 @pytest.mark.django_db
-def test_publish_batch_sends_at_most_ten_events_per_call(topic, reactive) -> None:
+def test_publish_batch_sends_at_most_ten_events_per_call(topic, master_settings) -> None:
     make_users(25)
     sizes: list[int] = []
 
     def count(params, **kwargs) -> None:
         sizes.append(len(params["PublishBatchRequestEntries"]))
 
-    sns = aws.client("sns", reactive)  # the process's client, the one the relay uses
+    sns = aws.client("sns", master_settings)  # the process's client, the one the relay uses
     sns.meta.events.register("before-parameter-build.sns.PublishBatch", count, "count-batches")
     try:
         report = outbox_publish_pending()
@@ -101,11 +101,11 @@ def test_publish_batch_sends_at_most_ten_events_per_call(topic, reactive) -> Non
 
 @pytest.mark.django_db
 def test_an_unreachable_sns_endpoint_leaves_rows_pending_until_it_answers(
-    settings, reactive, topic, moto_endpoint
+    settings, master_settings, topic, moto_endpoint
 ) -> None:
     # Given the SNS endpoint is a port where nothing listens
     port = free_port()
-    settings.REACTIVE = replace(reactive, aws_endpoint_url=f"http://127.0.0.1:{port}")
+    settings.REACTIVE = replace(master_settings, aws_endpoint_url=f"http://127.0.0.1:{port}")
     make_users(2)
 
     # When the relay runs, Then nothing is published and the rows keep the attempt, the
@@ -158,7 +158,7 @@ def test_the_sweep_leaves_rows_younger_than_its_minimum_age(topic) -> None:
 
 @pytest.mark.django_db
 def test_a_fifo_topic_gets_the_user_as_group_and_the_event_as_deduplication_id(
-    settings, reactive, prefix, sqs, moto_endpoint
+    settings, master_settings, prefix, sqs, moto_endpoint
 ) -> None:
     # Given a FIFO topic with a FIFO queue subscribed (raw delivery)
     sns = boto3.client("sns", endpoint_url=moto_endpoint, region_name="us-east-1")
@@ -174,7 +174,7 @@ def test_a_fifo_topic_gets_the_user_as_group_and_the_event_as_deduplication_id(
     sns.subscribe(
         TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )
-    settings.REACTIVE = replace(reactive, topic_arn=arn)
+    settings.REACTIVE = replace(master_settings, topic_arn=arn)
     user = User.objects.create_user("ana")
     user.first_name = "Ana"
     user.save()
@@ -236,7 +236,7 @@ UNANSWERED_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:never-answers"
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_save_completes_while_a_relay_waits_on_an_sns_that_never_answers(
-    settings, reactive
+    settings, master_settings
 ) -> None:
     # Given two pending rows, and SNS at an endpoint that accepts connections and never answers
     make_users(2)
@@ -251,7 +251,7 @@ def test_a_save_completes_while_a_relay_waits_on_an_sns_that_never_answers(
     with black_hole() as sns:
         endpoint = f"http://127.0.0.1:{sns.port}"
         settings.REACTIVE = replace(
-            reactive, aws_endpoint_url=endpoint, topic_arn=UNANSWERED_TOPIC_ARN
+            master_settings, aws_endpoint_url=endpoint, topic_arn=UNANSWERED_TOPIC_ARN
         )
         thread = threading.Thread(target=relay)
         thread.start()

@@ -254,10 +254,10 @@ def test_the_payload_holds_exactly_the_allow_listed_fields() -> None:
             assert secret not in row.body
 
 
-def test_the_allow_list_comes_from_the_settings(settings, reactive) -> None:
+def test_the_allow_list_comes_from_the_settings(settings, master_settings) -> None:
     from dataclasses import replace
 
-    settings.REACTIVE = replace(reactive, user_fields=("username", "email"))
+    settings.REACTIVE = replace(master_settings, user_fields=("username", "email"))
 
     make_user()
 

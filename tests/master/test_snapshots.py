@@ -22,18 +22,18 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from devstack.processes import until
 from reactive_users.core import aws
 from reactive_users.core.contract import DEFAULT_USER_FIELDS, Action, decode_sqs_body
 from reactive_users.master import snapshots
 from reactive_users.master.models import OutboxEvent, UserVersion
 from reactive_users.master.services import users_republish
-from tests.support.processes import until
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def state_dir(settings, reactive, tmp_path):
+def state_dir(settings, master_settings, tmp_path):
     """Checkpoints in a directory of the test's own."""
     settings.REACTIVE = replace(settings.REACTIVE, state_dir=tmp_path)
     return tmp_path
@@ -60,13 +60,13 @@ def events_in(queue, count: int):
 
 
 @contextlib.contextmanager
-def send_batches(reactive, *, refuse: dict[str, int] | None = None):
+def send_batches(master_settings, *, refuse: dict[str, int] | None = None):
     """Record the entries of every SendMessageBatch; make SQS refuse some entries for real.
 
     ``refuse`` maps an entry id (a master id) to how many calls it is refused in: its
     DelaySeconds is set beyond SQS's 900 s limit, which the server refuses per entry.
     """
-    sqs = aws.client("sqs", reactive)
+    sqs = aws.client("sqs", master_settings)
     calls: list[list[str]] = []
     refuse = dict(refuse or {})
 
@@ -259,7 +259,7 @@ def test_live_users_become_snapshots_excluded_ones_withdrawals_and_tombstones_de
 # --- Backfill to a real queue -------------------------------------------------------------------
 
 
-def test_a_backfill_sends_every_user_and_tombstone_to_the_client_queue(topic, reactive):
+def test_a_backfill_sends_every_user_and_tombstone_to_the_client_queue(topic, master_settings):
     # Given 23 users (one deleted), some with events and some written without signals
     ids = bulk_users(20)
     for user_id in ids[:5]:
@@ -271,7 +271,7 @@ def test_a_backfill_sends_every_user_and_tombstone_to_the_client_queue(topic, re
     lines = []
 
     # When the client is backfilled in batches of 7
-    with send_batches(reactive) as calls:
+    with send_batches(master_settings) as calls:
         report = snapshots.backfill(client="shop", batch=7, on_progress=lines.append)
 
     # Then each user arrived once as a snapshot at its version, the deleted one as a delete
@@ -291,7 +291,7 @@ def test_a_backfill_sends_every_user_and_tombstone_to_the_client_queue(topic, re
     assert not snapshots.checkpoint_path(reactive_settings(), "shop").exists()
 
 
-def test_a_backfill_withdraws_excluded_users_at_their_current_version(topic, reactive):
+def test_a_backfill_withdraws_excluded_users_at_their_current_version(topic, master_settings):
     # Given a published user promoted by QuerySet.update() (a client still holds it live),
     # a user created as staff (never published) and a plain one
     promoted = User.objects.create_user("promoted", first_name="Kept")
@@ -321,7 +321,7 @@ def reactive_settings():
     return settings.REACTIVE
 
 
-def test_an_interrupted_backfill_resumes_after_its_checkpoint(topic, reactive):
+def test_an_interrupted_backfill_resumes_after_its_checkpoint(topic, master_settings):
     ids = bulk_users(35)
 
     # When a backfill stops after 20 events (as if interrupted)
@@ -362,10 +362,10 @@ def test_restart_ignores_the_checkpoint_and_another_since_is_refused(topic):
     assert again.progress.sent_this_run == 12
 
 
-def test_refused_entries_are_retried_then_sent(topic, reactive):
+def test_refused_entries_are_retried_then_sent(topic, master_settings):
     ids = bulk_users(4)
 
-    with send_batches(reactive, refuse={str(ids[1]): 2}) as calls:
+    with send_batches(master_settings, refuse={str(ids[1]): 2}) as calls:
         report = snapshots.backfill(client="shop", sleep=no_sleep)
 
     assert calls == [[str(i) for i in ids], [str(ids[1])], [str(ids[1])]]
@@ -374,12 +374,12 @@ def test_refused_entries_are_retried_then_sent(topic, reactive):
 
 
 def test_entries_refused_every_time_fail_naming_them_and_keep_the_checkpoint_before(
-    topic, reactive
+    topic, master_settings
 ):
     ids = bulk_users(15)
 
     with (
-        send_batches(reactive, refuse={str(ids[12]): 99}),
+        send_batches(master_settings, refuse={str(ids[12]): 99}),
         pytest.raises(snapshots.SendFailed) as failed,
     ):
         snapshots.backfill(client="shop", sleep=no_sleep)
@@ -397,7 +397,7 @@ def test_entries_refused_every_time_fail_naming_them_and_keep_the_checkpoint_bef
     assert rerun.progress.sent_this_run == 3
 
 
-def test_a_backfill_holds_back_while_the_client_queue_is_full(topic, reactive, sqs):
+def test_a_backfill_holds_back_while_the_client_queue_is_full(topic, master_settings, sqs):
     # Given 40 users, and a client that takes messages off its queue slowly (one at a time)
     ids = bulk_users(40)
     depths: list[int] = []
@@ -416,13 +416,13 @@ def test_a_backfill_holds_back_while_the_client_queue_is_full(topic, reactive, s
     def record(parsed, **_):
         depths.append(int(parsed["Attributes"]["ApproximateNumberOfMessages"]))
 
-    client = aws.client("sqs", reactive)
+    client = aws.client("sqs", master_settings)
     client.meta.events.register("after-call.sqs.GetQueueAttributes", record, "test-depths")
     consumer = threading.Thread(target=consume)
     consumer.start()
     try:
         # When it is backfilled letting at most 12 messages wait
-        with send_batches(reactive) as calls:
+        with send_batches(master_settings) as calls:
             report = snapshots.backfill(client="shop", max_depth=12)
         until(lambda: len(received) == 40, timeout=30, what="the consumer to receive all")
     finally:
@@ -439,10 +439,10 @@ def test_a_backfill_holds_back_while_the_client_queue_is_full(topic, reactive, s
     assert sorted(decode_sqs_body(b).user_id for b in received) == ids
 
 
-def test_max_depth_0_never_looks_at_the_queue(topic, reactive):
+def test_max_depth_0_never_looks_at_the_queue(topic, master_settings):
     bulk_users(15)
     looked: list[int] = []
-    client = aws.client("sqs", reactive)
+    client = aws.client("sqs", master_settings)
     client.meta.events.register(
         "before-call.sqs.GetQueueAttributes", lambda **_: looked.append(1), "test-look"
     )

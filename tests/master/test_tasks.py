@@ -12,13 +12,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import transaction
 
+from devstack.processes import free_port, until
+from devstack.services import restartable_redis
 from reactive_users.core import naming
 from reactive_users.core.contract import Action, decode_sqs_body
 from reactive_users.master.models import OutboxEvent
 from reactive_users.master.tasks import outbox_sweep
 from tests.master.workers import celery_broker, running_worker
-from tests.support.processes import free_port, until
-from tests.support.services import restartable_redis
 
 #: A save must not wait for an unreachable broker longer than this, in seconds.
 PROMPT_SAVE_SECONDS = 1.5
@@ -85,7 +85,7 @@ def test_a_save_while_redis_is_down_commits_promptly_and_the_sweep_publishes_it_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_commits_queues_one_relay_run_that_publishes_them_all(
-    celery_app, topic, redis_url, reactive
+    celery_app, topic, redis_url, master_settings
 ) -> None:
     broker = redis.Redis.from_url(redis_url)
     celery_app.control.purge()
@@ -95,13 +95,13 @@ def test_a_burst_of_commits_queues_one_relay_run_that_publishes_them_all(
 
     # Then one relay run is queued for all of them, marked as queued
     assert broker.llen("celery") == 1
-    assert broker.exists(naming.relay_kick_key(reactive.prefix)) == 1
+    assert broker.exists(naming.relay_kick_key(master_settings.prefix)) == 1
 
     # When a worker runs it, Then all 30 are published and the mark is gone
     with running_worker(celery_app, purge=False):
         until(lambda: OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0)
         assert len(topic.queue.receive(30)) == 30
-        assert broker.exists(naming.relay_kick_key(reactive.prefix)) == 0
+        assert broker.exists(naming.relay_kick_key(master_settings.prefix)) == 0
 
         # And a commit after that run started queues a run of its own
         User.objects.create_user("later")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.processes import free_port, port_open
 from reactive_cli import localstack
 from reactive_cli.supervisor import Supervisor, socket_path
-from tests.support.processes import free_port, port_open
 
 #: The stack's listeners long-poll this long, so stopping one takes seconds, not 20.
 LISTENER_WAIT_SECONDS = "2"
@@ -112,7 +112,7 @@ def local_stack(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+def reactive_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     """A whole local stack brought up by `reactive up`, as a newcomer runs it (two clients)."""
     state_dir = tmp_path_factory.mktemp("stack")
     # As `mkdir` with the usual umask 022 leaves it (pytest's own are private): `up` tightens it.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from devstack.processes import port_open
 from reactive_users.core import exitcodes
 from tests.stack.conftest import Cli
-from tests.support.processes import port_open
 
 
 def test_listeners_and_logs_without_supervisord_say_to_start_the_stack(cli: Cli):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 
+from devstack.processes import until
 from reactive_users.client.heartbeat import Heartbeat, heartbeat_interval
-from tests.support.processes import until
 
 
 class Recorder:

@@ -15,9 +15,10 @@ from typing import Any
 
 import boto3
 
+from devstack.client_app import ClientApp
+from devstack.processes import Proc, until
+from devstack.stack import Stack
 from reactive_users.core import aws
-from tests.support.processes import Proc, until
-from tests.support.stack import ClientApp, Stack
 
 #: The listener's per-message DEBUG line (reactive_users/client/listener.py ``_handle``).
 HANDLED = re.compile(

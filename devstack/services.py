@@ -1,4 +1,4 @@
-"""The real services tests run against: a private redis-server and moto's SNS/SQS server."""
+"""The services a dev stack runs against: a private redis-server and moto's SNS/SQS server."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import contextlib
 import os
 import shutil
 import signal
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from tests.support.processes import Proc, free_port, port_open, python, running
+from devstack.processes import Proc, free_port, port_open, python, running
+from reactive_cli.localstack.ports import http_ok
 
 
 def redis_binary() -> str:
@@ -104,18 +104,28 @@ def restartable_redis(workdir: Path, port: int) -> Iterator[Proc]:
         yield redis.proc
 
 
-def _moto_ready(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
-        return bool(response.status == 200)
+@contextlib.contextmanager
+def moto_process(
+    workdir: Path, *, env: Mapping[str, str] | None = None, timeout: float = 30
+) -> Iterator[tuple[str, Proc]]:
+    """moto's server mode (real HTTP SNS/SQS) in its own process, with ``env`` added to its
+    environment (bench: the request recorder's file); yields the endpoint URL and process."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(port))
+    with running(
+        "moto",
+        argv,
+        env={**os.environ, **(env or {})},
+        log_dir=workdir,
+        ready=lambda: http_ok(f"{url}/moto-api/"),
+        timeout=timeout,
+    ) as proc:
+        yield url, proc
 
 
 @contextlib.contextmanager
 def moto_server(workdir: Path) -> Iterator[str]:
     """moto's server mode (real HTTP SNS/SQS) in its own process; yields the endpoint URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = python("-m", "moto.server", "-H", "127.0.0.1", "-p", str(port))
-    with running(
-        "moto", argv, env=os.environ, log_dir=workdir, ready=lambda: _moto_ready(url), timeout=30
-    ):
+    with moto_process(workdir) as (url, _proc):
         yield url

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,25 +12,19 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+# One definition of each port check, the local stack's; re-exported for the tests.
+from reactive_cli.localstack.ports import free_port as free_port
+from reactive_cli.localstack.ports import port_open as port_open
+
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (asked of the OS)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether something accepts TCP connections on ``host:port``."""
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
 def until(
-    predicate: Callable[[], T], *, timeout: float = 15.0, interval: float = 0.02, what: str = ""
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float = 15.0,
+    interval: float = 0.02,
+    what: str = "",
 ) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

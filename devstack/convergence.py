@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.processes import until
-from tests.support.stack import ClientApp
+from devstack.client_app import ClientApp
+from devstack.processes import until
 
 #: The replicated fields compared (the contract's default allow-list).
 FIELDS = ("username", "email", "first_name", "last_name", "is_active")

@@ -2,169 +2,26 @@
 
 The master runs in the calling process (its ORM is how tests and benchmarks make changes)
 with a real Celery worker (and beat) as a subprocess; each client is a real daphne and a
-real listener process on its own SQLite file. Redis and SNS/SQS are the private services
-the caller started. Everything started here is stopped here, by PID.
+real listener process on its own SQLite file (``devstack.client_app``). Redis and SNS/SQS
+are the private services the caller started (``devstack.services``). Everything started
+here is stopped here, by PID.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.cookiejar
-import json
 import os
-import re
-import sqlite3
-import subprocess
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from reactive_cli.localstack import client_daphne
+from devstack.client_app import ClientApp
+from devstack.processes import Proc, free_port
+from devstack.signing import KEYS
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
 from reactive_cli.teardown import apply_teardown, plan_teardown
 from reactive_users.core.settings import Settings
-from tests.support.processes import Proc, free_port, port_open, python, until
-from tests.support.signing import KEYS
-
-
-@dataclass
-class ClientApp:
-    """One running client application: its daphne, its listener and its database."""
-
-    name: str
-    env: dict[str, str]
-    db_path: Path
-    log_dir: Path
-    queue_url: str
-    port: int = 0
-    daphne: Proc | None = None
-    listener: Proc | None = None
-    extra_listeners: list[Proc] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def manage(self, *args: str) -> str:
-        """Run ``python -m client ARGS`` with this client's environment; return stdout."""
-        result = subprocess.run(
-            python("-m", "client", *args),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"client {self.name} {args}: {result.stderr[-3000:]}")
-        return result.stdout
-
-    def start_daphne(self) -> None:
-        """Start (or restart, on the same port) this client's daphne."""
-        self.port = self.port or free_port()
-        argv = client_daphne(sys.executable, self.port)
-        self.daphne = Proc(f"daphne-{self.name}", argv, self.env, self.log_dir)
-        self.daphne.wait_ready(lambda: port_open(self.port), timeout=30)
-
-    def start_listener(self) -> Proc:
-        """Start one more listener process on this client's queue."""
-        n = len(self.extra_listeners) + (1 if self.listener else 0)
-        proc = Proc(
-            f"listener-{self.name}-{n}", python("-m", "client", "listen"), self.env, self.log_dir
-        )
-        proc.wait_ready(lambda: "listening" in proc.log().lower(), timeout=30)
-        if self.listener is None:
-            self.listener = proc
-        else:
-            self.extra_listeners.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in [self.daphne, self.listener, *self.extra_listeners]:
-            if proc is not None:
-                proc.stop()
-
-    # --- reading the client's database (test-only: SQLite file, read-only queries) ---
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
-            db.row_factory = sqlite3.Row
-            return list(db.execute(sql, params))
-
-    def replica(self, master_id: int) -> dict[str, Any] | None:
-        """The replica row and its local user's fields, or None if never seen."""
-        rows = self.query(
-            "SELECT r.master_id, r.version, r.tombstone, u.id AS local_id, u.username,"
-            " u.email, u.first_name, u.last_name, u.is_active, u.password"
-            " FROM replica_replica r LEFT JOIN auth_user u ON u.id = r.user_id"
-            " WHERE r.master_id = ?",
-            (master_id,),
-        )
-        return dict(rows[0]) if rows else None
-
-    def set_password(self, username: str, password: str) -> None:
-        """Give a replicated user client-local credentials, as a client's admin would."""
-        code = (
-            "from django.contrib.auth.models import User; "
-            f"u = User.objects.get(username={username!r}); u.set_password({password!r}); u.save()"
-        )
-        self.manage("shell", "-c", code)
-
-    def login(self, username: str, password: str) -> str:
-        """Log in through the client's real login page; return the session's Cookie header."""
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        login_url = f"{self.url}/accounts/login/"
-        page = opener.open(login_url, timeout=10).read().decode()
-        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert match, "login page has no CSRF token"
-        form = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": match.group(1), "username": username, "password": password}
-        )
-        request = urllib.request.Request(
-            login_url, data=form.encode(), headers={"Referer": login_url, "Origin": self.url}
-        )
-        answer = opener.open(request, timeout=10)
-        body = answer.read().decode(errors="replace")
-        sessions = [f"{c.name}={c.value}" for c in jar if c.name.endswith("sessionid")]
-        assert sessions, (
-            f"login as {username!r} on {self.name} did not create a session: "
-            f"{answer.status} {answer.url} {[c.name for c in jar]} {body[:1500]}"
-        )
-        return sessions[0]
-
-    def logout(self, session: str) -> None:
-        """Sign out through the page's own form, as another tab holding ``session`` would."""
-        page = urllib.request.Request(f"{self.url}/", headers={"Cookie": session})
-        with urllib.request.urlopen(page, timeout=10) as answer:
-            html = answer.read().decode()
-            cookies = [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or []]
-        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-        assert match, f"{self.name}'s page has no logout form for {session}"
-        form = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
-        headers = {"Cookie": "; ".join([session, *cookies]), "Origin": self.url,
-                   "Referer": f"{self.url}/"}  # fmt: skip
-        request = urllib.request.Request(f"{self.url}/accounts/logout/", data=form, headers=headers)
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            opener.open(request, timeout=10)
-        except urllib.error.HTTPError as answer:  # the redirect to the login page
-            assert answer.code == 302, f"logout on {self.name}: HTTP {answer.code}"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Leave a redirect as the answer (an HTTPError) instead of following it."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 @dataclass
@@ -368,26 +225,3 @@ def running_stack(
             app.stop()
         if stack.worker is not None:
             stack.worker.stop()
-
-
-def frame(raw: str | bytes) -> dict[str, Any]:
-    """Decode one websocket frame."""
-    value: dict[str, Any] = json.loads(raw)
-    return value
-
-
-def wait_for_replica(app: ClientApp, master_id: int, timeout: float = 20, **expected: Any) -> dict:
-    """Wait until the client's replica of ``master_id`` has the ``expected`` values."""
-
-    def check() -> dict[str, Any] | None:
-        row = app.replica(master_id)
-        if row is not None and all(row.get(k) == v for k, v in expected.items()):
-            return row
-        return None
-
-    return until(
-        check,
-        timeout=timeout,
-        interval=0.05,
-        what=f"{app.name} replica {master_id} to have {expected}",
-    )

@@ -56,9 +56,10 @@ def _setup(database_url: str | None, workdir: Path) -> Any:
     from django.db import connection
 
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = (
-        str(workdir / "bench.sqlite3") if connection.vendor == "sqlite" else
-        f"bench_retention_{os.getpid()}"
-    )  # fmt: skip
+        str(workdir / "bench.sqlite3")
+        if connection.vendor == "sqlite"
+        else f"bench_retention_{os.getpid()}"
+    )
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     return connection.creation
 
@@ -78,10 +79,16 @@ def _fill(rows: int) -> list[int]:
     old, chunk = timezone.now() - timezone.timedelta(days=8), 5000
     for start in range(0, rows + PENDING, chunk):
         OutboxEvent.objects.bulk_create(
-            OutboxEvent(event_id=_uuid(), user_id=1, action="updated", version=i, body=body,
-                        sent_at=old if i < rows else None)
+            OutboxEvent(
+                event_id=_uuid(),
+                user_id=1,
+                action="updated",
+                version=i,
+                body=body,
+                sent_at=old if i < rows else None,
+            )
             for i in range(start, min(start + chunk, rows + PENDING))
-        )  # fmt: skip
+        )
     OutboxEvent.objects.filter(user_id=1).update(created_at=old)
     return [u.pk for u in users]
 
@@ -168,8 +175,10 @@ def main() -> None:
                 saver.join()
             left = OutboxEvent.objects.filter(sent_at__isnull=True).count()
             took = end - start
-            print(f"purge: deleted {deleted} sent rows in {took:.2f} s "
-                  f"({deleted / took:,.0f} rows/s); pending rows left: {left}")  # fmt: skip
+            print(
+                f"purge: deleted {deleted} sent rows in {took:.2f} s "
+                f"({deleted / took:,.0f} rows/s); pending rows left: {left}"
+            )
             first = saver.times[0][0] if saver.times else start
             print(f"saves alone:        {_summary(saver.between(first, start))}")
             print(f"saves during purge: {_summary(saver.between(start, end))}")

@@ -139,8 +139,11 @@ class ClientApp:
         match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
         assert match, f"{self.name}'s page has no logout form for {session}"
         form = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
-        headers = {"Cookie": "; ".join([session, *cookies]), "Origin": self.url,
-                   "Referer": f"{self.url}/"}  # fmt: skip
+        headers = {
+            "Cookie": "; ".join([session, *cookies]),
+            "Origin": self.url,
+            "Referer": f"{self.url}/",
+        }
         request = urllib.request.Request(f"{self.url}/accounts/logout/", data=form, headers=headers)
         opener = urllib.request.build_opener(_NoRedirect)
         try:

@@ -154,12 +154,16 @@ class Layout:
             "clients": list(self.clients),
             "prefix": self.prefix,
             "python": self.python,
-            "ports": {"moto": self.bind.moto, "redis": self.bind.redis,
-                      "master": self.bind.master, "clients": list(self.bind.clients)},
+            "ports": {
+                "moto": self.bind.moto,
+                "redis": self.bind.redis,
+                "master": self.bind.master,
+                "clients": list(self.bind.clients),
+            },
             "redis_url": self.redis_url,
             "listeners": dict(self.listeners),
             "listener_wait_seconds": self.listener_wait_seconds,
-        }  # fmt: skip
+        }
 
     @classmethod
     def recorded(cls, state_dir: Path) -> Layout | None:
@@ -176,12 +180,16 @@ class Layout:
             clients=tuple(data["clients"]),
             prefix=data["prefix"],
             python=data["python"],
-            bind=Ports(moto=ports["moto"], redis=ports["redis"], master=ports["master"],
-                         clients=tuple(ports["clients"])),
+            bind=Ports(
+                moto=ports["moto"],
+                redis=ports["redis"],
+                master=ports["master"],
+                clients=tuple(ports["clients"]),
+            ),
             redis_url=data["redis_url"],
             listeners=data["listeners"],
             listener_wait_seconds=data["listener_wait_seconds"],
-        )  # fmt: skip
+        )
 
 
 def enter_recorded(state_dir: Path) -> Layout | None:

@@ -78,8 +78,9 @@ def up(
     progress("starting supervisord")
     subprocess.run(
         [layout.python, "-m", "supervisor.supervisord", "-c", str(layout.config_path)],
-        check=True, umask=PRIVATE_UMASK,  # its own log, opened before it reads its umask
-    )  # fmt: skip
+        check=True,
+        umask=PRIVATE_UMASK,  # its own log, opened before it reads its umask
+    )
     _wait("supervisord", sup.is_up, 15)
     try:
         _start(layout, sup, progs, progress)
@@ -199,8 +200,11 @@ def _stop(layout: Layout, sup: supervisor.Supervisor) -> list[int]:
     sup.shutdown()
     # supervisord stops its programs (TERM, then KILL after stopwaitsecs) before it exits.
     timeout = LISTENER_STOPWAITSECS + 30
-    _wait("supervisord to stop every program and exit",
-          lambda: not any(_alive(pid) for pid in pids), timeout)  # fmt: skip
+    _wait(
+        "supervisord to stop every program and exit",
+        lambda: not any(_alive(pid) for pid in pids),
+        timeout,
+    )
     return pids
 
 

@@ -39,9 +39,18 @@ WEBSOCKET_MAX_MESSAGE_BYTES = 128 * 1024
 
 def client_daphne(python: str, port: int) -> list[str]:
     """A client's daphne on loopback ``port``: the local stack, deploy file and tests run this."""
-    return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-            "--websocket-max-message-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
-            "client.asgi:application"]  # fmt: skip
+    return [
+        python,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--websocket-max-message-size",
+        str(WEBSOCKET_MAX_MESSAGE_BYTES),
+        "client.asgi:application",
+    ]
 
 
 def programs(layout: Layout, redis_server: str) -> list[Program]:
@@ -51,19 +60,39 @@ def programs(layout: Layout, redis_server: str) -> list[Program]:
     moto = [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(layout.bind.moto)]
     result = [Program("moto", moto, priority=10)]
     if layout.embedded_redis:
-        redis = [redis_server, "--port", str(layout.bind.redis), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(layout.state_dir)]  # fmt: skip
+        redis = [
+            redis_server,
+            "--port",
+            str(layout.bind.redis),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(layout.state_dir),
+        ]
         result.append(Program("redis", redis, priority=10))
     celery = [py, "-m", "celery", "-A", "master.celery"]
     beat_file = str(layout.state_dir / "celerybeat-schedule")
     result += [
-        Program("master-web", [*daphne, str(layout.bind.master), "master.asgi:application"],
-                layout.master_env()),
-        Program("master-worker", [*celery, "worker", "--pool=solo", "--loglevel=INFO"],
-                layout.master_env()),
-        Program("master-beat", [*celery, "beat", "--loglevel=INFO", "-s", beat_file],
-                layout.master_env()),
-    ]  # fmt: skip
+        Program(
+            "master-web",
+            [*daphne, str(layout.bind.master), "master.asgi:application"],
+            layout.master_env(),
+        ),
+        Program(
+            "master-worker",
+            [*celery, "worker", "--pool=solo", "--loglevel=INFO"],
+            layout.master_env(),
+        ),
+        Program(
+            "master-beat",
+            [*celery, "beat", "--loglevel=INFO", "-s", beat_file],
+            layout.master_env(),
+        ),
+    ]
     wait = str(layout.listener_wait_seconds)
     for name in layout.clients:
         env = layout.client_env(name)

@@ -46,8 +46,9 @@ def read(state_dir: Path) -> dict[str, Any]:
             f"{file}: unreadable ({e}): delete it and run `reactive provision`"
         ) from e
     if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise ConfigError(f"{file}: not a version {VERSION} file: delete it and run "
-                          "`reactive provision`")  # fmt: skip
+        raise ConfigError(
+            f"{file}: not a version {VERSION} file: delete it and run `reactive provision`"
+        )
     return data
 
 

@@ -173,10 +173,14 @@ def browser_junk(name: str) -> list[str | bytes]:
     the size daphne takes."""
     fake_user = {"username": name, "first_name": "pwned", "is_active": False, "is_superuser": True}
     changed = {
-        "type": "changed", "event_id": str(uuid.uuid4()), "action": "updated",
-        "version": 999, "changed": ["first_name"], "user": fake_user,
+        "type": "changed",
+        "event_id": str(uuid.uuid4()),
+        "action": "updated",
+        "version": 999,
+        "changed": ["first_name"],
+        "user": fake_user,
         "occurred_at": "2030-01-01T00:00:00+00:00",
-    }  # fmt: skip
+    }
     return [
         json.dumps(changed),
         json.dumps({"type": "user.changed", "frame": changed}),
@@ -375,7 +379,7 @@ async def test_synthetic_events_never_change_a_client_database_whatever_their_pa
                 is_superuser=True,
                 is_staff=True,
                 password="pbkdf2_sha256$1$salt$hash",
-            ),  # fmt: skip
+            ),
             "rename at the largest version": synthetic(
                 Action.UPDATED, live, 2**63 - 1, username=newcomer, first_name="Huge"
             ),
@@ -410,9 +414,12 @@ async def test_synthetic_events_never_change_a_client_database_whatever_their_pa
         changed = frame(await asyncio.wait_for(ws.recv(), 20))
         assert (changed["type"], changed["version"]) == ("changed", 2)
         assert changed["user"] == {
-            "username": live_name, "email": "real@example.com", "first_name": "Real Two",
-            "last_name": "", "is_active": True,
-        }  # fmt: skip
+            "username": live_name,
+            "email": "real@example.com",
+            "first_name": "Real Two",
+            "last_name": "",
+            "is_active": True,
+        }
         await replica(shop, live, first_name="Real Two", version=2)
 
 

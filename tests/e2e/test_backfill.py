@@ -75,8 +75,9 @@ def database_env(app: ClientApp) -> dict[str, str]:
 
 def diff(stack: Stack, config: Path, app: ClientApp, *more: str) -> tuple[int, dict]:
     """``reactive diff --client NAME --json``: exit code and report."""
-    ran = reactive(stack, config, "diff", "--client", app.name, "--json", *more,
-                   env=database_env(app))  # fmt: skip
+    ran = reactive(
+        stack, config, "diff", "--client", app.name, "--json", *more, env=database_env(app)
+    )
     assert ran.returncode in (0, 1), ran.stdout[-2000:] + ran.stderr[-3000:]
     return ran.returncode, json.loads(ran.stdout)
 
@@ -282,10 +283,11 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
             wait_for_replica(app, user_id, timeout=60, version=1)
         User.objects.filter(pk=changed).update(first_name="Bulk", last_name="Update")
         app.manage(
-            "shell", "-c",
+            "shell",
+            "-c",
             "from reactive_users.client.models import Replica; "
             f"Replica.objects.get(master_id={removed}).user.delete()",
-        )  # fmt: skip
+        )
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM auth_user WHERE id = %s", [vanished])
 
@@ -295,8 +297,11 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
         # Then it exits 1 and lists the three, in a table with totals
         print(f"\n$ reactive diff --client fix\n{ran.stdout}")
         assert ran.returncode == 1, ran.stdout + ran.stderr[-3000:]
-        rows = {int(line.split()[1]): line for line in ran.stdout.splitlines()
-                if re.match(r"^\S\s+\d+\s", line)}  # fmt: skip
+        rows = {
+            int(line.split()[1]): line
+            for line in ran.stdout.splitlines()
+            if re.match(r"^\S\s+\d+\s", line)
+        }
         assert set(rows) == {changed, removed, vanished}, ran.stdout
         assert "stale" in rows[changed] and "first_name, last_name differ" in rows[changed]
         assert "missing" in rows[removed] and "local user deleted" in rows[removed]
@@ -304,8 +309,9 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
         assert "fix: 3 differ: 1 missing, 1 extra, 1 stale;" in ran.stdout
 
         # When diff --repair runs, it sends exactly the three events to the client's queue
-        repaired = reactive(stack, config, "diff", "--client", "fix", "--repair",
-                            env=database_env(app))  # fmt: skip
+        repaired = reactive(
+            stack, config, "diff", "--client", "fix", "--repair", env=database_env(app)
+        )
         print(f"$ reactive diff --client fix --repair\n{repaired.stdout}{repaired.stderr}")
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr[-3000:]
         assert "Sent 2 snapshot(s) and 1 tombstone(s) to fix" in repaired.stdout
@@ -333,8 +339,9 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
             (promoted, "extra", "staff or superuser in the master: must be withdrawn")
         ]
         # And --repair sends a withdrawal at the master's current version, which removes it
-        repaired = reactive(stack, config, "diff", "--client", "fix", "--repair",
-                            env=database_env(app))  # fmt: skip
+        repaired = reactive(
+            stack, config, "diff", "--client", "fix", "--repair", env=database_env(app)
+        )
         print(f"$ reactive diff --client fix --repair\n{repaired.stdout}{repaired.stderr}")
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr[-3000:]
         assert "Sent 0 snapshot(s), 0 tombstone(s) and 1 withdrawal(s) to fix" in repaired.stdout

@@ -69,8 +69,11 @@ def daphne(stack: Stack) -> Iterator[Daphne]:
     name, port = f"fanout-{uuid.uuid4().hex[:8]}", free_port()
     # Each user's sockets, and the churn's new ones opening while the old ones close: no cap.
     cap = str(PER_USER + CHURN // USERS)
-    env = {**shop.env, "REDIS_URL": f"{shop.env['REDIS_URL']}?client_name={name}",
-           "REACTIVE_WS_MAX_SOCKETS_PER_USER": cap}  # fmt: skip
+    env = {
+        **shop.env,
+        "REDIS_URL": f"{shop.env['REDIS_URL']}?client_name={name}",
+        "REACTIVE_WS_MAX_SOCKETS_PER_USER": cap,
+    }
     proc = Proc(f"daphne-{name}", client_daphne(sys.executable, port), env, shop.log_dir)
     try:
         proc.wait_ready(lambda: port_open(port), timeout=30)
@@ -222,9 +225,12 @@ async def test_the_largest_frame_the_contract_allows_fits_under_the_message_cap(
     room = MAX_BODY_BYTES - len(encode(bare).encode())
     changed = tuple(f"f{i:062d}" for i in range((room - 2) // 66))  # 63 chars + '"",' each
     event = new_event(
-        action=Action.UPDATED, user_id=1, version=2**63 - 1, user={"username": "u"},
+        action=Action.UPDATED,
+        user_id=1,
+        version=2**63 - 1,
+        user={"username": "u"},
         changed=changed,
-    )  # fmt: skip
+    )
     assert len(encode(event).encode()) <= MAX_BODY_BYTES  # a valid event
 
     # When the consumer encodes it, it is within what autobahn lets daphne send

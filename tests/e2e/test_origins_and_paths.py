@@ -172,8 +172,9 @@ async def test_only_the_clients_exact_origin_opens_a_stream(stack: Stack):
     for template, expected in SHOP_MATRIX:
         shown = "no Origin header" if template is None else f"Origin {template}"
         attack = f"session socket from {shown} (allowed: {allowed})"
-        security.record(area="websocket: origin", attack=attack, expected=expected,
-                        observed=observed[template])  # fmt: skip
+        security.record(
+            area="websocket: origin", attack=attack, expected=expected, observed=observed[template]
+        )
     assert observed == dict(SHOP_MATRIX)
 
 
@@ -192,8 +193,9 @@ async def test_the_local_stacks_shop_refuses_blogs_pages_and_every_other_port(
 
     for template, expected in LOCAL_STACK_MATRIX:
         attack = f"session socket to reactive up's shop from Origin {template}"
-        security.record(area="websocket: origin", attack=attack, expected=expected,
-                        observed=observed[template])  # fmt: skip
+        security.record(
+            area="websocket: origin", attack=attack, expected=expected, observed=observed[template]
+        )
     assert observed == dict(LOCAL_STACK_MATRIX)
 
 
@@ -208,8 +210,9 @@ async def test_origins_match_after_normalising_case_and_default_ports(
 
     for origin, expected in CONFIGURED_MATRIX:
         attack = f"session socket from Origin {origin} (allowed: {CONFIGURED.replace(',', ', ')})"
-        security.record(area="websocket: origin", attack=attack, expected=expected,
-                        observed=observed[origin])  # fmt: skip
+        security.record(
+            area="websocket: origin", attack=attack, expected=expected, observed=observed[origin]
+        )
     assert observed == dict(CONFIGURED_MATRIX)
 
 
@@ -236,8 +239,12 @@ async def test_a_bare_host_in_the_allowed_origins_stops_daphne_at_start_with_the
         "scheme and port: write it as http://localhost "
         "or https://localhost (add :PORT unless it is 80 or 443)"
     )
-    probe("websocket: origin", "REACTIVE_ALLOWED_ORIGINS=localhost,shop.example.com at start-up",
-          expected, observed)  # fmt: skip
+    probe(
+        "websocket: origin",
+        "REACTIVE_ALLOWED_ORIGINS=localhost,shop.example.com at start-up",
+        expected,
+        observed,
+    )
 
 
 async def test_an_unknown_websocket_path_is_refused_without_a_traceback(stack: Stack):
@@ -255,8 +262,12 @@ async def test_an_unknown_websocket_path_is_refused_without_a_traceback(stack: S
     new_log = shop.daphne.log()[log_from:]
 
     for path in UNKNOWN_PATHS:
-        probe("websocket: paths", f"socket to {path} (a logged-in user, allowed origin)",
-              REFUSED, observed[path])  # fmt: skip
+        probe(
+            "websocket: paths",
+            f"socket to {path} (a logged-in user, allowed origin)",
+            REFUSED,
+            observed[path],
+        )
     clean = "no Traceback, no ERROR line"
     bad = [line for line in new_log.splitlines() if "Traceback" in line or " ERROR " in line]
     probe("websocket: paths", "daphne's log after those sockets", clean, "; ".join(bad) or clean)

@@ -62,9 +62,12 @@ def test_a_narrower_client_stores_a_cut_value_and_status_diff_and_metrics_say_so
     metrics_port = free_port()
     narrow = stack.add_client(
         ClientSpec(name="narrow", max_receive_count=2, visibility_timeout=2),
-        env={"REACTIVE_OVERSIZE_POLICY": "truncate", "REACTIVE_FIELD_MAX_LENGTHS":
-             "first_name=10", "REACTIVE_METRICS_PORT": str(metrics_port)},
-    )  # fmt: skip
+        env={
+            "REACTIVE_OVERSIZE_POLICY": "truncate",
+            "REACTIVE_FIELD_MAX_LENGTHS": "first_name=10",
+            "REACTIVE_METRICS_PORT": str(metrics_port),
+        },
+    )
     try:
         config = tmp_path / "reactive.toml"
         config.write_text(f'prefix = "{stack.settings.prefix}"\n[clients.narrow]\n')
@@ -85,13 +88,14 @@ def test_a_narrower_client_stores_a_cut_value_and_status_diff_and_metrics_say_so
         until(lambda: truncated_metric(metrics_port) == 1, what="the truncation counted")
 
         # And `reactive status` counts narrow's users holding cut values, and shows the outbox
-        _, out = reactive(stack, config, "status", "--json", "--state-dir", str(tmp_path),
-                          env=env)  # fmt: skip
+        _, out = reactive(stack, config, "status", "--json", "--state-dir", str(tmp_path), env=env)
         found, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
         [client] = found["clients"]
         assert (client["name"], client["truncated_users"], client["truncated_fields"]) == (
-            "narrow", 1, {"first_name": 1}
-        )  # fmt: skip
+            "narrow",
+            1,
+            {"first_name": 1},
+        )
         assert found["outbox"]["rows"] >= 1
         assert found["outbox"]["oldest_sent_age_seconds"] is not None
         _, text = reactive(stack, config, "status", "--state-dir", str(tmp_path), env=env)

@@ -42,9 +42,11 @@ TOKEN_SECONDS = 300
 async def open_session(app: ClientApp, username: str, cookie: str) -> ClientConnection:
     """A browser-like socket: the session cookie, from the client's own origin."""
     ws = await connect(
-        stream_url(app, username), origin=app.url,  # type: ignore[arg-type]
-        additional_headers={"Cookie": cookie}, open_timeout=10,
-    )  # fmt: skip
+        stream_url(app, username),
+        origin=app.url,  # type: ignore[arg-type]
+        additional_headers={"Cookie": cookie},
+        open_timeout=10,
+    )
     assert frame(await asyncio.wait_for(ws.recv(), 20))["type"] == "state"
     return ws
 
@@ -119,13 +121,23 @@ async def test_a_logout_in_another_tab_ends_that_sessions_sockets_only(stack: St
         await asyncio.to_thread(shop.logout, tab)
 
         # Then that session's socket gets its last frame and closes; the other carries on
-        probe("session socket after a logout in another tab of the same session",
-              ENDED.format(reason="logged_out"), await ending(mine))  # fmt: skip
-        probe("socket of the same user's other session after that logout",
-              "open, got the change (Other)", await still_live(theirs, uid, "Other"))  # fmt: skip
-        probe("new socket with the logged-out session cookie", "refused: HTTP 403",
-              await handshake(stream_url(shop, name), origin=shop.url,
-                              additional_headers={"Cookie": tab}))  # fmt: skip
+        probe(
+            "session socket after a logout in another tab of the same session",
+            ENDED.format(reason="logged_out"),
+            await ending(mine),
+        )
+        probe(
+            "socket of the same user's other session after that logout",
+            "open, got the change (Other)",
+            await still_live(theirs, uid, "Other"),
+        )
+        probe(
+            "new socket with the logged-out session cookie",
+            "refused: HTTP 403",
+            await handshake(
+                stream_url(shop, name), origin=shop.url, additional_headers={"Cookie": tab}
+            ),
+        )
     finally:
         await asyncio.gather(mine.close(), theirs.close())
 
@@ -138,11 +150,18 @@ async def test_a_logout_ends_token_sockets_and_voids_the_token(stack: Stack):
 
     await asyncio.to_thread(shop.logout, cookie)
 
-    probe("token socket after its user logs out (token bound to the token generation)",
-          ENDED.format(reason="logged_out"), await ending(ws))  # fmt: skip
-    probe("new socket with a token issued before a logout", "refused: HTTP 403",
-          await handshake(stream_url(shop, name),
-                          additional_headers={"Authorization": f"Bearer {token}"}))  # fmt: skip
+    probe(
+        "token socket after its user logs out (token bound to the token generation)",
+        ENDED.format(reason="logged_out"),
+        await ending(ws),
+    )
+    probe(
+        "new socket with a token issued before a logout",
+        "refused: HTTP 403",
+        await handshake(
+            stream_url(shop, name), additional_headers={"Authorization": f"Bearer {token}"}
+        ),
+    )
 
 
 # --- the session or the password changes -----------------------------------------------------
@@ -160,8 +179,9 @@ async def test_a_password_change_ends_session_and_token_sockets(stack: Stack):
     await asyncio.to_thread(shop.set_password, name, "a-brand-new-password")
 
     expected = ENDED.format(reason="password_changed")
-    probe("session socket after a password change on the client", expected,
-          await ending(by_session))  # fmt: skip
+    probe(
+        "session socket after a password change on the client", expected, await ending(by_session)
+    )
     probe("token socket after a password change on the client", expected, await ending(by_token))
 
 
@@ -172,13 +192,19 @@ async def test_a_session_shortened_by_set_expiry_ends_its_socket_when_it_expires
     key = cookie.split("=", 1)[1]
 
     # When the session is given 2 more seconds (a view calling set_expiry, say): no signal
-    await shell(shop, (
-        "from django.contrib.sessions.backends.db import SessionStore; "
-        f"s = SessionStore(session_key={key!r}); s.set_expiry(2); s.save()"
-    ))  # fmt: skip
+    await shell(
+        shop,
+        (
+            "from django.contrib.sessions.backends.db import SessionStore; "
+            f"s = SessionStore(session_key={key!r}); s.set_expiry(2); s.save()"
+        ),
+    )
 
-    probe("session socket whose session expires (set_expiry, then time passes)",
-          ENDED.format(reason="expired"), await ending(ws))  # fmt: skip
+    probe(
+        "session socket whose session expires (set_expiry, then time passes)",
+        ENDED.format(reason="expired"),
+        await ending(ws),
+    )
 
 
 async def test_a_session_row_deleted_by_raw_sql_ends_its_socket_by_the_periodic_check(
@@ -190,14 +216,20 @@ async def test_a_session_row_deleted_by_raw_sql_ends_its_socket_by_the_periodic_
     key = cookie.split("=", 1)[1]
 
     # When the session row disappears without any signal (raw SQL)
-    await shell(shop, (
-        "from django.db import connection; c = connection.cursor(); "
-        f"c.execute('DELETE FROM django_session WHERE session_key = %s', [{key!r}]); "
-        "assert c.rowcount == 1"
-    ))  # fmt: skip
+    await shell(
+        shop,
+        (
+            "from django.db import connection; c = connection.cursor(); "
+            f"c.execute('DELETE FROM django_session WHERE session_key = %s', [{key!r}]); "
+            "assert c.rowcount == 1"
+        ),
+    )
 
-    probe("session socket whose session row is deleted by raw SQL (no signal)",
-          ENDED.format(reason="logged_out"), await ending(ws))  # fmt: skip
+    probe(
+        "session socket whose session row is deleted by raw SQL (no signal)",
+        ENDED.format(reason="logged_out"),
+        await ending(ws),
+    )
 
 
 async def test_a_token_socket_ends_when_its_token_expires(stack: Stack):
@@ -207,8 +239,7 @@ async def test_a_token_socket_ends_when_its_token_expires(stack: Stack):
     token = await asyncio.to_thread(shell_token, shop, name, age=TOKEN_SECONDS - 10)
     ws = await open_token(shop, name, token)
 
-    probe("token socket past its token's expiry", ENDED.format(reason="expired"),
-          await ending(ws))  # fmt: skip
+    probe("token socket past its token's expiry", ENDED.format(reason="expired"), await ending(ws))
 
 
 # --- the cap ---------------------------------------------------------------------------------
@@ -247,14 +278,20 @@ async def test_sockets_past_the_per_user_cap_are_closed_with_4429_and_counted(st
         probe(f"socket {CAP + 1} of one user on one daphne (session)", expected, session_extra)
         probe(f"socket {CAP + 2} of one user on one daphne (token)", expected, token_extra)
         # and each refusal is counted in daphne's log
-        until(lambda: shop.daphne.log().count("refused a socket of user", log_from) >= 2,
-              timeout=10, what="two refusals in daphne's log")  # fmt: skip
+        until(
+            lambda: shop.daphne.log().count("refused a socket of user", log_from) >= 2,
+            timeout=10,
+            what="two refusals in daphne's log",
+        )
         # Then another user is not affected, and a socket closed makes room for one more
         other, _, other_cookie = await logged_in_user(shop)
         await (await open_session(shop, other, other_cookie)).close()
         await held.pop().close()
-        probe("a new socket once one of the capped user's sockets closed", "opened",
-              await reopened(shop, name, cookie))  # fmt: skip
+        probe(
+            "a new socket once one of the capped user's sockets closed",
+            "opened",
+            await reopened(shop, name, cookie),
+        )
     finally:
         await asyncio.gather(*(ws.close() for ws in held))
 

@@ -40,13 +40,19 @@ UNKNOWN_KEY = "evil:" + FOREIGN_KEY.split(":", 1)[1]
 def crafted(action: Action, user_id: int, version: int, **user: Any) -> str:
     """A well-formed envelope body, as anyone able to publish could write it."""
     changed = tuple(user) if action is not Action.DELETED else ()
-    return encode(new_event(action=action, user_id=user_id, version=version, user=user,
-                            changed=changed))  # fmt: skip
+    return encode(
+        new_event(action=action, user_id=user_id, version=version, user=user, changed=changed)
+    )
 
 
 def full_user(username: str, first_name: str) -> dict[str, Any]:
-    return {"username": username, "email": "", "first_name": first_name, "last_name": "",
-            "is_active": True}  # fmt: skip
+    return {
+        "username": username,
+        "email": "",
+        "first_name": first_name,
+        "last_name": "",
+        "is_active": True,
+    }
 
 
 def dead_letters(stack: Stack, client: str, bodies: set[str], timeout: float = 60) -> dict:
@@ -57,9 +63,12 @@ def dead_letters(stack: Stack, client: str, bodies: set[str], timeout: float = 6
 
     def all_there() -> bool:
         got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1, WaitTimeSeconds=1,
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=1,
+            WaitTimeSeconds=1,
             MessageAttributeNames=["All"],
-        ).get("Messages", [])  # fmt: skip
+        ).get("Messages", [])
         found.update((m["Body"], m) for m in got if m["Body"] in bodies)
         return bodies <= found.keys()
 
@@ -77,8 +86,9 @@ def client_rows(app: ClientApp, but: int) -> tuple[list[tuple], list[tuple]]:
     users = app.query("SELECT id, username, is_active FROM auth_user ORDER BY id")
     replicas = app.query(
         "SELECT master_id, version, tombstone, user_id FROM replica_replica"
-        " WHERE master_id != ? ORDER BY master_id", (but,),
-    )  # fmt: skip
+        " WHERE master_id != ? ORDER BY master_id",
+        (but,),
+    )
     return [tuple(r) for r in users], [tuple(r) for r in replicas]
 
 
@@ -98,33 +108,53 @@ def test_crafted_messages_published_to_the_topic_are_dead_lettered_and_change_no
     # When anyone who can publish to the topic publishes, unsigned or with the wrong key:
     attacks: dict[str, tuple[str, dict[str, Any] | None, str]] = {
         "an unsigned update of a user's first name": (
-            crafted(Action.UPDATED, victim, 2, first_name="Forged"), None,
-            "SignatureError: unsigned"),
+            crafted(Action.UPDATED, victim, 2, first_name="Forged"),
+            None,
+            "SignatureError: unsigned",
+        ),
         "an update signed with another secret under the master's key id": (
             (body := crafted(Action.UPDATED, victim, 2, first_name="Forged")),
-            attributes(body, keys=FOREIGN_KEY), "SignatureError: signature does not match"),
+            attributes(body, keys=FOREIGN_KEY),
+            "SignatureError: signature does not match",
+        ),
         "an update signed with a key id no client lists": (
             (body := crafted(Action.UPDATED, victim, 2, first_name="Forged")),
-            attributes(body, keys=UNKNOWN_KEY), "SignatureError: signed with key 'evil'"),
+            attributes(body, keys=UNKNOWN_KEY),
+            "SignatureError: signed with key 'evil'",
+        ),
         "the master's signed update with its body tampered (first name changed)": (
-            honest.replace('"Honest"', '"Tampered"'), signed_honest,
-            "SignatureError: signature does not match"),
+            honest.replace('"Honest"', '"Tampered"'),
+            signed_honest,
+            "SignatureError: signature does not match",
+        ),
         "an unsigned update at version 2**63-1 (would freeze the user)": (
-            crafted(Action.UPDATED, victim, 2**63 - 1, first_name="Frozen"), None,
-            "SignatureError: unsigned"),
+            crafted(Action.UPDATED, victim, 2**63 - 1, first_name="Frozen"),
+            None,
+            "SignatureError: unsigned",
+        ),
         "an unsigned created event for a new id taking the user's username": (
-            crafted(Action.CREATED, newcomer, 1, **full_user(victim_name, "Thief")), None,
-            "SignatureError: unsigned"),
+            crafted(Action.CREATED, newcomer, 1, **full_user(victim_name, "Thief")),
+            None,
+            "SignatureError: unsigned",
+        ),
         "an unsigned delete of the user (a permanent tombstone)": (
-            crafted(Action.DELETED, victim, 2), None, "SignatureError: unsigned"),
+            crafted(Action.DELETED, victim, 2),
+            None,
+            "SignatureError: unsigned",
+        ),
         "a signed update at version 2**63-1 (a leaked key, or a master bug)": (
             (body := crafted(Action.UPDATED, victim, 2**63 - 1, first_name="Frozen")),
-            attributes(body), "ImplausibleVersion"),
-    }  # fmt: skip
+            attributes(body),
+            "ImplausibleVersion",
+        ),
+    }
     sns = boto3.client("sns", endpoint_url=stack.settings.aws_endpoint_url)
     for body, tags, _ in attacks.values():
-        sns.publish(TopicArn=stack.provisioned.topic_arn, Message=body,
-                    **({"MessageAttributes": tags} if tags else {}))  # fmt: skip
+        sns.publish(
+            TopicArn=stack.provisioned.topic_arn,
+            Message=body,
+            **({"MessageAttributes": tags} if tags else {}),
+        )
 
     # Then each is in shop's dead-letter queue, after one receive, with its reason...
     letters = dead_letters(stack, "shop", {body for body, _, _ in attacks.values()})
@@ -142,9 +172,11 @@ def test_crafted_messages_published_to_the_topic_are_dead_lettered_and_change_no
             else f"dead-lettered: {seen[:80]}"
         )
         security.record(
-            area=AREA, attack=f"{attack}, published to the topic", observed=observed,
+            area=AREA,
+            attack=f"{attack}, published to the topic",
+            observed=observed,
             expected=f"dead-lettered after 1 receive: {expected.split(':')[0]}",
-        )  # fmt: skip
+        )
         assert seen.startswith(expected), (attack, seen)
         assert receives == "1", attack
     # nothing but the real change reached shop's database: the victim holds its name and
@@ -164,8 +196,10 @@ def test_crafted_messages_published_to_the_topic_are_dead_lettered_and_change_no
 def added_client(stack: Stack, name: str, keys: str) -> Iterator[ClientApp]:
     from reactive_cli.provision import ClientSpec
 
-    app = stack.add_client(ClientSpec(name=name, max_receive_count=5, visibility_timeout=10),
-                           env={"REACTIVE_SIGNING_KEYS": keys})  # fmt: skip
+    app = stack.add_client(
+        ClientSpec(name=name, max_receive_count=5, visibility_timeout=10),
+        env={"REACTIVE_SIGNING_KEYS": keys},
+    )
     try:
         yield app
     finally:
@@ -219,18 +253,29 @@ def test_rotation_with_two_keys_loses_nothing_and_a_removed_key_is_refused(stack
         refused = reason(dead_letters(stack, "shop", {old_body})[old_body])
         observed = "dead-lettered" if "does not accept" in refused else refused[:80]
         security.record(
-            area=AREA, attack="an event signed with a key removed from the client's list",
-            expected="dead-lettered", observed=observed,
-        )  # fmt: skip
+            area=AREA,
+            attack="an event signed with a key removed from the client's list",
+            expected="dead-lettered",
+            observed=observed,
+        )
         assert "signed with key 'test-k1', which this client does not accept" in refused
         wait_for_replica(shop, uid, version=3, first_name="by new key", timeout=30)
 
 
 def reactive(stack: Stack, config: Path, app: ClientApp, *args: str) -> subprocess.CompletedProcess:
-    env = {**stack.master_env, "REACTIVE_CONFIG": str(config), "COLUMNS": "200",
-           f"{app.name.upper()}_DATABASE_URL": app.env["DATABASE_URL"]}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "reactive_cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    env = {
+        **stack.master_env,
+        "REACTIVE_CONFIG": str(config),
+        "COLUMNS": "200",
+        f"{app.name.upper()}_DATABASE_URL": app.env["DATABASE_URL"],
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "reactive_cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_diff_reports_a_replica_ahead_and_a_forged_tombstone_and_repair_resets_both(
@@ -252,8 +297,9 @@ def test_diff_reports_a_replica_ahead_and_a_forged_tombstone_and_repair_resets_b
             crafted(Action.UPDATED, frozen, 900_001, **full_user(frozen_name, "Frozen")),
             crafted(Action.DELETED, gone, 2),
         ):
-            sqs.send_message(QueueUrl=app.queue_url, MessageBody=body,
-                             MessageAttributes=attributes(body))  # fmt: skip
+            sqs.send_message(
+                QueueUrl=app.queue_url, MessageBody=body, MessageAttributes=attributes(body)
+            )
         wait_for_replica(app, frozen, version=900_001, first_name="Frozen")
         wait_for_replica(app, gone, tombstone=1)
         # and a real change of each, which the client ignores (older; tombstoned)
@@ -282,8 +328,12 @@ def test_diff_reports_a_replica_ahead_and_a_forged_tombstone_and_repair_resets_b
         # too: a late client of a shared stack may have thousands to take in, hence the time)
         differing = sum(1 for u in users.values() if u["status"] != "equal")
         try:
-            until(diff_equal, timeout=60 + differing / 10, interval=1,
-                  what="diff to exit 0 after the repair")  # fmt: skip
+            until(
+                diff_equal,
+                timeout=60 + differing / 10,
+                interval=1,
+                what="diff to exit 0 after the repair",
+            )
         except AssertionError as failed:
             raise AssertionError(f"{failed}; the last diff said:\n{''.join(last)}") from None
         wait_for_replica(app, frozen, version=2, first_name="Real Two")

@@ -146,12 +146,16 @@ def test_a_user_who_becomes_staff_is_withdrawn_with_nothing_of_theirs_on_the_wir
     received = spy.raw_for(uid)
     events = [json.loads(body) for body, _ in received]
     assert [(e["action"], e["version"]) for e in events] == [
-        ("created", 1), ("withdrawn", 2), ("deleted", 3),
-    ]  # fmt: skip
+        ("created", 1),
+        ("withdrawn", 2),
+        ("deleted", 3),
+    ]
     assert [(e["user"], e["changed"]) for e in events[1:]] == [({}, []), ({}, [])]
     assert [attrs["action"]["StringValue"] for _, attrs in received] == [
-        "created", "withdrawn", "deleted",
-    ]  # fmt: skip
+        "created",
+        "withdrawn",
+        "deleted",
+    ]
     later = "".join(body for body, _ in received[1:])
     assert name not in later and "Secret" not in later and "Visible" not in later
 

@@ -223,9 +223,13 @@ async def test_a_user_who_becomes_staff_is_withdrawn_everywhere_and_comes_back_w
     assert checks.failed == [] and diverged == []
     # And nothing of the excluded users left the master: their withdrawal and delete are empty
     assert [(e.user_id, e.action, e.version) for e in published] == [
-        (ada, Action.CREATED, 1), (ada, Action.WITHDRAWN, 2), (ada, Action.UPDATED, 3),
-        (ada, Action.UPDATED, 4), (newcomer, Action.CREATED, 1), (cy, Action.CREATED, 1),
+        (ada, Action.CREATED, 1),
+        (ada, Action.WITHDRAWN, 2),
+        (ada, Action.UPDATED, 3),
+        (ada, Action.UPDATED, 4),
+        (newcomer, Action.CREATED, 1),
+        (cy, Action.CREATED, 1),
         (cy, Action.DELETED, 2),
-    ]  # fmt: skip
+    ]
     assert [dict(e.user) for e in published if e.action is Action.WITHDRAWN] == [{}]
     assert dict(published[-1].user) == {}

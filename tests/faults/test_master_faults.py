@@ -108,8 +108,15 @@ def test_saves_while_the_broker_is_down_all_commit_and_are_published_once_it_is_
     ids: list[int] = []
     with caplog.at_level(logging.WARNING, logger="reactive_users.master.tasks"):
         for n in range(CREATES):
-            ids.append(saved(master_ops.create_user, f"{prefix}-{n}", password=None,
-                             first_name="new", email=f"{prefix}{n}@example.com"))  # fmt: skip
+            ids.append(
+                saved(
+                    master_ops.create_user,
+                    f"{prefix}-{n}",
+                    password=None,
+                    first_name="new",
+                    email=f"{prefix}{n}@example.com",
+                )
+            )
         for uid in ids:
             saved(master_ops.update_user, uid, first_name="renamed")
         for uid in ids[:DEACTIVATIONS]:
@@ -174,8 +181,9 @@ def test_the_default_relay_publishes_while_the_broker_is_down(
 
         # Then the publisher thread publishes them all without the broker, and the client
         # converges before the broker is back
-        published = eventually(lambda: unsent_after(first) == 0, timeout=120,
-                               what="the outbox published")  # fmt: skip
+        published = eventually(
+            lambda: unsent_after(first) == 0, timeout=120, what="the outbox published"
+        )
         comparison = wait_converged(shop, ids)
     finally:
         broker.start()
@@ -221,8 +229,12 @@ class RowWatch:
     def wait_attempts(self, attempts: int) -> bool:
         """Poll until the row was tried ``attempts`` times; whether it was."""
         try:
-            until(lambda: self.poll() >= attempts, timeout=60, interval=0.05,
-                  what=f"row {self.row_id} to be tried {attempts} times")  # fmt: skip
+            until(
+                lambda: self.poll() >= attempts,
+                timeout=60,
+                interval=0.05,
+                what=f"row {self.row_id} to be tried {attempts} times",
+            )
         except AssertionError:
             return False
         return True
@@ -250,9 +262,13 @@ def drain(stack: Stack, queue_url: str, want: set[str], *, timeout: float = 60) 
         for message in messages:
             seen[json.loads(message["Body"])["event_id"]] += 1
         if messages:
-            client.delete_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ])  # fmt: skip
+            client.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
         return not messages and want <= set(seen)
 
     eventually(receive, timeout=timeout, what=f"{len(want)} events in {queue_url}")
@@ -288,8 +304,11 @@ def test_sns_down_then_failing_is_retried_with_backoff_and_nothing_is_lost_or_ap
     second = last_outbox_id()
     for uid in ids:
         saved(master_ops.update_user, uid, first_name="c", last_name="x")
-    new_rows_tried = eventually(lambda: not outbox_after(second).filter(attempts=0).exists(),
-                                timeout=60, what="the new rows tried")  # fmt: skip
+    new_rows_tried = eventually(
+        lambda: not outbox_after(second).filter(attempts=0).exists(),
+        timeout=60,
+        what="the new rows tried",
+    )
     retried = watch.wait_attempts(4) and retried
     refused = sns.count("PublishBatch", Mode.REFUSE) - calls[Mode.REFUSE]
     errors = sns.count("PublishBatch", Mode.ERROR) - calls[Mode.ERROR]
@@ -369,8 +388,14 @@ def test_a_master_killed_between_commit_and_publish_is_published_by_the_sweep(
 
     # When a second master process saves users and is SIGKILLed right after its commit
     code = KILLED_AFTER_COMMIT.format(count=USERS_8, prefix=prefix)
-    child = subprocess.run(python("-m", "master", "shell", "-c", code), env=stack.master_env,
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    child = subprocess.run(
+        python("-m", "master", "shell", "-c", code),
+        env=stack.master_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     # Then it died by SIGKILL, its users and their outbox rows committed and unsent
     ids = sorted(

@@ -111,14 +111,16 @@ def test_poison_messages_are_dead_lettered_at_once_with_their_reason_while_valid
     wanted_bodies = sorted([body for _, body in sent.values()] + [collision])
     by_original = {tag(m, "reactive.dlq.message_id"): m for m in dead}
     kinds = {mid: kind for mid, (kind, _) in sent.items()}
-    kinds.update({mid: "username collision" for mid, m in by_original.items()
-                  if m["Body"] == collision})  # fmt: skip
+    kinds.update(
+        {mid: "username collision" for mid, m in by_original.items() if m["Body"] == collision}
+    )
     receives = {
         kinds.get(mid, mid): tag(m, "reactive.dlq.receives") for mid, m in by_original.items()
     }
     wrong_counts = {k: n for k, n in receives.items() if n != "1"}
-    unexplained = [kinds.get(mid, mid) for mid, m in by_original.items()
-                   if not tag(m, "reactive.dlq.reason")]  # fmt: skip
+    unexplained = [
+        kinds.get(mid, mid) for mid, m in by_original.items() if not tag(m, "reactive.dlq.reason")
+    ]
     missing_dead = len(set(wanted_bodies) - set(dead_bodies))
     local_rows = app.query("SELECT first_name FROM auth_user WHERE username = ?", (local,))
     record(

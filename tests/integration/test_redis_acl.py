@@ -101,13 +101,23 @@ def test_a_clients_own_settings_run_its_channel_layer_through_its_user(
     urls: dict[str, str], tmp_path: Path
 ):
     # Given client shop's settings with its own REDIS_URL, as deploy/supervisord.conf gives it
-    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "client.settings",
-           "REACTIVE_CLIENT": "shop", "REDIS_URL": urls["shop"],
-           "REACTIVE_STATE_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "client.settings",
+        "REACTIVE_CLIENT": "shop",
+        "REDIS_URL": urls["shop"],
+        "REACTIVE_STATE_DIR": str(tmp_path),
+    }
 
     # When its channel layer (client/settings.py's options) does what its daphne and listener do
-    done = subprocess.run([sys.executable, "-c", ROUND_TRIP], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", ROUND_TRIP],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     # Then it works, on shop's user
     assert done.returncode == 0, done.stderr
@@ -147,18 +157,22 @@ async def test_a_clients_redis_user_cannot_reach_another_clients_keys_or_the_bro
 
     # When shop's user tries what a compromised shop would, Then Redis refuses each
     attempts = {
-        "client shop's Redis user sends a frame to blog's group (blog's prefix, blog's db)":
-            await refused(as_blog.group_send("user.7", frame)),
-        "client shop's Redis user reads blog's group (its sockets' channel names)":
-            refused_now(shop_on_blogs_db.zrange, group_key, 0, -1),
-        "client shop's Redis user reads blog's group from a Lua script (EVAL, key in ARGV)":
-            refused_now(shop_on_blogs_db.eval, "return redis.call('ZRANGE', ARGV[1], 0, -1)",
-                        0, group_key),
-        "client shop's Redis user lists the keys (KEYS *)":
-            refused_now(shop.keys, "*"),
-        "client shop's Redis user pushes a task onto the master's Celery queue":
-            refused_now(shop.lpush, "celery", "{}"),
-    }  # fmt: skip
+        (
+            "client shop's Redis user sends a frame to blog's group (blog's prefix, blog's db)"
+        ): await refused(as_blog.group_send("user.7", frame)),
+        "client shop's Redis user reads blog's group (its sockets' channel names)": refused_now(
+            shop_on_blogs_db.zrange, group_key, 0, -1
+        ),
+        (
+            "client shop's Redis user reads blog's group from a Lua script (EVAL, key in ARGV)"
+        ): refused_now(
+            shop_on_blogs_db.eval, "return redis.call('ZRANGE', ARGV[1], 0, -1)", 0, group_key
+        ),
+        "client shop's Redis user lists the keys (KEYS *)": refused_now(shop.keys, "*"),
+        "client shop's Redis user pushes a task onto the master's Celery queue": refused_now(
+            shop.lpush, "celery", "{}"
+        ),
+    }
     with redis.Redis.from_url(on_db(redis_url, 2)) as admin:
         queued = admin.zcard(socket_key)
     attempts["blog's socket after those attempts"] = f"{queued} frame(s) queued"

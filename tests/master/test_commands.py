@@ -38,8 +38,12 @@ def test_python_m_master_runs_management_commands(tmp_path) -> None:
 
     result = subprocess.run(
         [sys.executable, "-m", "master", "help", "publish_pending"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m master publish_pending")

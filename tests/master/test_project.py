@@ -16,8 +16,12 @@ def import_settings(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "REACTIVE_STATE_DIR": str(tmp_path), **env}
     return subprocess.run(
         [sys.executable, "-c", "import master.settings"],
-        env=environ, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_settings_refuse_a_wildcard_allowed_host(tmp_path) -> None:

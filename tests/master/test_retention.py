@@ -186,10 +186,16 @@ def many_expired_rows(topic) -> Iterator[int]:
     [owner] = published("owner")
     sent = timezone.now() - EXPIRED
     OutboxEvent.objects.bulk_create(
-        OutboxEvent(event_id=uuid.uuid4(), user_id=owner.pk, action="updated", version=i + 2,
-                    body="{}", sent_at=sent)
+        OutboxEvent(
+            event_id=uuid.uuid4(),
+            user_id=owner.pk,
+            action="updated",
+            version=i + 2,
+            body="{}",
+            sent_at=sent,
+        )
         for i in range(MANY)
-    )  # fmt: skip
+    )
     age(OutboxEvent.objects.all(), EXPIRED)
     yield MANY + 1
 

@@ -26,8 +26,17 @@ from reactive_users.master.relay.publish import PublishReport, outbox_publish_pe
 from reactive_users.master.relay.sns import outbox_publish_claim
 from tests.master.forwarding import black_hole, forwarding
 
-WIRE_KEYS = {"schema", "event_id", "action", "occurred_at", "user_id", "version", "changed",
-             "synthetic", "user"}  # fmt: skip
+WIRE_KEYS = {
+    "schema",
+    "event_id",
+    "action",
+    "occurred_at",
+    "user_id",
+    "version",
+    "changed",
+    "synthetic",
+    "user",
+}
 
 
 def make_users(count: int) -> list[User]:
@@ -71,8 +80,18 @@ def test_a_message_in_sqs_carries_the_allow_listed_fields_and_no_secret(topic) -
     assert set(wire["user"]) == set(DEFAULT_USER_FIELDS)
     assert decode_sqs_body(body).user_id == user.pk
     assert message["MessageAttributes"]["action"]["StringValue"] == "created"
-    for secret in (user.password, "s3cret", "password", "last_login", "is_superuser",
-                   "is_staff", "groups", "permissions", '"id"', '"pk"'):  # fmt: skip
+    for secret in (
+        user.password,
+        "s3cret",
+        "password",
+        "last_login",
+        "is_superuser",
+        "is_staff",
+        "groups",
+        "permissions",
+        '"id"',
+        '"pk"',
+    ):
         assert secret not in body
 
 
@@ -127,8 +146,9 @@ def test_an_unreachable_sns_endpoint_leaves_rows_pending_until_it_answers(
         assert outbox_publish_pending().published == 0
     sent = OutboxEvent.objects.order_by("id")
     assert [(r.sent_at is not None, r.attempts, r.retry_at) for r in sent] == [
-        (True, 2, None), (True, 2, None)
-    ]  # fmt: skip
+        (True, 2, None),
+        (True, 2, None),
+    ]
     received = {m["Body"] for m in topic.queue.receive(2)}
     assert received == {r.body for r in sent}
     assert topic.queue.depth() == 2

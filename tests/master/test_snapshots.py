@@ -202,8 +202,10 @@ def test_staff_and_superusers_are_sent_excluded_without_fields_unless_published(
     settings.REACTIVE_PUBLISH_STAFF = True
     states, _ = snapshots.states_after(after=0)
     assert [(s.excluded, s.fields["username"]) for s in states] == [
-        (False, "staff"), (False, "root"), (False, "plain"),
-    ]  # fmt: skip
+        (False, "staff"),
+        (False, "root"),
+        (False, "plain"),
+    ]
 
 
 def test_a_batch_holds_users_and_tombstones_in_id_order_up_to_its_limit():
@@ -215,8 +217,10 @@ def test_a_batch_holds_users_and_tombstones_in_id_order_up_to_its_limit():
     rest, upto3 = snapshots.states_after(after=upto2, limit=3)
 
     assert [(s.master_id, s.tombstone) for s in first] == [
-        (ids[0], False), (ids[1], True), (ids[2], False),
-    ]  # fmt: skip
+        (ids[0], False),
+        (ids[1], True),
+        (ids[2], False),
+    ]
     assert [s.master_id for s in second] == ids[3:]
     assert (rest, upto3) == ([], None)
 
@@ -496,9 +500,13 @@ def test_a_repair_sends_exactly_the_ids_asked_and_names_unknown_ones(topic):
 
     with pytest.raises(CommandError, match="the master has no record of master ids 999999 "):
         call_command(
-            "backfill", "--client", "shop", "--ids", f"{ids[0]},{ids[2]},{staff.pk},999999",
+            "backfill",
+            "--client",
+            "shop",
+            "--ids",
+            f"{ids[0]},{ids[2]},{staff.pk},999999",
             stdout=out,
-        )  # fmt: skip
+        )
 
     assert out.getvalue().strip() == (
         "Sent 1 snapshot(s), 1 tombstone(s) and 1 withdrawal(s) to shop in "
@@ -537,8 +545,12 @@ def test_users_dump_prints_every_user_and_tombstone_without_giving_versions():
         (staff.pk, None, False, True),
     ]
     assert lines[1]["fields"] == {
-        "username": "dumped", "email": "", "first_name": "D", "last_name": "", "is_active": True,
-    }  # fmt: skip
+        "username": "dumped",
+        "email": "",
+        "first_name": "D",
+        "last_name": "",
+        "is_active": True,
+    }
     assert lines[3]["fields"] == {}
     assert version_of(bulk[0]) is None
 

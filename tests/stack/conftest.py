@@ -49,9 +49,12 @@ class Cli:
         merged = {k: v for k, v in (self.env | (env or {})).items() if v is not None}
         done = subprocess.run(
             [sys.executable, "-m", "reactive_cli", *args],
-            env=merged, cwd=self.state_dir.parent, capture_output=True, text=True,
+            env=merged,
+            cwd=self.state_dir.parent,
+            capture_output=True,
+            text=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
         return Ran(done.returncode, done.stdout, done.stderr)
 
     @property
@@ -64,8 +67,15 @@ def stack_env(
 ) -> dict[str, str]:
     """The environment of an operator with no REDIS_URL, on free ports, in ``state_dir``."""
     env = dict(os.environ)
-    for name in ("REDIS_URL", "REACTIVE_CONFIG", "REACTIVE_PREFIX", "REACTIVE_TOPIC_ARN",
-                 "AWS_ENDPOINT_URL", "DJANGO_SETTINGS_MODULE", "REACTIVE_QUEUE_URL"):  # fmt: skip
+    for name in (
+        "REDIS_URL",
+        "REACTIVE_CONFIG",
+        "REACTIVE_PREFIX",
+        "REACTIVE_TOPIC_ARN",
+        "AWS_ENDPOINT_URL",
+        "DJANGO_SETTINGS_MODULE",
+        "REACTIVE_QUEUE_URL",
+    ):
         env.pop(name, None)
     return env | {
         "REACTIVE_STATE_DIR": str(state_dir),
@@ -129,10 +139,15 @@ def run_as_typed(command: str, cli: Cli) -> Ran:
     directory, with no REACTIVE_STATE_DIR and no virtualenv on PATH."""
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in cli.env.items() if k != "REACTIVE_STATE_DIR"}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p != venv_bin)  # fmt: skip
-    done = subprocess.run(["bash", "-c", command], env=env, cwd=cli.state_dir.parent,
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    done = subprocess.run(
+        ["bash", "-c", command],
+        env=env,
+        cwd=cli.state_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     return Ran(done.returncode, done.stdout, done.stderr)
 
 

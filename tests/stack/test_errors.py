@@ -70,18 +70,33 @@ def unusable_state_dirs(cli: Cli) -> list[tuple[list[str], dict[str, str], str, 
     long = cli.state_dir / ("x" * (108 - len(str(cli.state_dir))))
     under_a_file = a_file / "st"
     return [
-        (["--state-dir", str(under_a_file)], {}, str(under_a_file),
-         f"cannot write the state directory {under_a_file}: Not a directory "
-         f"({under_a_file})"),
-        ([], {"REACTIVE_STATE_DIR": str(a_file)}, str(a_file),
-         f"cannot write the state directory {a_file}: Not a directory ({a_file})"),
-        (["--state-dir", "/sys/reactive-test"], {}, "/sys/reactive-test",
-         "cannot write the state directory /sys/reactive-test: Operation not permitted "
-         "(/sys/reactive-test)"),
-        (["--state-dir", str(long)], {}, str(long),
-         f"state directory {long}: its path is too long for supervisord's socket "
-         f"({len(str(long / 'supervisor.sock'))} bytes, at most 107)"),
-    ]  # fmt: skip
+        (
+            ["--state-dir", str(under_a_file)],
+            {},
+            str(under_a_file),
+            f"cannot write the state directory {under_a_file}: Not a directory ({under_a_file})",
+        ),
+        (
+            [],
+            {"REACTIVE_STATE_DIR": str(a_file)},
+            str(a_file),
+            f"cannot write the state directory {a_file}: Not a directory ({a_file})",
+        ),
+        (
+            ["--state-dir", "/sys/reactive-test"],
+            {},
+            "/sys/reactive-test",
+            "cannot write the state directory /sys/reactive-test: Operation not permitted "
+            "(/sys/reactive-test)",
+        ),
+        (
+            ["--state-dir", str(long)],
+            {},
+            str(long),
+            f"state directory {long}: its path is too long for supervisord's socket "
+            f"({len(str(long / 'supervisor.sock'))} bytes, at most 107)",
+        ),
+    ]
 
 
 def test_up_with_a_state_dir_it_cannot_use_is_one_line_exit_2_and_leaves_nothing_running(

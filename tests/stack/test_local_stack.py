@@ -34,8 +34,11 @@ def status(reactive_up: Cli) -> dict:
 
 def table_rows(out: str) -> dict[str, list[str]]:
     """The rows of a printed table by their first cell: every cell whole, stripped."""
-    cells = [[c.strip() for c in line.strip().strip("│").split("│")]
-             for line in out.splitlines() if line.startswith("│")]  # fmt: skip
+    cells = [
+        [c.strip() for c in line.strip().strip("│").split("│")]
+        for line in out.splitlines()
+        if line.startswith("│")
+    ]
     return {row[0]: row for row in cells if row[0]}
 
 
@@ -66,18 +69,32 @@ def test_up_makes_the_state_dir_private_and_its_databases_and_logs_unreadable_by
     state_dir_mode = modes.pop(reactive_up.state_dir.name)
     readable = sorted(name for name, bits in modes.items() if bits & 0o077)
     probes = [
-        ("the state dir, as another local user", "mode 0700, told on stderr",
-         f"mode {state_dir_mode:04o}, told on stderr" if said in reactive_up.started.err
-         else f"mode {state_dir_mode:04o}, not told"),
-        ("its SQLite databases (session keys, the admin's password hash), as another local user",
-         "none readable by group or other", ", ".join(n for n in readable if "sqlite3" in n)
-         or "none readable by group or other"),
-        ("its logs, as another local user", "none readable by group or other",
-         ", ".join(n for n in readable if n.endswith(".log")) or "none readable by group or other"),
-    ]  # fmt: skip
+        (
+            "the state dir, as another local user",
+            "mode 0700, told on stderr",
+            f"mode {state_dir_mode:04o}, told on stderr"
+            if said in reactive_up.started.err
+            else f"mode {state_dir_mode:04o}, not told",
+        ),
+        (
+            "its SQLite databases (session keys, the admin's password hash), as another local user",
+            "none readable by group or other",
+            ", ".join(n for n in readable if "sqlite3" in n) or "none readable by group or other",
+        ),
+        (
+            "its logs, as another local user",
+            "none readable by group or other",
+            ", ".join(n for n in readable if n.endswith(".log"))
+            or "none readable by group or other",
+        ),
+    ]
     for attack, expected, observed in probes:
-        security.record(area="local state", attack=f"`reactive up`: {attack}",
-                        expected=expected, observed=observed)  # fmt: skip
+        security.record(
+            area="local state",
+            attack=f"`reactive up`: {attack}",
+            expected=expected,
+            observed=observed,
+        )
     assert [observed for _, _, observed in probes] == [expected for _, expected, _ in probes]
 
 
@@ -172,11 +189,21 @@ def test_logs_follow_prints_new_lines_until_sigint_even_started_with_sigint_igno
     # Given `logs --follow` on shop's listener, started as a background job (SIGINT ignored)
     follow = Proc(
         "logs-follow",
-        sigint_ignored([sys.executable, "-m", "reactive_cli", "logs", "shop-listener",
-                        "--follow", "--lines", "1"]),
+        sigint_ignored(
+            [
+                sys.executable,
+                "-m",
+                "reactive_cli",
+                "logs",
+                "shop-listener",
+                "--follow",
+                "--lines",
+                "1",
+            ]
+        ),
         reactive_up.env,
         reactive_up.state_dir / "t",
-    )  # fmt: skip
+    )
     try:
         follow.wait_ready(lambda: follow.log().strip())
         # When the listener logs something new (a malformed message, logged with its id)
@@ -338,10 +365,15 @@ def test_down_leaves_no_process_and_no_socket_behind(reactive_up: Cli):
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert not (reactive_up.state_dir / "supervisor.sock").exists()
     ran = reactive_up("status")
-    assert (ran.code, ran.out, ran.err.splitlines()) == (exitcodes.STACK, "", [
-        f"StackError: the local stack recorded in {reactive_up.state_dir} is not running (nothing "
-        f"answers on {reactive_up.state_dir / 'supervisor.sock'}): start it with `reactive up`"
-    ])  # fmt: skip
+    assert (ran.code, ran.out, ran.err.splitlines()) == (
+        exitcodes.STACK,
+        "",
+        [
+            f"StackError: the local stack recorded in {reactive_up.state_dir} is not running "
+            f"(nothing answers on {reactive_up.state_dir / 'supervisor.sock'}): "
+            "start it with `reactive up`"
+        ],
+    )
     again = reactive_up("down")
     assert (again.code, again.out) == (
         exitcodes.OK,

@@ -89,6 +89,8 @@ def test_down_then_up_keeps_the_databases_and_says_queued_messages_were_lost(pai
         "embedded SNS/SQS keeps them in memory only. A client that had messages waiting may be "
         "behind: `reactive diff --client NAME --repair` brings it level."
     ) in again.err.splitlines()
-    logins = [[line for line in out.splitlines() if " / " in line]
-              for out in (pair.started.out, again.out)]  # fmt: skip
+    logins = [
+        [line for line in out.splitlines() if " / " in line]
+        for out in (pair.started.out, again.out)
+    ]
     assert logins[0] == logins[1] and len(logins[0]) == 2  # the databases kept their users

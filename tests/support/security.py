@@ -45,9 +45,13 @@ def record(*, area: str, attack: str, expected: str, observed: str) -> Probe:
     """Append one probe's outcome to the log (the current test named); returns it."""
     current = os.environ.get("PYTEST_CURRENT_TEST", "unknown").rsplit(" ", 1)[0]
     entry = Probe(
-        area=area, attack=attack, expected=expected, observed=observed, test=current,
+        area=area,
+        attack=attack,
+        expected=expected,
+        observed=observed,
+        test=current,
         at=time.time(),
-    )  # fmt: skip
+    )
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:

@@ -30,7 +30,9 @@ def test_the_shipped_example_is_a_valid_config():
 
 
 def test_a_full_config_becomes_frozen_dataclasses_with_the_given_options(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 prefix = "acme"
 fifo = true
 [clients.shop]
@@ -38,7 +40,8 @@ max_receive_count = 3
 visibility_timeout = 60
 listeners = 4
 filter_policy = { action = ["created", "updated"] }
-""")  # fmt: skip
+""",
+    )
     cfg = load(path)
     shop = cfg.client("shop")
     assert (cfg.prefix, cfg.fifo, cfg.path) == ("acme", True, path)
@@ -47,8 +50,9 @@ filter_policy = { action = ["created", "updated"] }
 
 
 def test_omitted_options_take_the_defaults_and_the_prefix_comes_from_the_environment(tmp_path):
-    cfg = config.load(write(tmp_path, "[clients.shop]\n"), {"REACTIVE_PREFIX": "env"}, tmp_path,
-                      required=True)  # fmt: skip
+    cfg = config.load(
+        write(tmp_path, "[clients.shop]\n"), {"REACTIVE_PREFIX": "env"}, tmp_path, required=True
+    )
     assert cfg.prefix == "env" and not cfg.fifo
     assert cfg.client("shop") == config.ClientConfig(name="shop")
 
@@ -80,31 +84,50 @@ def test_without_a_file_in_the_working_directory_optional_loads_use_the_local_de
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[clients.shop]\nmax_receive_count = 0\n",
-         "reactive.toml: clients.shop.max_receive_count = 0: must be within 1..1000"),
-        ("[clients.shop]\nvisibility_timeout = -1\n",
-         "reactive.toml: clients.shop.visibility_timeout = -1: must be within 0..43200 (seconds)"),
-        ("[clients.shop]\nlisteners = true\n",
-         "reactive.toml: clients.shop.listeners = True: must be within 1..64"),
-        ("[clients.shop]\nmax_recieve_count = 3\n",
-         "reactive.toml: unknown key clients.shop.max_recieve_count: allowed keys are "
-         "filter_policy, listeners, max_receive_count, pythonpath, settings, visibility_timeout"),
-        ("prefx = 'a'\n[clients.shop]\n",
-         "reactive.toml: unknown key prefx: allowed keys are clients, fifo, master, prefix"),
+        (
+            "[clients.shop]\nmax_receive_count = 0\n",
+            "reactive.toml: clients.shop.max_receive_count = 0: must be within 1..1000",
+        ),
+        (
+            "[clients.shop]\nvisibility_timeout = -1\n",
+            "reactive.toml: clients.shop.visibility_timeout = -1: "
+            "must be within 0..43200 (seconds)",
+        ),
+        (
+            "[clients.shop]\nlisteners = true\n",
+            "reactive.toml: clients.shop.listeners = True: must be within 1..64",
+        ),
+        (
+            "[clients.shop]\nmax_recieve_count = 3\n",
+            "reactive.toml: unknown key clients.shop.max_recieve_count: allowed keys are "
+            "filter_policy, listeners, max_receive_count, pythonpath, settings, visibility_timeout",
+        ),
+        (
+            "prefx = 'a'\n[clients.shop]\n",
+            "reactive.toml: unknown key prefx: allowed keys are clients, fifo, master, prefix",
+        ),
         ("fifo = 'yes'\n[clients.shop]\n", "reactive.toml: fifo = 'yes': must be true or false"),
-        ("prefix = 'a'\n",
-         "reactive.toml: clients: add at least one client table, e.g. [clients.shop]"),
-        ("[clients.Shop]\n",
-         "reactive.toml: clients.Shop: invalid client name 'Shop': use lowercase letters, "
-         "digits and '-', starting with a letter, at most 40 characters"),
-        ("[clients]\nshop = 1\n",
-         "reactive.toml: clients.shop must be a table: write [clients.shop]"),
-        ("[clients.shop]\nfilter_policy = 'created'\n",
-         "reactive.toml: clients.shop.filter_policy = 'created': must be a non-empty SNS filter "
-         "policy table, e.g. filter_policy = { action = [\"created\", \"updated\"] }"),
+        (
+            "prefix = 'a'\n",
+            "reactive.toml: clients: add at least one client table, e.g. [clients.shop]",
+        ),
+        (
+            "[clients.Shop]\n",
+            "reactive.toml: clients.Shop: invalid client name 'Shop': use lowercase letters, "
+            "digits and '-', starting with a letter, at most 40 characters",
+        ),
+        (
+            "[clients]\nshop = 1\n",
+            "reactive.toml: clients.shop must be a table: write [clients.shop]",
+        ),
+        (
+            "[clients.shop]\nfilter_policy = 'created'\n",
+            "reactive.toml: clients.shop.filter_policy = 'created': must be a non-empty SNS filter "
+            'policy table, e.g. filter_policy = { action = ["created", "updated"] }',
+        ),
         ("[clients.shop\n", None),
     ],
-)  # fmt: skip
+)
 def test_invalid_values_name_the_file_the_key_and_the_fix(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, text))

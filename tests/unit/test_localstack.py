@@ -15,10 +15,24 @@ from reactive_users.core.errors import ConfigError
 def test_the_stack_runs_infrastructure_master_and_each_clients_web_and_listener(tmp_path: Path):
     layout = localstack.Layout(state_dir=tmp_path, clients=("shop", "blog"))
     names = [p.name for p in localstack.programs(layout, "/bin/redis-server")]
-    assert names == ["moto", "redis", "master-web", "master-worker", "master-beat",
-                     "shop-web", "shop-listener", "blog-web", "blog-listener"]  # fmt: skip
-    assert layout.ports() == {"moto": 15000, "redis": 16379, "master": 8000, "shop": 8001,
-                              "blog": 8002}  # fmt: skip
+    assert names == [
+        "moto",
+        "redis",
+        "master-web",
+        "master-worker",
+        "master-beat",
+        "shop-web",
+        "shop-listener",
+        "blog-web",
+        "blog-listener",
+    ]
+    assert layout.ports() == {
+        "moto": 15000,
+        "redis": 16379,
+        "master": 8000,
+        "shop": 8001,
+        "blog": 8002,
+    }
 
 
 def test_every_process_talks_to_the_embedded_endpoint_and_redis_never_6379(tmp_path: Path):
@@ -62,9 +76,10 @@ def test_listeners_per_client_become_numprocs_named_client_listener_nn(tmp_path:
 
 def test_each_clients_sockets_accept_only_its_own_pages_origins(tmp_path: Path):
     layout = localstack.Layout(
-        state_dir=tmp_path, clients=("shop", "blog"),
+        state_dir=tmp_path,
+        clients=("shop", "blog"),
         bind=localstack.Ports(clients=(20003, 20004)),
-    )  # fmt: skip
+    )
     assert layout.client_env("shop")["REACTIVE_ALLOWED_ORIGINS"] == (
         "http://127.0.0.1:20003,http://localhost:20003"
     )
@@ -89,9 +104,12 @@ def test_ports_and_an_operators_redis_url_replace_the_defaults(tmp_path: Path):
 
 def test_the_layout_up_records_is_the_layout_later_commands_read(tmp_path: Path):
     layout = localstack.Layout(
-        state_dir=tmp_path, clients=("shop",), bind=localstack.Ports(moto=20001, clients=(20003,)),
-        listeners={"shop": 2}, listener_wait_seconds=3,
-    )  # fmt: skip
+        state_dir=tmp_path,
+        clients=("shop",),
+        bind=localstack.Ports(moto=20001, clients=(20003,)),
+        listeners={"shop": 2},
+        listener_wait_seconds=3,
+    )
     layout.record_path.write_text(json.dumps(layout.as_json()))
     assert localstack.Layout.recorded(tmp_path) == layout
     assert localstack.Layout.recorded(tmp_path / "elsewhere") is None

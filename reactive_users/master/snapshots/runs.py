@@ -126,9 +126,13 @@ class _Run:
 
     def checkpoint(self, base: Checkpoint) -> Checkpoint:
         return replace(
-            base, last_id=self.last_id, users=self.users, tombstones=self.tombstones,
-            withdrawals=self.withdrawals, updated=datetime.now(UTC).isoformat(),
-        )  # fmt: skip
+            base,
+            last_id=self.last_id,
+            users=self.users,
+            tombstones=self.tombstones,
+            withdrawals=self.withdrawals,
+            updated=datetime.now(UTC).isoformat(),
+        )
 
     def progress(self) -> Progress:
         return Progress(
@@ -190,9 +194,15 @@ def backfill(
         )
     now_text = datetime.now(UTC).isoformat()
     checkpoint = found or Checkpoint(
-        client=client, prefix=settings.prefix, since=since_text, last_id=0, users=0,
-        tombstones=0, started=now_text, updated=now_text,
-    )  # fmt: skip
+        client=client,
+        prefix=settings.prefix,
+        since=since_text,
+        last_id=0,
+        users=0,
+        tombstones=0,
+        started=now_text,
+        updated=now_text,
+    )
     if found is not None and on_resume is not None:
         on_resume(found)
     run = _Run(
@@ -230,9 +240,11 @@ def backfill(
             if stop_after is not None and run.users + run.tombstones - run.before >= stop_after:
                 run.report(force=True)
                 return BackfillReport(
-                    progress=run.progress(), resumed_after=resumed_after, stopped=True,
+                    progress=run.progress(),
+                    resumed_after=resumed_after,
+                    stopped=True,
                     checkpoint=path,
-                )  # fmt: skip
+                )
         # Ids of the batch that had nothing to send (deleted meanwhile) are done too.
         run.last_id = upto
         checkpoint = run.checkpoint(checkpoint)
@@ -261,9 +273,14 @@ def repair(
     sender = QueueSender(settings, client_queue_url(settings, client, queue_url), sleep=sleep)
     wanted = sorted(set(ids) | set(resets or {}))
     run = _Run(
-        client=client, users=0, tombstones=0, before=0, total=len(wanted),
-        started=time.monotonic(), last_id=0,
-    )  # fmt: skip
+        client=client,
+        users=0,
+        tombstones=0,
+        before=0,
+        total=len(wanted),
+        started=time.monotonic(),
+        last_id=0,
+    )
     unknown: list[int] = []
     for first in range(0, len(wanted), DEFAULT_BATCH):
         states, missing = states_for_ids(ids=wanted[first : first + DEFAULT_BATCH])

@@ -78,9 +78,12 @@ class QueueSender:
                 return {}
             logger.warning(
                 "SQS refused %d event(s) for master ids %s (attempt %d of %d): %s",
-                len(errors), ",".join(map(str, sorted(errors))), attempt + 1, SEND_ATTEMPTS,
+                len(errors),
+                ",".join(map(str, sorted(errors))),
+                attempt + 1,
+                SEND_ATTEMPTS,
                 next(iter(errors.values())),
-            )  # fmt: skip
+            )
         return errors
 
     def depth(self) -> int:

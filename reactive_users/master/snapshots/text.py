@@ -88,7 +88,7 @@ def snapshot_envelopes(
         (
             state,
             snapshot_envelope(state, occurred_at=occurred_at, replaces=resets.get(state.master_id)),
-        )  # fmt: skip
+        )
         for state in states
         if state.version is not None
     ]

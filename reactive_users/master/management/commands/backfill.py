@@ -39,29 +39,35 @@ class Command(BaseCommand):
             "--since", help="Only users joined or with an event since this date (ISO 8601)."
         )
         parser.add_argument(
-            "--batch", type=int, default=reads.DEFAULT_BATCH,
+            "--batch",
+            type=int,
+            default=reads.DEFAULT_BATCH,
             help=f"Users read per batch (default {reads.DEFAULT_BATCH}; 10 per send).",
-        )  # fmt: skip
+        )
         parser.add_argument("--restart", action="store_true", help="Ignore the checkpoint.")
         parser.add_argument(
             "--ids", help="Only these master ids (1,2,3; '-' reads them from stdin): a repair."
         )
         parser.add_argument(
-            "--resets", help="'-': read from stdin JSON lines {master_id, version, event_id} "
+            "--resets",
+            help="'-': read from stdin JSON lines {master_id, version, event_id} "
             "naming the client state each user's master state must replace whatever its "
             "version (a reset: what `reactive diff --repair` sends a replica ahead of the master)",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--max-depth", type=int, default=runs.DEFAULT_MAX_DEPTH,
+            "--max-depth",
+            type=int,
+            default=runs.DEFAULT_MAX_DEPTH,
             help="Hold back while more messages than this wait in the client's queue, so live "
             f"events behind them are not delayed (default {runs.DEFAULT_MAX_DEPTH}; 0: "
             "send as fast as SQS takes them).",
-        )  # fmt: skip
+        )
         parser.add_argument("--queue-url", help="The client's queue (default: found by name).")
         parser.add_argument(
-            "--stop-after", type=int,
+            "--stop-after",
+            type=int,
             help="Stop once this many events were sent, keeping the checkpoint (to try resume).",
-        )  # fmt: skip
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -105,10 +111,16 @@ class Command(BaseCommand):
             sys.stderr.flush()
 
         report = runs.backfill(
-            client=client, since=since, batch=options["batch"], restart=options["restart"],
-            queue_url=options["queue_url"], stop_after=options["stop_after"],
-            max_depth=options["max_depth"], on_progress=progress, on_resume=resumed,
-        )  # fmt: skip
+            client=client,
+            since=since,
+            batch=options["batch"],
+            restart=options["restart"],
+            queue_url=options["queue_url"],
+            stop_after=options["stop_after"],
+            max_depth=options["max_depth"],
+            on_progress=progress,
+            on_resume=resumed,
+        )
         p = report.progress
         if report.stopped:
             raise CommandError(

@@ -30,9 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Every user.")
         parser.add_argument("--username-regex", help="Usernames matching this regex.")
         parser.add_argument(
-            "--where", action="append", default=[], metavar="LOOKUP=VALUE",
+            "--where",
+            action="append",
+            default=[],
+            metavar="LOOKUP=VALUE",
             help="A Django lookup on auth.User, e.g. is_active=false (repeatable).",
-        )  # fmt: skip
+        )
         parser.add_argument("--joined-since", help="Users whose date_joined is on/after DATE.")
         parser.add_argument(
             "--dry-run", action="store_true", help="Print how many users match; record nothing."

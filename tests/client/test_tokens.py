@@ -18,7 +18,7 @@ from django.test import Client
 
 from client.asgi import application
 from reactive_users.client import conf, tokens
-from reactive_users.client.services import event_apply
+from reactive_users.client.apply import event_apply
 from reactive_users.client.token_auth import bearer_token
 from tests.client.support import user_event
 from tests.support.processes import python

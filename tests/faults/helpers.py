@@ -19,7 +19,7 @@ from reactive_users.core import aws
 from tests.support.processes import Proc, until
 from tests.support.stack import ClientApp, Stack
 
-#: The listener's per-message DEBUG line (reactive_users/client/listener.py ``_handle``).
+#: The listener's per-message DEBUG line (reactive_users/client/listener/loop.py ``_log_applied``).
 HANDLED = re.compile(
     r"event (?P<event>[0-9a-f-]{36}) message (?P<message>\S+) \(receive (?P<receive>\d+)\): "
     r"(?P<action>\w+) master user (?P<user>\d+) v(?P<version>\d+) -> (?P<decision>\w+)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from reactive_users.client.heartbeat import Heartbeat, heartbeat_interval
+from reactive_users.client.listener.heartbeat import Heartbeat, heartbeat_interval
 from tests.support.processes import until
 
 

@@ -6,8 +6,8 @@ visible again, for another listener or its restart, within that time rather than
 queue's 30 s. A batch still being applied, dead-lettered or deleted when a third of it has
 passed has its visibility extended to the full timeout again (ChangeMessageVisibilityBatch),
 from this thread, every third of it for as long as it is held: a slow batch (a database
-lock, a slow SQS) is never delivered twice while it is applied. A normal batch is done in
-milliseconds and costs no call here.
+lock, a slow SQS) is never delivered twice while it is applied. A batch done within a third
+of the timeout costs no call here.
 
 ``drop`` takes messages out before the listener changes their visibility itself (hands them
 back, retries them later): it waits for an extension in progress, so none lands after.

@@ -2,7 +2,13 @@
 transaction (``batch``), what a batch reads once (``reads``), usernames passing between
 users (``usernames``) and the payload as stored (``values``)."""
 
-from reactive_users.client.apply.batch import BatchApplied, Delivery, Handled, apply_batch
+from reactive_users.client.apply.batch import (
+    BatchApplied,
+    Delivery,
+    Handled,
+    StopRequest,
+    apply_batch,
+)
 from reactive_users.client.apply.event import ApplyResult, event_apply
 from reactive_users.client.apply.reads import BatchReads, batch_reads
 from reactive_users.client.apply.usernames import placeholder_username
@@ -13,6 +19,7 @@ __all__ = [
     "BatchReads",
     "Delivery",
     "Handled",
+    "StopRequest",
     "apply_batch",
     "batch_reads",
     "event_apply",

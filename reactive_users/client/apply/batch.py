@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,18 @@ from reactive_users.core.contract import Envelope
 logger = logging.getLogger(__name__)
 
 Message = Mapping[str, Any]
+
+
+class StopRequest:
+    """Whether a stop was asked for: an event another thread sets, or a flag a signal
+    handler raises (a plain assignment: a handler must take no lock)."""
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self.event = event if event is not None else threading.Event()
+        self.flag = False
+
+    def is_set(self) -> bool:
+        return self.flag or self.event.is_set()
 
 
 @dataclass(frozen=True)
@@ -78,22 +91,21 @@ class BatchApplied:
     error: Exception | None = None
 
 
-def apply_batch(
-    deliveries: Sequence[Delivery], *, stopping: Callable[[], bool] = lambda: False
-) -> BatchApplied:
+def apply_batch(deliveries: Sequence[Delivery], *, stop: StopRequest | None = None) -> BatchApplied:
     """Apply ``deliveries``' events in one transaction (one commit per batch); never raises
-    for an event: each failure is in its ``Handled``. ``stopping`` is asked before each event.
+    for an event: each failure is in its ``Handled``. ``stop`` is looked at before each event.
     """
+    stop = stop if stop is not None else StopRequest()
     ordered = sorted(deliveries, key=lambda d: (d.event.user_id, d.event.version))
     guarded = False
     try:
         try:
             with transaction.atomic():
-                handled, rest = _apply_all(ordered, stopping, guarded=False)
+                handled, rest = _apply_all(ordered, stop, guarded=False)
         except Exception:  # one event failed and rolled the batch back: one by one
             guarded = True
             with transaction.atomic():
-                handled, rest = _apply_all(ordered, stopping, guarded=True)
+                handled, rest = _apply_all(ordered, stop, guarded=True)
     except Exception as exc:  # the batch cannot be applied at all: try again later
         failure = Failure(permanent=False, reason=classify(exc).reason)
         failed = [Handled(d.message, None, failure=failure) for d in ordered]
@@ -102,19 +114,19 @@ def apply_batch(
 
 
 def _apply_all(
-    ordered: list[Delivery], stopping: Callable[[], bool], *, guarded: bool
+    ordered: list[Delivery], stop: StopRequest, *, guarded: bool
 ) -> tuple[list[Handled], list[Message]]:
     """Apply the events in the open transaction; ``guarded``: each in a savepoint, its
     failure logged and kept to itself; else the first failure raises."""
     applied: list[Handled] = []
-    if stopping():  # not even the batch's reads
+    if stop.is_set():  # not even the batch's reads
         return applied, [d.message for d in ordered]
     # One read for the batch's replicas and usernames. The fast pass deletes the batch's
     # local users together at its end (``BatchReads.flush``); one by one when guarded.
     reads = batch_reads(events=[d.event for d in ordered], defer_deletes=not guarded)
     rest: list[Message] = []
     for index, delivery in enumerate(ordered):
-        if stopping():
+        if stop.is_set():
             rest = [d.message for d in ordered[index:]]
             break
         if guarded:

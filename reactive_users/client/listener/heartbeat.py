@@ -37,8 +37,16 @@ def heartbeat_interval(visibility_seconds: int) -> float:
 class Heartbeat:
     """Extends the visibility of the messages held, from a thread of its own."""
 
-    def __init__(self, extend: Extend, *, visibility_seconds: int) -> None:
+    def __init__(
+        self,
+        extend: Extend,
+        *,
+        visibility_seconds: int,
+        on_extended: Callable[[], None] = lambda: None,
+    ) -> None:
         self._extend = extend
+        #: Called after each extension that went through (a metric).
+        self._on_extended = on_extended
         self.visibility_seconds = visibility_seconds
         self._interval = heartbeat_interval(visibility_seconds)
         self._cond = threading.Condition()
@@ -102,6 +110,7 @@ class Heartbeat:
     def _beat(self, held: list[SQSMessage]) -> None:
         try:
             self._extend(held, self.visibility_seconds)
+            self._on_extended()
         except Exception as exc:  # the next beat tries again; the loop carries on
             logger.warning(
                 "could not extend the visibility of %d held message(s): %s: %s",

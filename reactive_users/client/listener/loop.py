@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from django.db import close_old_connections, connections
 from prometheus_client import CollectorRegistry
 
-from reactive_users.client.apply import BatchApplied, Handled, apply_batch
+from reactive_users.client.apply import BatchApplied, Handled, StopRequest, apply_batch
 from reactive_users.client.failures import classify, compute_backoff, retry_delay_seconds
 from reactive_users.client.listener import received
 from reactive_users.client.listener.acks import listener_identity
@@ -92,16 +92,19 @@ class Listener:
         #: The keys a message must be signed with (ConfigError in production without any).
         self._keys = signing_keys(settings)
         self._queue = ClientQueue(settings, queue_url, visibility_seconds=visibility_seconds)
-        self._heartbeat = Heartbeat(self._extend, visibility_seconds=visibility_seconds)
-        self._stop = stop if stop is not None else threading.Event()
+        self._stop = StopRequest(stop)
         self._max_messages = max_messages
         self._wait_seconds = wait_seconds
-        self._stop_requested = False
         self._forced = False  # a second signal: stop without draining the frames waiting
         #: What the loop is waiting in: "poll" (may receive messages), "backoff" or None.
         self._waiting: str | None = None
         self.stats = ListenerStats(registry, self.client, read_depths=read_depths)
         self.metrics = self.stats.metrics
+        self._heartbeat = Heartbeat(
+            self._queue.extend,
+            visibility_seconds=visibility_seconds,
+            on_extended=self.metrics.visibility_extended.inc,
+        )
         self._notifier = notifier if notifier is not None else Notifier()
         self._notifier.on_drop = self.metrics.frames_dropped.inc
         self.metrics.watch_notify_backlog(lambda: self._notifier.backlog)
@@ -109,7 +112,7 @@ class Listener:
     @property
     def stopping(self) -> bool:
         """Whether a stop was asked for (stop event set, or ``request_stop``)."""
-        return self._stop_requested or self._stop.is_set()
+        return self._stop.is_set()
 
     def request_stop(self, *, interrupt: bool = False, force: bool = False) -> None:
         """Stop after the message in hand; signal-handler safe (takes no lock).
@@ -120,7 +123,7 @@ class Listener:
         ``force`` is also given: then it is abandoned, and whatever SQS had already handed
         it comes back only after the visibility timeout the listener receives with.
         """
-        self._stop_requested = True
+        self._stop.flag = True
         self._forced = self._forced or force
         if interrupt and (self._waiting == "backoff" or (force and self._waiting == "poll")):
             raise Interrupted
@@ -170,14 +173,14 @@ class Listener:
                 "listener %s: unexpected error; retrying in %.1f s", self.client, delay
             )
         with self._interruptible("backoff"):
-            self._stop.wait(delay)
+            self._stop.event.wait(delay)
         return failures + 1
 
     @contextlib.contextmanager
     def _interruptible(self, kind: str) -> Iterator[None]:
         self._waiting = kind
         try:
-            if self._stop_requested:  # asked just before: don't start a long wait
+            if self._stop.flag:  # asked just before: don't start a long wait
                 raise Interrupted
             yield
         finally:
@@ -203,7 +206,7 @@ class Listener:
         """Everything after the receive: decode, apply, notify, dead-letter, delete, hand
         back; what happened to the batch."""
         deliveries, refused = received.decode(messages, self._keys)
-        batch = apply_batch(deliveries, stopping=lambda: self.stopping)
+        batch = apply_batch(deliveries, stop=self._stop)
         handled = refused + self._committed(batch)
         results = [h.result for h in handled if h.result is not None]
         self._notifier.submit(results, client=self.client)  # sent from its own thread
@@ -225,8 +228,7 @@ class Listener:
         stats = batch_stats(
             messages, results, batch.rest, dead_lettered=len(dead), retried=len(retried)
         )
-        self.stats.count(stats, handled)
-        self.stats.note_truncated(results)
+        self.stats.record(stats, handled)
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
             "dead_lettered=%d retried=%d released=%d events=%s",
@@ -237,8 +239,8 @@ class Listener:
         return stats
 
     def _committed(self, batch: BatchApplied) -> list[Handled]:
-        """What ``apply_batch`` did, logged and observed now that it is committed (or, if
-        nothing could be applied, why)."""
+        """What ``apply_batch`` did, logged now that it is committed (or, if nothing could
+        be applied, why)."""
         if batch.error is not None:
             logger.error(
                 "listener %s: batch of %d event(s) not applied, each will be retried: %s; "
@@ -253,17 +255,11 @@ class Listener:
             )  # fmt: skip
             return batch.handled
         debug = logger.isEnabledFor(logging.DEBUG)  # else not even its arguments are worked out
-        for done in batch.handled:  # committed: only now is what each event did true
-            if done.result is not None:
-                self.stats.observe(done)
-                if debug:
+        if debug:  # committed: only now is what each event did true
+            for done in batch.handled:
+                if done.result is not None:
                     _log_applied(done)
         return batch.handled
-
-    def _extend(self, messages: list[SQSMessage], seconds: int) -> None:
-        """The heartbeat's call: keep a batch still in hand invisible."""
-        self._queue.extend(messages, seconds)
-        self.metrics.visibility_extended.inc()
 
     def _dead_letter(self, refused: list[Handled]) -> list[SQSMessage]:
         """Send permanent failures to the dead-letter queue; the messages it accepted."""

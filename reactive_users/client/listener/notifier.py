@@ -35,8 +35,7 @@ from redis.exceptions import RedisError
 from reactive_users.client.apply import ApplyResult
 from reactive_users.client.failures import compute_backoff, one_line
 from reactive_users.client.listener.acks import acknowledge
-from reactive_users.client.listener.backlog import Backlog
-from reactive_users.client.listener.jobs import Job, job_for
+from reactive_users.client.listener.jobs import Backlog, Job, job_for
 from reactive_users.client.tuning import DEFAULT_NOTIFY_BACKLOG
 
 logger = logging.getLogger(__name__)

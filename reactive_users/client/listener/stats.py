@@ -78,7 +78,15 @@ class ListenerStats:
         self._read_depths = read_depths
         self._depths_read_at = -DEPTH_INTERVAL_SECONDS
 
-    def observe(self, done: Handled) -> None:
+    def record(self, stats: BatchStats, handled: Sequence[Handled]) -> None:
+        """Add one finished batch: its counts (dead letters are counted as they are sent),
+        each applied real event's apply time and lag, and what was stored cut."""
+        self._count(stats, handled)
+        for done in handled:
+            self._observe(done)
+        self._note_truncated([h.result for h in handled if h.result is not None])
+
+    def _observe(self, done: Handled) -> None:
         """An applied real event's apply time and lag."""
         if done.result is None or done.result.event.synthetic:
             return
@@ -86,8 +94,7 @@ class ListenerStats:
         lag = time.time() - done.result.event.occurred_at.timestamp()
         self.metrics.lag_seconds.observe(max(0.0, lag))
 
-    def count(self, stats: BatchStats, handled: Sequence[Handled]) -> None:
-        """Add one batch (dead letters are counted as they are sent)."""
+    def _count(self, stats: BatchStats, handled: Sequence[Handled]) -> None:
         m = self.metrics
         m.received.inc(stats.received)
         m.applied.inc(stats.applied)
@@ -98,7 +105,7 @@ class ListenerStats:
         m.duplicate.inc(duplicates)
         m.ignored_stale.inc(stats.ignored - duplicates)
 
-    def note_truncated(self, results: Sequence[ApplyResult]) -> None:
+    def _note_truncated(self, results: Sequence[ApplyResult]) -> None:
         """Count and log each value an applied event stored cut (REACTIVE_OVERSIZE_POLICY=
         truncate), once its batch committed."""
         for result in results:

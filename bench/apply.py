@@ -2,10 +2,11 @@
 
 Sets the client's Django project up on a new database in a temporary directory, then feeds
 N creates, N updates (half renames, half first-name changes) and N deletes, as SQS message
-bodies in batches of 10, to the listener's own ``Listener._handle_batch``: decode, one
-transaction per batch, a savepoint and ``event_apply`` per event, exactly the code the
-listener runs. No SQS and no Redis: what is left is the listener's own CPU per event
-(issue 6: at most 1.5 CPU-s per 1,000 events, SQS calls and group sends included).
+bodies in batches of 10, to the listener's own steps (``received.decode``, then
+``apply_batch``): verify and decode, one transaction per batch, ``event_apply`` per event,
+exactly the code the listener runs. No SQS and no Redis: what is left is the listener's own
+CPU per event (issue 6: at most 1.5 CPU-s per 1,000 events, SQS calls and group sends
+included).
 
 With ``--notify`` a private redis-server is started too and every batch's frames are sent
 through the listener's ``Notifier`` (channels-redis group_send), timed apart from applying.
@@ -34,7 +35,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from devstack.signing import sqs_messages
+from devstack.signing import KEYS_TEXT, sqs_messages
 from reactive_users.core.contract import Action, Envelope, FieldValue, new_event
 
 #: SQS's most messages per receive: the listener's batch.
@@ -121,10 +122,18 @@ def phases(users: int) -> list[tuple[str, list[Envelope]]]:
 
 
 def run_phase(
-    listener: Any, name: str, events: list[Envelope], batch: int, notify: bool
+    notifier: Any, name: str, events: list[Envelope], batch: int, notify: bool
 ) -> PhaseFigures:
-    """Apply ``events`` ``batch`` at a time through the listener, as ``poll_once`` does."""
+    """Apply ``events`` ``batch`` at a time as the listener's loop does: verify and decode
+    the messages, ``apply_batch`` in one transaction, then hand the results to the notifier."""
     from django.db import connection
+
+    from reactive_users.client import conf
+    from reactive_users.client.apply import apply_batch
+    from reactive_users.client.listener import received
+    from reactive_users.core.settings import signing_keys
+
+    keys = signing_keys(conf.shared())
 
     bodies = sqs_messages(events)
     batches = [bodies[i : i + batch] for i in range(0, len(bodies), batch)]
@@ -132,16 +141,17 @@ def run_phase(
     apply_cpu = notify_cpu = notify_wall = apply_wall = 0.0
     not_applied = 0
     with connection.execute_wrapper(counter):
-        for received in batches:
+        for messages in batches:
             cpu, wall = time.process_time(), time.perf_counter()
-            handled, rest = listener._handle_batch(received)
+            deliveries, refused = received.decode(messages, keys)
+            handled = refused + apply_batch(deliveries).handled
             apply_cpu += time.process_time() - cpu
             apply_wall += time.perf_counter() - wall
             results = [h.result for h in handled if h.result is not None]
-            not_applied += len(received) - sum(1 for r in results if r.decision.writes)
+            not_applied += len(messages) - sum(1 for r in results if r.decision.writes)
             if notify:
                 cpu, wall = time.process_time(), time.perf_counter()
-                listener._notifier.send(results)
+                notifier.send(results)
                 notify_cpu += time.process_time() - cpu
                 notify_wall += time.perf_counter() - wall
     n = len(events)
@@ -167,6 +177,8 @@ def client_project(workdir: Path, redis_url: str | None) -> Iterator[None]:
         REACTIVE_CLIENT="shop",
         REACTIVE_STATE_DIR=str(workdir),
         REACTIVE_LOG_LEVEL="WARNING",
+        # The keys the bench's messages are signed with (devstack's test keys).
+        REACTIVE_SIGNING_KEYS=KEYS_TEXT,
     )
     if redis_url:
         os.environ["REDIS_URL"] = redis_url
@@ -193,21 +205,14 @@ def fresh_database() -> None:
 
 
 def bench(users: int, batch: int, redis_url: str | None) -> list[PhaseFigures]:
-    """Run the three phases on a new database through a listener that never calls SQS."""
-    from reactive_users.client import conf
-    from reactive_users.client.listener import Listener, Notifier
+    """Run the three phases on a new database, as the listener applies them, without SQS."""
+    from reactive_users.client.listener.notifier import Notifier
 
     fresh_database()
     notifier = Notifier() if redis_url else Notifier(layer=_NoLayer())
-    listener = Listener(
-        settings=conf.shared(),
-        client="shop",
-        queue_url="http://127.0.0.1:9/unused",  # never called: no receive, no delete
-        notifier=notifier,
-    )
     try:
         return [
-            run_phase(listener, name, events, batch, notify=redis_url is not None)
+            run_phase(notifier, name, events, batch, notify=redis_url is not None)
             for name, events in phases(users)
         ]
     finally:

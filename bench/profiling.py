@@ -29,7 +29,7 @@ HOPS: dict[str, list[tuple[str, str]]] = {
         ("poll_once (one batch, all of it)", "Listener.poll_once"),
         ("SQS ReceiveMessage (botocore)", "ClientQueue.receive"),
         ("decode envelope", "decode_sqs_body"),
-        ("apply the batch (one transaction)", "Listener._handle_batch"),
+        ("apply the batch (one transaction)", "apply_batch"),
         ("  event_apply (the ORM work of each event)", "event_apply"),
         ("  SQLite commit", "BaseDatabaseWrapper.commit"),
         ("group_send (channels-redis, the notifier's thread)", "Notifier._deliver"),

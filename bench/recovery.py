@@ -48,7 +48,7 @@ from devstack.processes import Proc, until
 from devstack.services import moto_server, redis_server
 from devstack.stack import Stack, running_stack
 from reactive_cli.provision import ClientSpec
-from reactive_users.core import aws
+from reactive_users.core.aws import queues
 
 SCENARIOS = ("dead_letter", "kill", "frozen", "cost")
 #: Longest wait for any one figure, in seconds.
@@ -100,11 +100,11 @@ def dead_letter(stack: Stack, app: ClientApp, layer: Proc, args: Any) -> dict[st
     """Publish invalid JSON to the topic; seconds until it is in the dead-letter queue."""
     dlq = stack.provisioned.dlq_urls[app.name]
     sns = boto3.client("sns", endpoint_url=stack.settings.aws_endpoint_url)
-    before = aws.queue_depth(sqs(stack), dlq).total
+    before = queues.queue_depth(sqs(stack), dlq).total
     started = time.monotonic()
     sns.publish(TopicArn=stack.provisioned.topic_arn, Message='{"schema": 1, "event_id": "0b6c')
     until(
-        lambda: aws.queue_depth(sqs(stack), dlq).total > before,
+        lambda: queues.queue_depth(sqs(stack), dlq).total > before,
         timeout=TIMEOUT_SECONDS,
         interval=0.1,
         what="the malformed message in the dead-letter queue",
@@ -125,7 +125,7 @@ def kill(stack: Stack, app: ClientApp, layer: Proc, args: Any) -> dict[str, Any]
     app.listener.signal(signal.SIGSTOP)
     ids = [master_ops.create_user(f"{prefix}-{n}", password=None) for n in range(20)]
     held = until(
-        lambda: aws.queue_depth(sqs(stack), app.queue_url).in_flight,
+        lambda: queues.queue_depth(sqs(stack), app.queue_url).in_flight,
         timeout=60,
         interval=0.01,
         what="the stopped listener's long poll to take messages",

@@ -17,7 +17,7 @@ from bench import master
 from bench.recorder import bench_sqs
 from bench.reference import BACKLOG_MESSAGES
 from bench.stats import slope_per_s
-from reactive_users.core import aws
+from reactive_users.core.aws import queues
 
 #: Seconds between two samples while every queue is shallow...
 INTERVAL_S = 0.5
@@ -52,7 +52,7 @@ class BacklogWatch:
 
     def depth(self, url: str) -> int:
         """Messages in a queue, visible or in flight."""
-        depth = aws.queue_depth(self._sqs, url)
+        depth = queues.queue_depth(self._sqs, url)
         return depth.visible + depth.in_flight
 
     def sample(self) -> Sample:

@@ -19,7 +19,7 @@ a replicated text value longer than this client stores; REACTIVE_FIELD_MAX_LENGT
 REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch stays
 invisible to other listeners, extended while it is applied: what a killed listener costs.
 REACTIVE_LISTENER_NOTIFY_BACKLOG (default 1000) bounds the socket frames a listener keeps
-waiting while the channel layer does not answer (reactive_users/client/notifier.py).
+waiting while the channel layer does not answer (reactive_users/client/listener/notifier.py).
 """
 
 from __future__ import annotations

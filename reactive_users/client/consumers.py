@@ -95,11 +95,11 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def user_changed(self, message: dict[str, Any]) -> None:
         """Group message ``user.changed``: forward the ``changed`` frame."""
-        await self.send_json(message["frame"])
+        await self.send_json(frames.frame_of(message))
 
     async def user_gone(self, message: dict[str, Any]) -> None:
         """Group message ``user.gone``: send the final ``gone`` frame and close."""
-        await self.send_json(message["frame"])
+        await self.send_json(frames.frame_of(message))
         await self.close(code=CLOSE_GONE)
 
     async def user_recheck(self, message: dict[str, Any]) -> None:
@@ -108,8 +108,8 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def user_test(self, message: dict[str, Any]) -> None:
         """Group message ``user.test``: forward the synthetic ``test`` frame, then ack it."""
-        await self.send_json(message["frame"])
-        event_id = str(message["frame"].get("event_id", ""))
+        await self.send_json(frames.frame_of(message))
+        event_id = frames.test_event_id(message)
         try:
             ack = delivery.socket_ack(
                 event_id=event_id, client=conf.client_name(), channel=self.channel_name,

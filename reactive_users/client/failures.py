@@ -1,7 +1,7 @@
 """Why a message failed, and what the listener does about it: the rules, pure.
 
 Rule 1 (permanent): a message that can never succeed goes to the dead-letter queue at
-once, sent there by the listener itself (``reactive_users/client/listener.py``):
+once, sent there by the listener itself (``reactive_users/client/listener/``):
 
 - ``SignatureError``: the message is not signed by a key this client accepts (unsigned,
   an unknown key id, or a signature that does not match: forged or tampered;

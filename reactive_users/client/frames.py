@@ -14,6 +14,10 @@ Frames (JSON objects sent to the browser)::
 Group messages (channel layer, group ``naming.user_group(master_id)``) are
 ``{"type": "user.changed"|"user.gone"|"user.test", "frame": <frame>}``, and
 ``{"type": "user.recheck"}``: the user's credentials changed, each socket checks its own.
+
+This module is the one definition of both: the apply layer asks it which messages an
+applied event's outcome sends (``outcome_messages``), the listener's notifier reads them
+(``is_test``, ``closes``), and the consumer takes the frame out of them (``frame_of``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from reactive_users.core.contract import Envelope, FieldValue
+from reactive_users.client.decide import Decision
+from reactive_users.core.contract import Action, Envelope, FieldValue
 
 Frame = dict[str, Any]
 
@@ -82,9 +87,73 @@ def test_frame(*, event: Envelope) -> Frame:
     }
 
 
-def group_message(kind: str, frame: Frame) -> dict[str, Any]:
+GroupMessage = dict[str, Any]
+
+
+def group_message(kind: str, frame: Frame) -> GroupMessage:
     """The channel-layer message carrying ``frame`` to a user's sockets."""
     return {"type": kind, "frame": frame}
+
+
+def recheck_message() -> GroupMessage:
+    """The channel-layer message telling a user's sockets to check their credentials now."""
+    return {"type": USER_RECHECK}
+
+
+def frame_of(message: Mapping[str, Any]) -> Frame:
+    """The frame a group message carries (the consumer forwards it as it is)."""
+    frame: Frame = message["frame"]
+    return frame
+
+
+def test_event_id(message: Mapping[str, Any]) -> str:
+    """The event id of the ``test`` frame a ``user.test`` message carries ("" if none)."""
+    return str(frame_of(message).get("event_id", ""))
+
+
+def is_test(message: Mapping[str, Any]) -> bool:
+    """Whether a group message carries a synthetic ``test`` frame (never superseded)."""
+    return message.get("type") == USER_TEST
+
+
+def closes(message: Mapping[str, Any]) -> bool:
+    """Whether a group message ends its user's sockets (a ``gone`` frame)."""
+    return message.get("type") == USER_GONE
+
+
+def outcome_messages(
+    event: Envelope,
+    decision: Decision,
+    user: Mapping[str, FieldValue] | None,
+    *,
+    active: bool = True,
+) -> tuple[GroupMessage, ...]:
+    """What the sockets of ``event``'s user are told once ``decision`` was applied, in order.
+
+    ``user``: the user's replicated fields as now held (None: no local user was written),
+    ``active``: whether that user is active (an inactive one is then told it is gone).
+    """
+    if decision is Decision.NOTIFY_ONLY:
+        return (group_message(USER_TEST, test_frame(event=event)),)
+    if decision is Decision.UPSERT and user is not None:
+        if event.action is Action.SNAPSHOT:  # may be the version the page shows: a state
+            # A reset may take the page back to a lower version: it says so.
+            frame = state_frame(version=event.version, user=user, reset=event.reset)
+        else:
+            frame = changed_frame(event=event, user=user)
+        changed = group_message(USER_CHANGED, frame)
+        if active:
+            return (changed,)
+        return changed, _gone(GoneReason.DEACTIVATED, event)
+    if decision is Decision.DELETE:
+        return (_gone(GoneReason.DELETED, event),)
+    if decision is Decision.WITHDRAW:
+        return (_gone(GoneReason.WITHDRAWN, event),)
+    return ()
+
+
+def _gone(reason: GoneReason, event: Envelope) -> GroupMessage:
+    return group_message(USER_GONE, gone_frame(reason=reason, version=event.version))
 
 
 class EndReason(StrEnum):

@@ -3,8 +3,7 @@
 ``row_insert`` and ``row_update`` run the same INSERT and UPDATE, with the same values, as
 ``obj.save()`` of a new row and ``obj.save(update_fields=...)``: every value goes through
 its field's ``pre_save`` (``auto_now`` stamps) and ``get_db_prep_save``. ``save`` builds and
-compiles a query every time; these reuse the statement: an INSERT for a third of its CPU,
-an UPDATE for a fifth (~50 and ~30 us on SQLite, against ~140 and ~130). They send no
+compiles a query every time; these reuse the statement, for much less CPU. They send no
 pre_save or post_save signal and do not read the new primary key back: for the listener's
 own bookkeeping rows (``Replica``), which nothing listens to, never for a model other apps
 may hook (``User`` is saved with ``save()``).

@@ -42,7 +42,7 @@ def sockets_recheck(*, user_id: int) -> None:
 
 def _send_recheck(group: str, user_id: int) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": frames.USER_RECHECK})
+        async_to_sync(get_channel_layer().group_send)(group, frames.recheck_message())
     except Exception as exc:  # the sign-out itself stands; the periodic check closes them
         logger.warning(
             "user %d: sockets not told to recheck their credentials: %s: %s",

@@ -2,11 +2,11 @@
 ``client/settings.py`` can read them before Django is set up).
 
 - ``REACTIVE_LISTENER_VISIBILITY_SECONDS``: the visibility timeout a listener receives
-  with, extended while a batch is in hand (``reactive_users/client/heartbeat.py``): how long the
-  batch of a killed listener stays invisible.
+  with, extended while a batch is in hand (``reactive_users/client/listener/heartbeat.py``):
+  how long the batch of a killed listener stays invisible.
 - ``REACTIVE_LISTENER_NOTIFY_BACKLOG``: socket frames a listener keeps waiting while the
   channel layer does not answer; past it the oldest are dropped
-  (``reactive_users/client/notifier.py``).
+  (``reactive_users/client/listener/notifier.py``).
 """
 
 from __future__ import annotations

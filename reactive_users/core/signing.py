@@ -4,8 +4,8 @@ Every envelope the master publishes (the relay), sends to one queue (backfill, r
 the operator publishes (``reactive emit-test``) carries an HMAC-SHA256 of its exact body,
 made with a key that master, clients and the operator's CLI are configured with
 (``REACTIVE_SIGNING_KEYS``; never Django's SECRET_KEY). A listener verifies it before it
-decodes anything (``reactive_users/client/listener.py``); an unsigned or wrongly signed message is
-refused for good (``SignatureError``) and dead-lettered with that reason.
+decodes anything (``reactive_users/client/listener/received.py``); an unsigned or wrongly
+signed message is refused for good (``SignatureError``) and dead-lettered with that reason.
 
 Where it travels: one SNS/SQS message attribute, so the body's wire format (and every
 golden envelope) is unchanged::

@@ -17,6 +17,7 @@ from devstack.processes import until
 from reactive_cli.main import main
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import aws, exitcodes, resources
+from reactive_users.core.aws import queues
 from reactive_users.core.contract import encode
 from reactive_users.core.settings import Settings
 from tests.cli.conftest import Ran, write_config
@@ -43,7 +44,7 @@ class Shop:
         return f"{self.prefix}-shop-dlq"
 
     def counts(self, url: str) -> tuple[int, int]:
-        found = aws.queue_depth(self.sqs, url)
+        found = queues.queue_depth(self.sqs, url)
         return found.visible, found.in_flight
 
     def dead_letters(self, *bodies: str) -> list[str]:

@@ -15,7 +15,8 @@ import boto3
 from devstack.processes import Proc, python, until
 from devstack.signing import attributes as signed
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_users.core import aws, resources
+from reactive_users.core import resources
+from reactive_users.core.aws import queues
 from reactive_users.core.contract import encode
 from reactive_users.core.settings import Settings
 from tests.cli.conftest import write_config
@@ -33,7 +34,7 @@ def replicas(db: Path) -> int:
 
 
 def queue_counts(sqs, url: str) -> tuple[int, int]:
-    found = aws.queue_depth(sqs, url)
+    found = queues.queue_depth(sqs, url)
     return found.visible, found.in_flight
 
 

@@ -15,6 +15,7 @@ from devstack.signing import KEYS
 from devstack.signing import sqs_messages as sqs_messages
 from reactive_cli.provision import ClientSpec, ensure
 from reactive_users.core import aws
+from reactive_users.core.aws import queues
 from reactive_users.core.contract import Action, Envelope, FieldValue, encode, new_event
 from reactive_users.core.settings import Settings
 
@@ -70,7 +71,7 @@ class Queue:
 
     def counts(self, url: str | None = None) -> tuple[int, int]:
         """(visible, in flight) messages in the queue (or the queue at ``url``)."""
-        found = aws.queue_depth(self.sqs, url or self.url)
+        found = queues.queue_depth(self.sqs, url or self.url)
         return found.visible, found.in_flight
 
     def empty(self) -> bool:
@@ -96,10 +97,10 @@ def listening(
     queue: Queue, *, wait_seconds: int = 1
 ) -> Iterator[tuple[threading.Event, threading.Thread]]:
     """Run a listener loop in a thread; stop it and require it to return on exit."""
-    from reactive_users.client import listener
+    from reactive_users.client.listener.loop import Listener
 
     stop = threading.Event()
-    loop = listener.Listener(
+    loop = Listener(
         settings=queue.settings,
         client="shop",
         queue_url=queue.url,
@@ -120,14 +121,15 @@ def listening(
 def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
     """A listener on ``queue`` that the test drives itself (``poll_once``), with a notifier
     of its own; closed (its notifier and heartbeat) on exit."""
-    from reactive_users.client import listener
+    from reactive_users.client.listener.loop import Listener
+    from reactive_users.client.listener.notifier import Notifier
 
-    loop = listener.Listener(
+    loop = Listener(
         settings=queue.settings,
         client="shop",
         queue_url=queue.url,
         wait_seconds=1,
-        notifier=listener.Notifier(),
+        notifier=Notifier(),
         **options,
     )
     try:
@@ -136,28 +138,30 @@ def polled_listener(queue: Queue, **options: Any) -> Iterator[Any]:
         loop.close()  # its notifier and heartbeat
 
 
+class BatchApplier:
+    """Hands received batches to what the listener runs on them (``received.decode``, then
+    ``apply_batch``): it never calls SQS or Redis. ``fallbacks`` counts the batches whose
+    fast pass could not apply them (then applied again, one savepoint per event)."""
+
+    def __init__(self) -> None:
+        self.fallbacks = 0
+
+    def apply(self, messages: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+        """Every message decoded and applied, or refused (decode failures first), and the
+        messages handed back."""
+        from reactive_users.client.apply import apply_batch
+        from reactive_users.client.listener import received
+
+        deliveries, refused = received.decode(messages, KEYS)
+        batch = apply_batch(deliveries)
+        self.fallbacks += batch.guarded
+        return [*refused, *batch.handled], batch.rest
+
+
 @contextlib.contextmanager
-def batch_listener() -> Iterator[Any]:
-    """A listener that a test hands received batches to (``_handle_batch``): it never calls
-    SQS or Redis. ``fallbacks`` counts the batches its fast pass could not apply (then
-    applied again, one savepoint per event)."""
-    from reactive_users.client import listener
-
-    class Counting(listener.Listener):
-        fallbacks = 0
-
-        def _apply_all(self, decoded: Any, *, guarded: bool) -> Any:
-            self.fallbacks += guarded
-            return super()._apply_all(decoded, guarded=guarded)
-
-    loop = Counting(
-        settings=Settings(signing=KEYS), client="shop", queue_url="http://127.0.0.1:9/unused",
-        notifier=listener.Notifier(),
-    )  # fmt: skip
-    try:
-        yield loop
-    finally:
-        loop.close()
+def batch_applier() -> Iterator[BatchApplier]:
+    """A ``BatchApplier`` for the block."""
+    yield BatchApplier()
 
 
 @contextlib.contextmanager

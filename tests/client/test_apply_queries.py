@@ -6,7 +6,7 @@ its own savepoint. The statement counts below are upper bounds per event kind, s
 change that brings back a query per event shows here (``bench/apply.py`` prints the CPU).
 Transaction control (BEGIN, COMMIT, savepoints: one per event, by design) is not counted.
 The listener's first pass (no savepoints) also deletes a batch's local users together, at
-its end: the last tests here drive it (``Listener._handle_batch``).
+its end: the last tests here drive it (``apply_batch``).
 """
 
 from __future__ import annotations
@@ -21,18 +21,20 @@ from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 
 from devstack.processes import until
-from reactive_users.client.decide import Decision
-from reactive_users.client.models import Replica
-from reactive_users.client.services import (
+from reactive_users.client.apply import (
     ApplyResult,
+    Delivery,
+    apply_batch,
     batch_reads,
     event_apply,
     placeholder_username,
 )
+from reactive_users.client.decide import Decision
+from reactive_users.client.models import Replica
 from reactive_users.core.contract import Action, Envelope
 from tests.client.support import (
     Queue,
-    batch_listener,
+    batch_applier,
     polled_listener,
     sqs_messages,
     sqs_responses,
@@ -57,11 +59,12 @@ def statements() -> Iterator[list[str]]:
     )
 
 
-def apply_batch(events: list[Envelope]) -> list[ApplyResult]:
-    """Apply ``events`` as ``Listener._handle_batch`` does: one transaction, one read."""
-    with transaction.atomic():
-        reads = batch_reads(events=events)
-        return [event_apply(event=event, batch=reads) for event in events]
+def apply_events(events: list[Envelope]) -> list[ApplyResult]:
+    """Apply ``events`` with the listener's own ``apply_batch``: one transaction, one read;
+    what each did, in the order applied (each user's events in version order)."""
+    batch = apply_batch([Delivery({}, event) for event in events])
+    assert not batch.rest and all(h.result is not None for h in batch.handled), batch
+    return [h.result for h in batch.handled if h.result is not None]
 
 
 def create(i: int) -> Envelope:
@@ -92,9 +95,9 @@ def ids(count: int) -> range:
 def held_before(kind: str, ids: range) -> None:
     """What the client holds before events of ``kind`` arrive."""
     if kind != "create":
-        apply_batch([create(i) for i in ids])
+        apply_events([create(i) for i in ids])
     if kind == "delete":
-        apply_batch([update(i) for i in ids])
+        apply_events([update(i) for i in ids])
 
 
 @pytest.mark.parametrize(
@@ -113,7 +116,7 @@ def test_a_batch_costs_at_most_its_statements_per_event_and_per_batch(kind, per_
 
     # When the ten arrive in one batch
     with statements() as run:
-        results = apply_batch([KINDS[kind](i) for i in ids])
+        results = apply_events([KINDS[kind](i) for i in ids])
 
     # Then each was applied, at the cost of its own writes and a few reads for all
     expected = Decision.DELETE if kind == "delete" else Decision.UPSERT
@@ -187,27 +190,28 @@ def test_a_refused_event_leaves_the_rest_of_its_batch_applied():
 
 
 def test_a_user_parked_earlier_in_the_batch_is_read_afresh_by_its_own_later_event():
-    # Given 1 "ana" and 2 "bob"
-    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+    # Given 1 "bob" and 2 "ana" (the batch is applied in master id order: the rename that
+    # parks comes from the lower id)
+    apply_events([user_event(user_id=1, username="bob"), user_event(user_id=2, username="ana")])
 
-    # When one batch brings 2's rename to "ana" (which parks 1), then 1's older-named update
-    apply_batch(
+    # When one batch brings 1's rename to "ana" (which parks 2), then 2's older-named update
+    apply_events(
         [
-            user_event(user_id=2, version=2, action=Action.UPDATED, username="ana"),
-            user_event(user_id=1, version=2, action=Action.UPDATED, username="ana", last_name="X"),
+            user_event(user_id=1, version=2, action=Action.UPDATED, username="ana"),
+            user_event(user_id=2, version=2, action=Action.UPDATED, username="ana", last_name="X"),
         ]
     )
 
-    # Then it ends as event by event: 1 takes "ana" back, and 2 waits for it parked
+    # Then it ends as event by event: 2 takes "ana" back, and 1 waits for it parked
     names = dict(Replica.objects.values_list("master_id", "user__username"))
-    assert names == {1: "ana", 2: placeholder_username(2)}
+    assert names == {2: "ana", 1: placeholder_username(1)}
     assert User.objects.get(username="ana").last_name == "X"
 
 
 def test_a_swap_of_usernames_inside_one_batch_ends_with_the_names_swapped():
-    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+    apply_events([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
 
-    apply_batch(
+    apply_events(
         [
             user_event(user_id=1, version=2, action=Action.UPDATED, username="cy"),
             user_event(user_id=1, version=3, action=Action.UPDATED, username="bob"),
@@ -303,8 +307,8 @@ def test_the_listener_deletes_a_batchs_users_together_through_djangos_collector(
 
     # When the listener receives their ten deletes in one batch
     try:
-        with batch_listener() as loop, statements() as run:
-            handled, rest = loop._handle_batch(sqs_messages(delete(i) for i in ids(BATCH)))
+        with batch_applier() as loop, statements() as run:
+            handled, rest = loop.apply(sqs_messages(delete(i) for i in ids(BATCH)))
     finally:
         pre_delete.disconnect(sender=User, dispatch_uid="test-pre")
         post_delete.disconnect(sender=User, dispatch_uid="test-post")
@@ -325,7 +329,7 @@ def test_the_listener_deletes_a_batchs_users_together_through_djangos_collector(
 
 def test_a_name_a_delete_frees_is_taken_later_in_the_same_batch():
     # Given 1 "ana" and 2 "bob"
-    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+    apply_events([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
 
     # When one batch deletes 1, renames 2 to "ana" and creates 3 as "bob"
     batch = [
@@ -333,8 +337,8 @@ def test_a_name_a_delete_frees_is_taken_later_in_the_same_batch():
         user_event(user_id=2, version=2, action=Action.UPDATED, username="ana"),
         user_event(user_id=3, username="bob"),
     ]
-    with batch_listener() as loop:
-        handled, _ = loop._handle_batch(sqs_messages(batch))
+    with batch_applier() as loop:
+        handled, _ = loop.apply(sqs_messages(batch))
 
     # Then the first pass applied it all, with the names where the master has them
     assert not loop.fallbacks
@@ -346,14 +350,14 @@ def test_a_name_a_delete_frees_is_taken_later_in_the_same_batch():
 def test_a_user_parked_for_a_deleted_users_name_gets_it_in_the_same_batch():
     # Given 1 "ana", and 2 parked waiting for "ana": 2's rename to "ana" came, then an
     # update of 1 that still holds it
-    apply_batch([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
-    apply_batch([user_event(user_id=2, version=2, action=Action.UPDATED, username="ana")])
-    apply_batch([user_event(user_id=1, version=2, action=Action.UPDATED, username="ana")])
+    apply_events([user_event(user_id=1, username="ana"), user_event(user_id=2, username="bob")])
+    apply_events([user_event(user_id=2, version=2, action=Action.UPDATED, username="ana")])
+    apply_events([user_event(user_id=1, version=2, action=Action.UPDATED, username="ana")])
     assert User.objects.get(replica__master_id=2).username == placeholder_username(2)
 
     # When a batch deletes 1
-    with batch_listener() as loop:
-        loop._handle_batch(sqs_messages([delete(1)]))
+    with batch_applier() as loop:
+        loop.apply(sqs_messages([delete(1)]))
 
     # Then 2 holds "ana" at once
     assert dict(Replica.objects.values_list("master_id", "user__username")) == {1: None, 2: "ana"}

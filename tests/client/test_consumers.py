@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from client.asgi import application
-from reactive_users.client.services import event_apply
+from reactive_users.client.apply import event_apply
 from reactive_users.core import naming
 from reactive_users.core.contract import Action, new_event
 from tests.client.support import user_event

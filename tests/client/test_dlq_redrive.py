@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from devstack.processes import until
 from devstack.signing import attributes
 from reactive_cli.main import main
-from reactive_users.client import listener
+from reactive_users.client.listener.acks import listener_identity
 from reactive_users.client.models import Replica
 from reactive_users.core import exitcodes
 from reactive_users.core.contract import encode
@@ -41,7 +41,7 @@ def test_a_refused_message_is_listed_with_its_reason_then_fixed_redriven_and_app
         monkeypatch.delenv(name, raising=False)
     with polled_listener(queue) as loop:
         # When the real listener refuses it: it sends it to the dead-letter queue at once
-        with caplog.at_level(logging.ERROR, logger=listener.__name__):
+        with caplog.at_level(logging.ERROR, logger="reactive_users.client"):
             stats = loop.poll_once()
         assert (stats.failed, stats.dead_lettered) == (1, 1)
         assert f"event {event.event_id} message {message_id}" in caplog.text
@@ -57,7 +57,7 @@ def test_a_refused_message_is_listed_with_its_reason_then_fixed_redriven_and_app
         assert letter["reason"].startswith(f"UsernameCollision: event {event.event_id}: ")
         assert "rename or remove that local user" in letter["reason"]
         assert (letter["source_queue"], letter["source_message_id"]) == (queue.url, message_id)
-        assert letter["listener"] == listener.listener_identity()
+        assert letter["listener"] == listener_identity()
         assert letter["receives"] == 1  # the listener's one receive; the listing's not counted
 
         # When the operator renames the local user (the fix), then redrives every dead letter

@@ -24,14 +24,15 @@ from devstack.processes import Proc, free_port, python, until
 from devstack.signing import KEYS
 from devstack.signing import attributes as signed
 from reactive_cli.provision import ClientSpec, ensure
-from reactive_users.client import listener
+from reactive_users.client.listener.acks import listener_identity
+from reactive_users.client.listener.loop import Listener
 from reactive_users.client.models import Replica
 from reactive_users.core import aws, naming
 from reactive_users.core.contract import Action, encode
 from reactive_users.core.settings import Settings
 from tests.client.support import (
     Queue,
-    batch_listener,
+    batch_applier,
     listen_env,
     listening,
     polled_listener,
@@ -130,7 +131,7 @@ def test_a_message_that_can_never_apply_is_dead_lettered_at_once_with_its_reason
     for original, tag in tags.items():  # received once, by this listener, from this queue
         assert tag["reactive.dlq.receives"] == "1"
         assert tag["reactive.dlq.source_queue"] == queue.url
-        assert tag["reactive.dlq.listener"] == listener.listener_identity()
+        assert tag["reactive.dlq.listener"] == listener_identity()
         assert datetime.fromisoformat(tag["reactive.dlq.first_seen"]).tzinfo is not None
         assert (
             _logged(caplog, original, logging.WARNING) + _logged(caplog, original, logging.ERROR)
@@ -264,7 +265,7 @@ def test_a_batch_slower_than_the_visibility_timeout_is_not_delivered_twice(
 
     queue.send_event(user_event(user_id=1))
     stop = threading.Event()
-    loop = listener.Listener(
+    loop = Listener(
         settings=queue.settings,
         client="shop",
         queue_url=queue.url,
@@ -324,8 +325,8 @@ def test_a_body_nested_too_deep_to_parse_is_malformed_and_the_rest_of_its_batch_
     good = sqs_messages([user_event(user_id=1)])
 
     # When the listener handles it
-    with batch_listener() as loop:
-        handled, rest = loop._handle_batch([deep, *good])
+    with batch_applier() as loop:
+        handled, rest = loop.apply([deep, *good])
 
     # Then that one is left for the dead-letter queue, as any malformed one, and the other applied
     assert not rest
@@ -439,7 +440,7 @@ def test_a_synthetic_event_is_acknowledged_to_its_reply_group_and_a_real_one_is_
         "type": "emit.ack", "hop": "listener", "event_id": str(synthetic.event_id),
         "client": "shop",
     }  # fmt: skip
-    assert ack["listener"] == listener.listener_identity()
+    assert ack["listener"] == listener_identity()
     assert before <= ack["at"] <= time.time()
     assert replica_versions() == {7: 1}  # the synthetic event wrote nothing
 
@@ -505,7 +506,7 @@ def test_a_second_sigterm_stops_the_listen_command_at_once(queue: Queue, redis_u
 def test_an_unreachable_endpoint_is_logged_and_retried_and_never_kills_the_loop(caplog):
     down = Settings(prefix="down", aws_endpoint_url=f"http://127.0.0.1:{free_port()}", signing=KEYS)
     stop = threading.Event()
-    loop = listener.Listener(
+    loop = Listener(
         settings=down, client="shop", queue_url="http://127.0.0.1/1/q", stop=stop, wait_seconds=1
     )
     thread = threading.Thread(target=loop.run, daemon=True)

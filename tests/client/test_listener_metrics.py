@@ -11,7 +11,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.processes import free_port, port_open, python, running, until
-from reactive_users.client import listener
 from reactive_users.client.models import Replica
 from reactive_users.core import metrics
 from reactive_users.core.contract import Action
@@ -58,7 +57,7 @@ def test_the_listeners_metrics_count_what_was_sent(queue: Queue, layer_prefix):
                 user_event(user_id=1, username="user1", version=2, action=Action.UPDATED)
             )
             until(lambda: loop.poll_once() is not None and queue.empty(), what="late one handled")
-            loop._depths_read_at = -listener.DEPTH_INTERVAL_SECONDS  # read the depths again now
+            loop.stats.read_depths_next()  # read the depths again now
             loop.poll_once()
             found = scrape(port)
     finally:

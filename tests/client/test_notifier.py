@@ -14,9 +14,9 @@ from channels_redis.core import RedisChannelLayer
 from devstack.processes import until
 from devstack.services import RestartableRedis
 from reactive_users.client import frames
+from reactive_users.client.apply import ApplyResult
 from reactive_users.client.decide import Decision
-from reactive_users.client.listener import Notifier
-from reactive_users.client.services import ApplyResult
+from reactive_users.client.listener.notifier import Notifier
 from reactive_users.core import naming
 from reactive_users.core.contract import Action
 from tests.client.support import user_event
@@ -83,7 +83,7 @@ def test_a_failed_send_cancels_the_batchs_other_sends_and_is_logged_as_itself(ca
     batch = [changed(2, 1), changed(1, 1)]
 
     try:
-        with caplog.at_level(logging.ERROR, logger="reactive_users.client.notifier"):
+        with caplog.at_level(logging.ERROR, logger="reactive_users.client.listener.notifier"):
             assert notifier.send(batch) is False
     finally:
         notifier.close(drain_seconds=0)
@@ -149,7 +149,7 @@ def test_past_its_backlog_the_oldest_waiting_frames_are_dropped_and_counted(tmp_
             notifier.submit([changed(1, 2)])
             until(lambda: notifier.backlog == 0, what="the batch taken by the notifier")
             # When five more wait behind it, two more than the backlog holds
-            with caplog.at_level(logging.WARNING, logger="reactive_users.client.notifier"):
+            with caplog.at_level(logging.WARNING, logger="reactive_users.client.listener.notifier"):
                 for version in range(3, 8):
                     notifier.submit([changed(1, version)])
             assert (notifier.backlog, dropped) == (3, [1, 1])
@@ -198,7 +198,7 @@ def test_while_redis_fails_a_users_frames_not_sent_yet_give_way_to_newer_ones(tm
             assert notifier.send([changed(1, 1), changed(2, 1)])
             # Given a frozen Redis the notifier has seen fail (its attempt timed out)
             redis.freeze()
-            with caplog.at_level(logging.WARNING, logger="reactive_users.client.notifier"):
+            with caplog.at_level(logging.WARNING, logger="reactive_users.client.listener.notifier"):
                 notifier.submit([changed(1, 2)])
                 until(lambda: "channel layer failed" in caplog.text, timeout=30,
                       what="the first attempt to time out")  # fmt: skip

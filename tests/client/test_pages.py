@@ -14,7 +14,7 @@ from django.test import Client
 from client.asgi import application
 from devstack.processes import python
 from devstack.signing import KEYS_TEXT
-from reactive_users.client.services import event_apply
+from reactive_users.client.apply import event_apply
 from reactive_users.core import naming
 from tests.client.support import user_event
 

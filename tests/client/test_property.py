@@ -9,7 +9,7 @@ the envelope the master would publish (``reactive_users.core.contract.new_event`
 per-user version, the full allow-listed state). The envelopes are then delivered with
 random duplicates in a random order to the real ``event_apply``, one by one or in batches
 of up to 10 that share one transaction and what ``batch_reads`` read for them, a savepoint
-each; or in batches handed to the listener's own ``Listener._handle_batch`` (no savepoints,
+each; or in batches handed to the listener's own ``apply_batch`` (no savepoints,
 the batch's deletes of local users together at its end; one by one again if anything
 fails). Afterwards every user must be held exactly as the master has it (deleted users: a
 tombstone at the last version; staff: a withdrawn marker at it, no local user), and no
@@ -28,10 +28,10 @@ from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reactive_users.client.apply import batch_reads, event_apply
 from reactive_users.client.models import Replica
-from reactive_users.client.services import batch_reads, event_apply
 from reactive_users.core.contract import Action, Envelope, FieldValue, new_event
-from tests.client.support import batch_listener, sqs_messages
+from tests.client.support import batch_applier, sqs_messages
 from tests.support.reliability import record
 
 #: Few names for several users: renames pass them around and creates reuse them.
@@ -144,7 +144,7 @@ class Case:
         self.delivery = tuple(delivery)
         #: Events per transaction sharing ``batch_reads``; 0: one by one, no batch reads.
         self.batch = batch
-        #: Batches go to ``Listener._handle_batch`` rather than a savepoint per event.
+        #: Batches go to ``apply_batch`` rather than a savepoint per event.
         self.listener = listener
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
@@ -199,7 +199,7 @@ def deliver_all(case: Case, loop: Any) -> None:
     for start in range(0, len(case.delivery), case.batch):
         chunk = case.delivery[start : start + case.batch]
         if case.listener:
-            handled, rest = loop._handle_batch(sqs_messages(chunk))
+            handled, rest = loop.apply(sqs_messages(chunk))
             assert not rest and all(h.result is not None for h in handled), handled
             # nothing in a master's history makes the fast pass fail (no local users here)
             assert not loop.fallbacks, "the fast pass failed and the batch was applied again"
@@ -286,7 +286,7 @@ def test_any_history_delivered_duplicated_and_reordered_ends_in_the_masters_stat
         assert not parked, f"users left parked: {[u.username for u in parked]}"
 
     try:
-        with batch_listener() as loop:
+        with batch_applier() as loop:
             property_holds()
     finally:
         record(

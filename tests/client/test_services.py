@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 
 from reactive_users.client import frames
+from reactive_users.client.apply import event_apply, placeholder_username
 from reactive_users.client.decide import Decision
 from reactive_users.client.models import Replica
-from reactive_users.client.services import event_apply, placeholder_username
 from reactive_users.core.contract import Action
 from reactive_users.core.errors import UsernameCollision
 from tests.client.support import user_event

@@ -14,9 +14,9 @@ from django.core.management import call_command
 
 from devstack.processes import until
 from reactive_users.client import frames
+from reactive_users.client.apply import event_apply
 from reactive_users.client.decide import Decision
 from reactive_users.client.models import Replica
-from reactive_users.client.services import event_apply
 from reactive_users.core.contract import Action, new_event
 from tests.client.support import Queue, listening, user_event
 

@@ -24,11 +24,11 @@ from django.test import Client
 from client.asgi import application
 from devstack.processes import python
 from reactive_users.client import credentials, tokens
+from reactive_users.client.apply import event_apply
 from reactive_users.client.credentials import Facts, SessionCredentials, TokenCredentials
 from reactive_users.client.frames import EndReason
 from reactive_users.client.models import TokenGeneration
 from reactive_users.client.selectors import credential_facts, token_generation
-from reactive_users.client.services import event_apply
 from reactive_users.client.socket_limit import SocketLimit
 from tests.client.support import user_event
 

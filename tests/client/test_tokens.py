@@ -19,7 +19,7 @@ from django.test import Client
 from client.asgi import application
 from devstack.processes import python
 from reactive_users.client import conf, tokens
-from reactive_users.client.services import event_apply
+from reactive_users.client.apply import event_apply
 from reactive_users.client.token_auth import bearer_token
 from tests.client.support import user_event
 

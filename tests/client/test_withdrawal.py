@@ -17,11 +17,11 @@ from django.core.management import call_command
 from django.db.models.signals import post_delete
 
 from reactive_users.client import frames
+from reactive_users.client.apply import event_apply, placeholder_username
 from reactive_users.client.decide import Decision
 from reactive_users.client.models import Replica
-from reactive_users.client.services import event_apply, placeholder_username
 from reactive_users.core.contract import Action, Envelope, new_event
-from tests.client.support import batch_listener, sqs_messages, user_event
+from tests.client.support import batch_applier, sqs_messages, user_event
 
 pytestmark = pytest.mark.django_db
 
@@ -173,10 +173,10 @@ def test_a_batch_withdraws_and_brings_back_users_in_the_listeners_fast_pass():
     batch = [withdrawal(user_id=1, version=2), withdrawal(user_id=2, version=2)]
     batch.append(update(user_id=3, version=2, username="cy", first_name="C"))
 
-    with batch_listener() as loop:
-        handled, rest = loop._handle_batch(sqs_messages(batch))
+    with batch_applier() as loop:
+        handled, rest = loop.apply(sqs_messages(batch))
         # and a later batch brings one back
-        again, _ = loop._handle_batch(sqs_messages([update(user_id=1, version=3, username="ana")]))
+        again, _ = loop.apply(sqs_messages([update(user_id=1, version=3, username="ana")]))
 
     assert not rest and not loop.fallbacks
     assert [h.result.decision for h in handled] == [

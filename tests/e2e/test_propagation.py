@@ -17,7 +17,7 @@ from devstack.client_app import ClientApp, frame, wait_for_replica
 from devstack.processes import until
 from devstack.signing import attributes as signed
 from devstack.stack import Stack
-from reactive_users.core import aws
+from reactive_users.core.aws import queues
 from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.conftest import in_master, unique
 
@@ -117,7 +117,7 @@ def wait_drained(queue_url: str, endpoint: str) -> None:
     sqs = boto3.client("sqs", endpoint_url=endpoint)
 
     def empty() -> bool:
-        found = aws.queue_depth(sqs, queue_url)
+        found = queues.queue_depth(sqs, queue_url)
         return found.visible == found.in_flight == 0
 
     until(empty, timeout=30, interval=0.1, what="the queue to drain")

@@ -18,9 +18,9 @@ import boto3
 from devstack.client_app import ClientApp
 from devstack.processes import Proc, until
 from devstack.stack import Stack
-from reactive_users.core import aws
+from reactive_users.core.aws import queues
 
-#: The listener's per-message DEBUG line (reactive_users/client/listener.py ``_handle``).
+#: The listener's per-message DEBUG line (reactive_users/client/listener/loop.py ``_log_applied``).
 HANDLED = re.compile(
     r"event (?P<event>[0-9a-f-]{36}) message (?P<message>\S+) \(receive (?P<receive>\d+)\): "
     r"(?P<action>\w+) master user (?P<user>\d+) v(?P<version>\d+) -> (?P<decision>\w+)"
@@ -37,7 +37,7 @@ def sqs(stack: Stack) -> Any:
 
 def depth(stack: Stack, queue_url: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
-    found = aws.queue_depth(sqs(stack), queue_url)
+    found = queues.queue_depth(sqs(stack), queue_url)
     return found.visible, found.in_flight
 
 

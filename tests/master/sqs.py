@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devstack.processes import until
-from reactive_users.core import aws
+from reactive_users.core.aws import queues
 
 #: Seconds one receive may long-poll; it returns as soon as a message is there.
 POLL_SECONDS = 1
@@ -46,7 +46,7 @@ class Queue:
 
     def depth(self) -> int:
         """Messages the queue holds, received or not (moto delivers during the Publish call)."""
-        depth = aws.queue_depth(self.sqs, self.url)
+        depth = queues.queue_depth(self.sqs, self.url)
         return depth.visible + depth.in_flight
 
 

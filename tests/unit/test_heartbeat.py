@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 from devstack.processes import until
-from reactive_users.client.heartbeat import Heartbeat, heartbeat_interval
+from reactive_users.client.listener.heartbeat import Heartbeat, heartbeat_interval
 
 
 class Recorder:

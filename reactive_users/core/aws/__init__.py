@@ -120,13 +120,3 @@ def caller_account(settings: Settings) -> tuple[str, str]:
     with map_aws_errors("GetCallerIdentity"):
         identity = client("sts", settings).get_caller_identity()
     return str(identity["Arn"]).split(":")[1], str(identity["Account"])
-
-
-# re-exported until the client's call sites move to core.aws.queues
-from reactive_users.core.aws import queues as _queues  # noqa: E402 (needs client, map_aws_errors)
-
-QueueDepth = _queues.QueueDepth
-RedrivePolicy = _queues.RedrivePolicy
-client_queue_url = _queues.client_queue_url
-queue_depth = _queues.queue_depth
-redrive_policy = _queues.redrive_policy

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from reactive_users.client import conf, listener
+from reactive_users.client import conf
+from reactive_users.client.listener.loop import MAX_PREFETCH, MAX_WAIT_TIME_SECONDS
+from reactive_users.client.listener.serve import serve
 from reactive_users.core import exitcodes
 from reactive_users.core.errors import ReactiveError
 
@@ -19,18 +21,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--wait-seconds", type=int, default=listener.MAX_WAIT_TIME_SECONDS,
+            "--wait-seconds", type=int, default=MAX_WAIT_TIME_SECONDS,
             help="ReceiveMessage long-poll time (0-20 s).",
         )  # fmt: skip
         parser.add_argument(
-            "--max-messages", type=int, default=listener.MAX_PREFETCH,
+            "--max-messages", type=int, default=MAX_PREFETCH,
             help="Messages per ReceiveMessage (1-10).",
         )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the listener (the same function ``reactive listen`` runs) until stopped."""
         try:
-            listener.serve(
+            serve(
                 settings=conf.shared(),
                 client=conf.client_name(),
                 explicit_queue_url=conf.queue_url(),

@@ -6,8 +6,8 @@ visible again, for another listener or its restart, within that time rather than
 queue's 30 s. A batch still being applied, dead-lettered or deleted when a third of it has
 passed has its visibility extended to the full timeout again (ChangeMessageVisibilityBatch),
 from this thread, every third of it for as long as it is held: a slow batch (a database
-lock, a slow SQS) is never delivered twice while it is applied. A normal batch is done in
-milliseconds and costs no call here.
+lock, a slow SQS) is never delivered twice while it is applied. A batch done within a third
+of the timeout costs no call here.
 
 ``drop`` takes messages out before the listener changes their visibility itself (hands them
 back, retries them later): it waits for an extension in progress, so none lands after.
@@ -37,8 +37,16 @@ def heartbeat_interval(visibility_seconds: int) -> float:
 class Heartbeat:
     """Extends the visibility of the messages held, from a thread of its own."""
 
-    def __init__(self, extend: Extend, *, visibility_seconds: int) -> None:
+    def __init__(
+        self,
+        extend: Extend,
+        *,
+        visibility_seconds: int,
+        on_extended: Callable[[], None] = lambda: None,
+    ) -> None:
         self._extend = extend
+        #: Called after each extension that went through (a metric).
+        self._on_extended = on_extended
         self.visibility_seconds = visibility_seconds
         self._interval = heartbeat_interval(visibility_seconds)
         self._cond = threading.Condition()
@@ -102,6 +110,7 @@ class Heartbeat:
     def _beat(self, held: list[SQSMessage]) -> None:
         try:
             self._extend(held, self.visibility_seconds)
+            self._on_extended()
         except Exception as exc:  # the next beat tries again; the loop carries on
             logger.warning(
                 "could not extend the visibility of %d held message(s): %s: %s",

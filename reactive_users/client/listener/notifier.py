@@ -15,34 +15,28 @@ ignores frames older than the version it shows and gets the current state when i
 reconnects, so the newest frames are the ones worth keeping. Drops are counted
 (``on_drop``) and logged. For the same reason, while the channel layer fails, a user's
 frames not sent yet give way to a newer batch's frames of that user (superseded, not
-dropped; ``test`` frames of ``reactive emit-test`` excepted): once Redis answers, a page
-that reconnected meanwhile is not sent an older state, nor a ``gone`` frame that a later
-change undid. ``close`` sends what is left for at most ``drain_seconds``.
+dropped; ``test`` frames of ``reactive emit-test`` excepted; ``jobs.py``): once Redis
+answers, a page that reconnected meanwhile is not sent an older state, nor a ``gone`` frame
+that a later change undid. ``close`` sends what is left for at most ``drain_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
-from reactive_users.client import frames
-from reactive_users.client.decide import Decision
+from reactive_users.client.apply import ApplyResult
 from reactive_users.client.failures import compute_backoff, one_line
-from reactive_users.client.services import ApplyResult
+from reactive_users.client.listener.acks import acknowledge
+from reactive_users.client.listener.jobs import Backlog, Job, job_for
 from reactive_users.client.tuning import DEFAULT_NOTIFY_BACKLOG
-from reactive_users.core import delivery, naming
-from reactive_users.core.contract import Envelope
 
 logger = logging.getLogger(__name__)
 
@@ -61,68 +55,6 @@ SEND_WAIT_SECONDS = 60.0
 RETRYABLE = (OSError, TimeoutError, RedisError)
 
 
-def listener_identity() -> str:
-    """This listener process as acks and dead letters name it: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(eq=False)
-class _Job:
-    """One batch's group messages, each group's in order, and its synthetic events."""
-
-    chains: dict[str, list[dict[str, Any]]]
-    synthetic: tuple[Envelope, ...]
-    client: str
-    events: str
-    frames: int
-    #: Per group, how many of its messages were sent (an attempt resumes after them).
-    sent: dict[str, int] = field(default_factory=dict)
-    attempted: threading.Event = field(default_factory=threading.Event)
-    first_ok: bool = False
-
-    @property
-    def pending(self) -> bool:
-        """Whether anything is left to send (superseded frames are not)."""
-        unsent = any(len(c) > self.sent.get(g, 0) for g, c in self.chains.items())
-        return unsent or bool(self.synthetic)
-
-
-def supersede(job: _Job, groups: set[str]) -> int:
-    """Take ``groups``' frames not sent yet out of ``job`` (a newer job has frames for them),
-    ``test`` frames excepted; how many were taken."""
-    taken = 0
-    for group in groups & job.chains.keys():
-        chain, sent = job.chains[group], job.sent.get(group, 0)
-        kept = chain[:sent] + [m for m in chain[sent:] if m.get("type") == frames.USER_TEST]
-        taken += len(chain) - len(kept)
-        job.chains[group] = kept  # the same key: a sending thread may be iterating the dict
-    job.frames -= taken
-    return taken
-
-
-def state_groups(job: _Job) -> set[str]:
-    """The groups ``job`` sends a user's state to (anything but ``test`` frames)."""
-    return {
-        group
-        for group, chain in job.chains.items()
-        if any(m.get("type") != frames.USER_TEST for m in chain)
-    }
-
-
-def job_for(results: Sequence[ApplyResult], *, client: str) -> _Job | None:
-    """The job that sends ``results``' frames (and acks their synthetic events), or None."""
-    chains: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        for message in result.messages:
-            chains.setdefault(result.group, []).append(message)
-    synthetic = tuple(r.event for r in results if r.decision is Decision.NOTIFY_ONLY)
-    if not chains and not synthetic:
-        return None
-    events = ",".join(str(r.event.event_id) for r in results if r.messages)
-    count = sum(len(m) for m in chains.values()) + len(synthetic)
-    return _Job(chains=chains, synthetic=synthetic, client=client, events=events, frames=count)
-
-
 class Notifier:
     """Sends group messages from a thread that owns ONE event loop (one Redis pool)."""
 
@@ -134,18 +66,13 @@ class Notifier:
         drain_seconds: float = DEFAULT_DRAIN_SECONDS,
     ) -> None:
         self._layer = layer if layer is not None else get_channel_layer()
-        self._max_backlog = max_backlog
         self._drain_seconds = drain_seconds
         self._loop = asyncio.new_event_loop()
         self._cond = threading.Condition()
         self._closed = threading.Event()  # cuts a back-off wait short
-        self._jobs: collections.deque[_Job] = collections.deque()
-        self._waiting = 0  # frames in ``_jobs``
+        self._backlog = Backlog(max_backlog)
         self._thread: threading.Thread | None = None
         self._current: asyncio.Task[None] | None = None  # the attempt in progress
-        self._current_job: _Job | None = None  # the job being sent (retried)
-        #: Frames not sent because a newer frame of the same user replaced them (an outage).
-        self.superseded = 0
         self._closing = False
         self._deadline: float | None = None  # when closing: drop what is left after this
         #: Called with the number of frames dropped (a metric); set by the listener.
@@ -157,7 +84,12 @@ class Notifier:
     @property
     def backlog(self) -> int:
         """Frames waiting to be sent (the batch being sent not included)."""
-        return self._waiting
+        return self._backlog.frames
+
+    @property
+    def superseded(self) -> int:
+        """Frames not sent because a newer frame of the same user replaced them (an outage)."""
+        return self._backlog.superseded
 
     def submit(self, results: Sequence[ApplyResult], *, client: str = "") -> None:
         """Queue ``results``' frames (and emit-test acks, named ``client``); never waits."""
@@ -196,47 +128,22 @@ class Notifier:
 
     # --- the submitting side ---------------------------------------------------------------
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: Job) -> None:
         with self._cond:
             if self._closing:
                 dropped = [job]
             else:
-                if self._failing_since is not None:
-                    self._supersede(state_groups(job))
-                self._jobs.append(job)
-                self._waiting += job.frames
-                dropped = self._overflow()
+                dropped = self._backlog.add(job, supersede_older=self._failing_since is not None)
                 self._start()
                 self._cond.notify_all()
         self._dropped(dropped, "the backlog is full")
-
-    def _supersede(self, groups: set[str]) -> None:
-        """Newer frames for ``groups`` came: older ones not sent yet give way (under lock)."""
-        if not groups:
-            return
-        current = self._current_job
-        if current is not None:
-            self.superseded += supersede(current, groups)
-        for waiting in self._jobs:
-            taken = supersede(waiting, groups)
-            self._waiting -= taken
-            self.superseded += taken
-
-    def _overflow(self) -> list[_Job]:
-        """Take the oldest waiting jobs out while over the bound (the newest always stays)."""
-        dropped: list[_Job] = []
-        while self._waiting > self._max_backlog and len(self._jobs) > 1:
-            old = self._jobs.popleft()
-            self._waiting -= old.frames
-            dropped.append(old)
-        return dropped
 
     def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
             self._thread.start()
 
-    def _dropped(self, jobs: list[_Job], why: str) -> None:
+    def _dropped(self, jobs: list[Job], why: str) -> None:
         if not jobs:
             return
         frames = sum(j.frames for j in jobs)
@@ -260,26 +167,21 @@ class Notifier:
                 logger.exception("notifier: batch of events %s not sent", job.events)
                 self._dropped([job], "unexpected error")
 
-    def _next(self) -> _Job | None:
+    def _next(self) -> Job | None:
         """The oldest waiting job; None once closing and nothing is left (or time is up)."""
         with self._cond:
-            while not self._jobs and not self._closing:
+            while not self._backlog and not self._closing:
                 self._cond.wait()
-            self._current_job = None
-            if not self._jobs or self._past_deadline():
-                left, self._jobs = list(self._jobs), collections.deque()
-                self._waiting = 0
-                self._dropped(left, "the listener stopped")
+            self._backlog.current = None
+            if not self._backlog or self._past_deadline():
+                self._dropped(self._backlog.take_all(), "the listener stopped")
                 return None
-            job = self._jobs.popleft()
-            self._waiting -= job.frames
-            self._current_job = job
-            return job
+            return self._backlog.take()
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
-    def _deliver(self, job: _Job) -> None:
+    def _deliver(self, job: Job) -> None:
         """Send one job, retrying while the channel layer fails; drop it at the deadline."""
         attempt = 0
         while True:
@@ -332,7 +234,7 @@ class Notifier:
         if self._current is not None and not self._current.done():
             self._current.cancel()
 
-    async def _send(self, job: _Job) -> None:
+    async def _send(self, job: Job) -> None:
         """One chain of sends per group, the chains at the same time (a batch's users wait
         on Redis together, not one after another); on the first failure the other chains
         are cancelled, so no send of this attempt runs behind the next. Then the acks."""
@@ -343,62 +245,41 @@ class Notifier:
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
         if job.synthetic:
-            await self._acknowledge(job)
+            await acknowledge(self._layer, job.synthetic, client=job.client)
+            job.synthetic = ()  # sent: a retry of a later failure does not send them again
 
-    async def _send_chain(self, job: _Job, group: str, messages: list[dict[str, Any]]) -> None:
+    async def _send_chain(self, job: Job, group: str, messages: list[dict[str, Any]]) -> None:
         for message in messages[job.sent.get(group, 0) :]:  # in order; what was sent, not again
             # A connection pooled before Redis restarted is retried once on a fresh one
             # (CHANNEL_LAYERS "retry" in client/settings.py).
             await self._layer.group_send(group, message)
             job.sent[group] = job.sent.get(group, 0) + 1
 
-    async def _acknowledge(self, job: _Job) -> None:
-        """Tell ``reactive emit-test`` that this listener pushed its synthetic events: one
-        group_send per event to ``naming.emit_reply_group(event_id)``."""
-        at, me = time.time(), listener_identity()
-        for event in job.synthetic:
-            ack = delivery.listener_ack(
-                event_id=str(event.event_id), client=job.client, listener=me, at=at
-            )
-            await self._layer.group_send(naming.emit_reply_group(event.event_id), ack)
-        job.synthetic = ()  # sent: a retry of a later failure does not send them again
-
-    def _attempted(self, job: _Job, *, ok: bool) -> None:
+    def _attempted(self, job: Job, *, ok: bool) -> None:
         if not job.attempted.is_set():
             job.first_ok = ok
             job.attempted.set()
 
-    def _failed(self, job: _Job, exc: BaseException, attempt: int) -> None:
+    def _failed(self, job: Job, exc: BaseException, attempt: int) -> None:
         self._attempted(job, ok=False)
         now = time.monotonic()
         with self._cond:
             self._failed_attempts += 1
             if self._failing_since is None:  # from now on newer frames replace older ones
                 self._failing_since = now
-                self._coalesce()
+                self._backlog.coalesce()
         if attempt == 1 or now - self._logged_at >= LOG_EVERY_SECONDS:
             self._logged_at = now
             logger.error(
                 "channel layer failed (attempt %d for events %s; %d frame(s) waiting behind "
                 "them; retrying): %s",
-                attempt, job.events or "-", self._waiting, one_line(exc),
+                attempt, job.events or "-", self._backlog.frames, one_line(exc),
             )  # fmt: skip
-
-    def _coalesce(self) -> None:
-        """Supersede, in what waits and the job in hand, every frame a newer one waits for."""
-        newer: set[str] = set()
-        for waiting in reversed(self._jobs):
-            taken = supersede(waiting, newer)
-            self._waiting -= taken
-            self.superseded += taken
-            newer |= state_groups(waiting)
-        if self._current_job is not None:
-            self.superseded += supersede(self._current_job, newer)
 
     def _recovered(self) -> None:
         with self._cond:
             since, self._failing_since = self._failing_since, None
-            superseded, self.superseded = self.superseded, 0
+            superseded, self._backlog.superseded = self._backlog.superseded, 0
             failed, self._failed_attempts = self._failed_attempts, 0
         if since is not None:
             logger.warning(

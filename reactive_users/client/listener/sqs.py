@@ -5,7 +5,7 @@ Every call is a batch call (SQS allows 10 entries per call; a listener's batch i
 refuses inside a batch answer are logged and handed back to the caller.
 
 The dead-letter queue is the one the queue's RedrivePolicy names, read once
-(``aws.redrive_policy``) and kept; a failed read is tried again REDRIVE_RETRY_SECONDS later.
+(``queues.redrive_policy``) and kept; a failed read is tried again REDRIVE_RETRY_SECONDS later.
 A message sent there carries its original body and message attributes and the
 ``reactive.dlq.*`` attributes of ``reactive_users.core.dlq.dead_letter_entry``.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from reactive_users.core import aws, dlq
 from reactive_users.core.aws import dlq as dlq_sqs
+from reactive_users.core.aws import queues
 from reactive_users.core.errors import AwsError
 from reactive_users.core.settings import Settings
 
@@ -57,7 +58,7 @@ class ClientQueue:
         self.visibility_seconds = visibility_seconds
         self._settings = settings
         self._sqs = aws.client("sqs", settings)
-        self._redrive: aws.RedrivePolicy | None = None
+        self._redrive: queues.RedrivePolicy | None = None
         self._redrive_retry_at = 0.0
 
     def receive(self, *, max_messages: int, wait_seconds: int) -> list[SQSMessage]:
@@ -128,12 +129,12 @@ class ClientQueue:
             left={ids[i]: why for i, why in failed.items()},
         )
 
-    def redrive_policy(self) -> aws.RedrivePolicy | None:
+    def redrive_policy(self) -> queues.RedrivePolicy | None:
         """The queue's redrive policy, read once; None (logged) while it cannot be read."""
         if self._redrive is not None or time.monotonic() < self._redrive_retry_at:
             return self._redrive
         try:
-            self._redrive = aws.redrive_policy(self._settings, self.url)
+            self._redrive = queues.redrive_policy(self._settings, self.url)
         except (AwsError, ValueError) as exc:
             why = f"{type(exc).__name__}: {exc}"
         else:
@@ -145,11 +146,11 @@ class ClientQueue:
                        self.url, why, REDRIVE_RETRY_SECONDS)  # fmt: skip
         return None
 
-    def depths(self) -> tuple[aws.QueueDepth, int | None]:
+    def depths(self) -> tuple[queues.QueueDepth, int | None]:
         """The queue's depth, and its dead-letter queue's visible messages (None: unknown)."""
-        depth = aws.queue_depth(self._sqs, self.url)
+        depth = queues.queue_depth(self._sqs, self.url)
         policy = self.redrive_policy()
-        dead = aws.queue_depth(self._sqs, policy.dead_letter_url).visible if policy else None
+        dead = queues.queue_depth(self._sqs, policy.dead_letter_url).visible if policy else None
         return depth, dead
 
 

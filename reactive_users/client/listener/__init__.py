@@ -1,0 +1,10 @@
+"""The SQS listener: long-poll the client's queue, apply each batch, tell the sockets, delete.
+
+``serve`` (what the ``listen`` command runs) -> ``loop.Listener`` (the poll loop) ->
+``sqs`` (receive, delete, hand back, dead-letter, depths) -> ``received`` (signature and
+decoding) -> ``reactive_users.client.apply.apply_batch`` -> ``notifier`` (sends the frames
+of each committed batch from its own thread: ``jobs``, emit-test ``acks``),
+while ``heartbeat`` keeps the batch in hand invisible and ``stats`` counts it.
+
+Nothing is imported here: ``heartbeat`` and ``jobs`` stay importable without Django.
+"""

@@ -112,9 +112,11 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         event_id = frames.test_event_id(message)
         try:
             ack = delivery.socket_ack(
-                event_id=event_id, client=conf.client_name(), channel=self.channel_name,
+                event_id=event_id,
+                client=conf.client_name(),
+                channel=self.channel_name,
                 at=time.time(),
-            )  # fmt: skip
+            )
             await self.channel_layer.group_send(naming.emit_reply_group(event_id), ack)
         except Exception as exc:  # diagnostics only: the socket and its user carry on
             logger.warning("test event %s: ack not sent: %s: %s", event_id, type(exc).__name__, exc)
@@ -128,8 +130,10 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         logger.warning(
             "refused a socket of user %d: %d open in this process, the most allowed "
             "(REACTIVE_WS_MAX_SOCKETS_PER_USER); %d refused since the process started",
-            user_id, SOCKETS.held(user_id), SOCKETS.refused,
-        )  # fmt: skip
+            user_id,
+            SOCKETS.held(user_id),
+            SOCKETS.refused,
+        )
         await self.accept()  # a close code needs an open socket; no frame is sent
         await self.close(code=CLOSE_TOO_MANY)
 

@@ -93,9 +93,11 @@ def of_scope(scope: Mapping[str, Any], *, token_seconds: int) -> Credentials | N
     if isinstance(claims, Claims):
         expires_at = claims.issued_at + token_seconds
         return TokenCredentials(
-            user_id=user.pk, stamp=claims.stamp, generation=claims.generation,
+            user_id=user.pk,
+            stamp=claims.stamp,
+            generation=claims.generation,
             expires_at=expires_at,
-        )  # fmt: skip
+        )
     session = scope.get("session")
     key = getattr(session, "session_key", None)
     return SessionCredentials(user_id=user.pk, session_key=key) if key else None

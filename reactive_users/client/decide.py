@@ -241,9 +241,15 @@ def implausible(held: Held | None, event: Envelope) -> str | None:
 def holds_replaced(held: Held | None, event: Envelope) -> bool:
     """Whether the client holds exactly the state a reset replaces (Rule R)."""
     r = event.replaces
-    return r is not None and held is not None and (held.version, held.event_id) == (
-        r.version, r.event_id,
-    )  # fmt: skip
+    return (
+        r is not None
+        and held is not None
+        and (held.version, held.event_id)
+        == (
+            r.version,
+            r.event_id,
+        )
+    )
 
 
 def decide(held: Held | None, event: Envelope) -> Decision:

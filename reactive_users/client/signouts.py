@@ -46,5 +46,7 @@ def _send_recheck(group: str, user_id: int) -> None:
     except Exception as exc:  # the sign-out itself stands; the periodic check closes them
         logger.warning(
             "user %d: sockets not told to recheck their credentials: %s: %s",
-            user_id, type(exc).__name__, exc,
-        )  # fmt: skip
+            user_id,
+            type(exc).__name__,
+            exc,
+        )

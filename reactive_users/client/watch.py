@@ -104,8 +104,9 @@ class Watch:
         try:
             found: list[credentials.Facts] = await database_sync_to_async(credential_facts)(held)
         except Exception as exc:  # the database is away: the sockets stay until a check tells
-            logger.warning("%d socket(s): credentials not checked: %s: %s",
-                           len(held), type(exc).__name__, exc)  # fmt: skip
+            logger.warning(
+                "%d socket(s): credentials not checked: %s: %s", len(held), type(exc).__name__, exc
+            )
             return None
         return found
 
@@ -115,10 +116,14 @@ class Watch:
         del self._open[channel]
         if watched.task is not None and watched.task is not asyncio.current_task():
             watched.task.cancel()
-        logger.info("ending a stream of user %d: its credentials ended (%s)",
-                    watched.held.user_id, reason.value)  # fmt: skip
+        logger.info(
+            "ending a stream of user %d: its credentials ended (%s)",
+            watched.held.user_id,
+            reason.value,
+        )
         try:
             await watched.end(reason)
         except Exception as exc:  # closed under us: nothing left to tell it
-            logger.info("stream of user %d not told: %s: %s",
-                        watched.held.user_id, type(exc).__name__, exc)  # fmt: skip
+            logger.info(
+                "stream of user %d not told: %s: %s", watched.held.user_id, type(exc).__name__, exc
+            )

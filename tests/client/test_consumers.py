@@ -72,9 +72,14 @@ async def test_the_own_stream_is_accepted_and_gets_the_state_frame_first(layer_p
     assert await stream.receive_json_from() == {
         "type": "state",
         "version": 3,
-        "user": {"username": "ana", "email": "ana@example.com", "first_name": "Ana",
-                 "last_name": "Silva", "is_active": True},
-    }  # fmt: skip
+        "user": {
+            "username": "ana",
+            "email": "ana@example.com",
+            "first_name": "Ana",
+            "last_name": "Silva",
+            "is_active": True,
+        },
+    }
     await stream.disconnect()
 
 
@@ -158,8 +163,11 @@ async def test_a_test_frame_is_acknowledged_to_the_emitters_reply_group(layer_pr
     assert await stream.receive_json_from(timeout=3) == frame
     ack = await asyncio.wait_for(layer.receive(emitter), 3)
     assert {k: ack[k] for k in ("type", "hop", "event_id", "client")} == {
-        "type": "emit.ack", "hop": "socket", "event_id": event_id, "client": "shop",
-    }  # fmt: skip
+        "type": "emit.ack",
+        "hop": "socket",
+        "event_id": event_id,
+        "client": "shop",
+    }
     assert isinstance(ack["channel"], str) and ack["channel"]  # the socket's own channel
     assert before <= ack["at"] <= time.time()
     await stream.disconnect()
@@ -251,8 +259,10 @@ async def test_a_withdrawn_users_socket_gets_the_final_frame_and_cannot_come_bac
 
     # Then the socket gets the final frame with its reason and is closed for good
     assert await stream.receive_json_from(timeout=3) == {
-        "type": "gone", "reason": "withdrawn", "version": 4,
-    }  # fmt: skip
+        "type": "gone",
+        "reason": "withdrawn",
+        "version": 4,
+    }
     assert await stream.receive_output(timeout=3) == {"type": "websocket.close", "code": 4001}
     # And the same session cannot open the stream again: its user is gone from this client
     ok, _ = await reopened.connect()

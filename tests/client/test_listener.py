@@ -163,16 +163,27 @@ def test_on_a_fifo_queue_a_dead_letter_keeps_its_message_group(
     sqs = aws.client("sqs", settings)
     for n, body in enumerate(['{"schema": 1, "nonsense": true}', encode(user_event(user_id=7))]):
         sqs.send_message(
-            QueueUrl=url, MessageBody=body, MessageGroupId="7", MessageDeduplicationId=f"d{n}",
+            QueueUrl=url,
+            MessageBody=body,
+            MessageGroupId="7",
+            MessageDeduplicationId=f"d{n}",
             MessageAttributes=signed(body),
-        )  # fmt: skip
-    fifo = Queue(settings=settings, url=url, dlq_url=dlq_url, topic_arn=done.topic_arn,
-                 sqs=sqs, sns=aws.client("sns", settings))  # fmt: skip
+        )
+    fifo = Queue(
+        settings=settings,
+        url=url,
+        dlq_url=dlq_url,
+        topic_arn=done.topic_arn,
+        sqs=sqs,
+        sns=aws.client("sns", settings),
+    )
 
     # When the listener handles them
     with polled_listener(fifo) as loop:
-        until(lambda: loop.poll_once() is not None and replica_versions() == {7: 1},
-              what="the valid event applied")  # fmt: skip
+        until(
+            lambda: loop.poll_once() is not None and replica_versions() == {7: 1},
+            what="the valid event applied",
+        )
 
     # Then the malformed one is in the FIFO dead-letter queue, in its group, and the queue
     # is drained
@@ -194,8 +205,14 @@ def test_without_a_dead_letter_queue_a_refused_message_is_left_for_sqs_and_the_l
 ):
     # Given a queue with no redrive policy (none to find a dead-letter queue from)
     bare_url = queue.sqs.create_queue(QueueName=f"{queue.settings.prefix}-bare")["QueueUrl"]
-    bare = Queue(settings=queue.settings, url=bare_url, dlq_url=queue.dlq_url,
-                 topic_arn=queue.topic_arn, sqs=queue.sqs, sns=queue.sns)  # fmt: skip
+    bare = Queue(
+        settings=queue.settings,
+        url=bare_url,
+        dlq_url=queue.dlq_url,
+        topic_arn=queue.topic_arn,
+        sqs=queue.sqs,
+        sns=queue.sns,
+    )
     message_id = bare.send('{"schema": 1, "nonsense": true}')
 
     # When the listener refuses a malformed message
@@ -320,8 +337,12 @@ def _logged(caplog, message_id: str, level: int) -> int:
 @pytest.mark.django_db
 def test_a_body_nested_too_deep_to_parse_is_malformed_and_the_rest_of_its_batch_applies(caplog):
     # Given a batch whose first body is JSON nested deeper than the parser recurses
-    deep = {"MessageId": "deep", "ReceiptHandle": "h", "Body": "[" * 5000,
-            "MessageAttributes": signed("[" * 5000)}  # fmt: skip
+    deep = {
+        "MessageId": "deep",
+        "ReceiptHandle": "h",
+        "Body": "[" * 5000,
+        "MessageAttributes": signed("[" * 5000),
+    }
     good = sqs_messages([user_event(user_id=1)])
 
     # When the listener handles it
@@ -437,9 +458,11 @@ def test_a_synthetic_event_is_acknowledged_to_its_reply_group_and_a_real_one_is_
         (ack,) = asyncio.run(acks())
 
     assert {k: ack[k] for k in ("type", "hop", "event_id", "client")} == {
-        "type": "emit.ack", "hop": "listener", "event_id": str(synthetic.event_id),
+        "type": "emit.ack",
+        "hop": "listener",
+        "event_id": str(synthetic.event_id),
         "client": "shop",
-    }  # fmt: skip
+    }
     assert ack["listener"] == listener_identity()
     assert before <= ack["at"] <= time.time()
     assert replica_versions() == {7: 1}  # the synthetic event wrote nothing

@@ -200,8 +200,11 @@ def test_while_redis_fails_a_users_frames_not_sent_yet_give_way_to_newer_ones(tm
             redis.freeze()
             with caplog.at_level(logging.WARNING, logger="reactive_users.client.listener.notifier"):
                 notifier.submit([changed(1, 2)])
-                until(lambda: "channel layer failed" in caplog.text, timeout=30,
-                      what="the first attempt to time out")  # fmt: skip
+                until(
+                    lambda: "channel layer failed" in caplog.text,
+                    timeout=30,
+                    what="the first attempt to time out",
+                )
                 # When newer changes of user 1 come, and one of user 2
                 notifier.submit([changed(1, 3)])
                 notifier.submit([changed(1, 4), changed(2, 2)])

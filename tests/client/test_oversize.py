@@ -58,8 +58,11 @@ def test_refuse_sends_a_value_over_the_limit_to_the_dlq_naming_field_length_and_
 
     # When the listener handles them until the refused one is a dead letter
     with caplog.at_level(logging.ERROR), polled_listener(queue) as loop:
-        until(lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
-              timeout=60, what="one dead letter")  # fmt: skip
+        until(
+            lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
+            timeout=60,
+            what="one dead letter",
+        )
 
     # Then the user was not created, the other one was, and the reason names the field
     assert list(Replica.objects.values_list("master_id", flat=True)) == [2]
@@ -79,8 +82,11 @@ def test_refuse_applies_to_a_limit_narrowed_by_the_setting(
     queue.send_event(user_event(user_id=1, username="ana", first_name=LONG))
 
     with caplog.at_level(logging.ERROR), polled_listener(queue) as loop:
-        until(lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
-              timeout=60, what="one dead letter")  # fmt: skip
+        until(
+            lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
+            timeout=60,
+            what="one dead letter",
+        )
 
     assert not Replica.objects.exists()
     assert "first_name is 12 characters, more than this client's limit of 10" in caplog.text
@@ -105,15 +111,21 @@ def test_truncate_stores_the_value_cut_counts_it_and_shows_it_until_a_value_fits
         assert registry.get_sample_value(TRUNCATED, labels) == 1
         assert "stored with first_name cut to this client's limit" in caplog.text
         # and what `reactive status` and `reactive diff` read says so
-        assert stats() == {"replicas": 1, "truncated_users": 1,
-                           "truncated_fields": {"first_name": 1}}  # fmt: skip
+        assert stats() == {
+            "replicas": 1,
+            "truncated_users": 1,
+            "truncated_fields": {"first_name": 1},
+        }
         [record] = dump()
         assert record["truncated"] == {"first_name": 10}
         assert record["fields"]["first_name"] == LONG[:10]
 
         # When a later change brings a first name that fits
-        queue.send_event(user_event(user_id=1, username="ana", version=2,
-                                    action=Action.UPDATED, first_name="Max"))  # fmt: skip
+        queue.send_event(
+            user_event(
+                user_id=1, username="ana", version=2, action=Action.UPDATED, first_name="Max"
+            )
+        )
         until(lambda: loop.poll_once() is not None and queue.empty(), what="queue drained")
 
     # Then the user holds it whole and nothing is marked cut any more
@@ -130,9 +142,14 @@ def test_truncate_never_cuts_a_username(queue: Queue, layer_prefix, settings, ca
     queue.send_event(user_event(user_id=1, username="a" * 151))
 
     with caplog.at_level(logging.ERROR), polled_listener(queue) as loop:
-        until(lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
-              timeout=60, what="one dead letter")  # fmt: skip
+        until(
+            lambda: loop.poll_once() is not None and dead_letters(queue) == 1,
+            timeout=60,
+            what="one dead letter",
+        )
 
     assert not Replica.objects.exists()
-    assert "username is 151 characters, more than this client's limit of 150; a username is " \
-        "never cut: widen the field" in caplog.text  # fmt: skip
+    assert (
+        "username is 151 characters, more than this client's limit of 150; a username is "
+        "never cut: widen the field" in caplog.text
+    )

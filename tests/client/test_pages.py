@@ -39,8 +39,14 @@ def test_the_me_page_shows_the_replicated_fields_escaped_with_stable_ids():
     assert '<dd id="field-is_active">true</dd>' in html
     assert '<span id="version">5</span>' in html
     assert 'data-username="ana"' in html and 'data-replicated="true"' in html
-    for element_id in ("ws-state", "field-username", "field-email", "field-last_name",
-                       "test-events", "gone"):  # fmt: skip
+    for element_id in (
+        "ws-state",
+        "field-username",
+        "field-email",
+        "field-last_name",
+        "test-events",
+        "gone",
+    ):
         assert f'id="{element_id}"' in html
     assert "/static/replica/me.js" in html
     # Labels are Django's human field names, and the page names the client it belongs to
@@ -64,8 +70,13 @@ def test_a_user_logs_in_with_client_local_credentials_on_the_login_page():
 
 async def asgi_get(path: str) -> tuple[int, str]:
     """GET ``path`` from the ASGI application, as daphne would call it."""
-    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [
-        (b"host", b"localhost")]}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"localhost")],
+    }
     app = ApplicationCommunicator(application, scope)
     await app.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await app.receive_output(2)
@@ -107,30 +118,45 @@ def test_clients_sharing_redis_and_cookies_never_mix():
 )
 def test_settings_refuse_unsafe_or_invalid_values(variable, value, message, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path), variable: value}
-    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        python("-c", "import client.settings"), env=env, capture_output=True, text=True, timeout=30
+    )
 
     assert done.returncode != 0
     assert "ConfigError" in done.stderr and message in done.stderr
 
 
 def test_production_requires_explicit_websocket_origins(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
-           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50,
-           "REACTIVE_SIGNING_KEYS": KEYS_TEXT}  # fmt: skip
-    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REACTIVE_STATE_DIR": str(tmp_path),
+        "REACTIVE_PRODUCTION": "1",
+        "DJANGO_SECRET_KEY": "k" * 50,
+        "REACTIVE_SIGNING_KEYS": KEYS_TEXT,
+    }
+    done = subprocess.run(
+        python("-c", "import client.settings"), env=env, capture_output=True, text=True, timeout=30
+    )
 
     assert "REACTIVE_ALLOWED_ORIGINS must be set" in done.stderr
 
 
 @pytest.mark.parametrize("project", ["client", "master"])
 def test_production_refuses_to_start_without_signing_keys(project, tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
-           "REACTIVE_PRODUCTION": "1", "DJANGO_SECRET_KEY": "k" * 50,
-           "REACTIVE_ALLOWED_ORIGINS": "https://shop.example.com"}  # fmt: skip
-    done = subprocess.run(python("-c", f"import {project}.settings"), env=env,
-                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REACTIVE_STATE_DIR": str(tmp_path),
+        "REACTIVE_PRODUCTION": "1",
+        "DJANGO_SECRET_KEY": "k" * 50,
+        "REACTIVE_ALLOWED_ORIGINS": "https://shop.example.com",
+    }
+    done = subprocess.run(
+        python("-c", f"import {project}.settings"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
     assert done.returncode != 0
     assert "ConfigError: REACTIVE_SIGNING_KEYS must be set when REACTIVE_PRODUCTION=1" in (

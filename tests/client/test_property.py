@@ -324,8 +324,13 @@ def test_the_master_model_passes_usernames_around_with_per_user_versions():
         (3, "cy", 1, False),
     ]
     assert [(e.user_id, e.version) for e in master.events] == [
-        (1, 1), (2, 1), (1, 2), (2, 2), (1, 3), (3, 1),
-    ]  # fmt: skip
+        (1, 1),
+        (2, 1),
+        (1, 2),
+        (2, 2),
+        (1, 3),
+        (3, 1),
+    ]
 
 
 def deliver(master: Master, order: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
@@ -389,8 +394,9 @@ def test_a_user_renamed_while_staff_leaves_its_old_name_to_a_newcomer_in_any_ord
     for step in steps:
         master.apply(*step)
     assert [(u.username, u.version, u.staff) for u in master.users.values()] == [
-        ("bob", 3, False), ("ana", 1, False),
-    ]  # fmt: skip
+        ("bob", 3, False),
+        ("ana", 1, False),
+    ]
     everything = [(1, 1), (1, 2), (2, 1), (1, 3)]
     orders = [everything, [(1, 1), (2, 1), (1, 2), (1, 3)], [(2, 1), (1, 3), (1, 1), (1, 2)]]
     for order in [*orders, everything[::-1]]:

@@ -28,8 +28,12 @@ def test_a_created_event_creates_a_user_with_the_replicated_fields():
     user = replicated(7)
     assert result.decision is Decision.UPSERT
     assert (user.username, user.email, user.first_name, user.last_name, user.is_active) == (
-        "ana", "ana@example.com", "Ana", "Silva", True,
-    )  # fmt: skip
+        "ana",
+        "ana@example.com",
+        "Ana",
+        "Silva",
+        True,
+    )
     assert Replica.objects.get(master_id=7).version == 1
 
 
@@ -196,8 +200,13 @@ def test_the_changed_frame_carries_the_fields_as_held():
         "action": "created",
         "version": 1,
         "changed": list(event.changed),
-        "user": {"username": "ana", "email": "ana@example.com", "first_name": "Zoë",
-                 "last_name": "Silva", "is_active": True},
+        "user": {
+            "username": "ana",
+            "email": "ana@example.com",
+            "first_name": "Zoë",
+            "last_name": "Silva",
+            "is_active": True,
+        },
         "occurred_at": event.occurred_at.isoformat(),
-    }  # fmt: skip
+    }
     assert result.group == "user.7"

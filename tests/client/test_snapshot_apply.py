@@ -158,14 +158,26 @@ def test_replica_dump_prints_every_replica_with_its_fields():
                 "first_name": "Ana",
                 "last_name": "Silva",
                 "is_active": True,
-            },  # fmt: skip
+            },
             "event_id": last[1],
         },
-        {"master_id": 2, "version": 1, "tombstone": False, "withdrawn": False, "fields": None,
-         "event_id": last[2]},
-        {"master_id": 3, "version": 2, "tombstone": True, "withdrawn": False, "fields": {},
-         "event_id": last[3]},
-    ]  # fmt: skip
+        {
+            "master_id": 2,
+            "version": 1,
+            "tombstone": False,
+            "withdrawn": False,
+            "fields": None,
+            "event_id": last[2],
+        },
+        {
+            "master_id": 3,
+            "version": 2,
+            "tombstone": True,
+            "withdrawn": False,
+            "fields": {},
+            "event_id": last[3],
+        },
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -176,8 +188,9 @@ def test_snapshots_and_live_events_through_the_queue_converge_on_the_newest(
     queue.send_event(user_event(user_id=1, version=3, action=Action.UPDATED, first_name="Live3"))
     queue.send_event(snapshot(user_id=1, version=2, username="u1", first_name="Snap2"))
     queue.send_event(snapshot(user_id=2, version=1, username="u2", first_name="Snap1"))
-    queue.send_event(user_event(user_id=2, version=2, action=Action.UPDATED, username="u2",
-                                first_name="Live2"))  # fmt: skip
+    queue.send_event(
+        user_event(user_id=2, version=2, action=Action.UPDATED, username="u2", first_name="Live2")
+    )
     queue.send_event(snapshot(user_id=3, version=1, username="u3"))
     queue.send_event(tombstone(user_id=3, version=1))
 

@@ -39,8 +39,12 @@ NOW = 1_800_000_000.0
 
 
 def facts(**changed: object) -> Facts:
-    held = {"signed_in": True, "expires_at": NOW + 60, "user_active": True,
-            "password_unchanged": True}  # fmt: skip
+    held = {
+        "signed_in": True,
+        "expires_at": NOW + 60,
+        "user_active": True,
+        "password_unchanged": True,
+    }
     return Facts(**{**held, **changed})  # type: ignore[arg-type]
 
 
@@ -104,8 +108,11 @@ def test_the_socket_limit_refuses_past_the_limit_per_user_and_counts_refusals():
 
 def socket_test(fn):
     """An async test on a committed database and the private Redis channel layer."""
-    marks = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True),
-             pytest.mark.usefixtures("layer_prefix")]  # fmt: skip
+    marks = [
+        pytest.mark.asyncio,
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.usefixtures("layer_prefix"),
+    ]
     for mark in marks:
         fn = mark(fn)
     return fn
@@ -124,8 +131,13 @@ def session_of(user: User) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def stream(path: str, *, session: str | None = None, token: str | None = None,
-           origin: bytes | None = ORIGIN) -> WebsocketCommunicator:  # fmt: skip
+def stream(
+    path: str,
+    *,
+    session: str | None = None,
+    token: str | None = None,
+    origin: bytes | None = ORIGIN,
+) -> WebsocketCommunicator:
     headers = [(b"host", b"localhost")]
     if origin is not None:
         headers.append((b"origin", origin))
@@ -150,10 +162,10 @@ async def opened(communicator: WebsocketCommunicator) -> WebsocketCommunicator:
 async def ends_with(communicator: WebsocketCommunicator, reason: EndReason) -> None:
     """The socket's next outputs are the ``ended`` frame and a 4401 close."""
     assert await communicator.receive_json_from(timeout=10) == {
-        "type": "ended", "reason": reason.value,
-    }  # fmt: skip
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close",
-                                                            "code": 4401}  # fmt: skip
+        "type": "ended",
+        "reason": reason.value,
+    }
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
 
 
 @socket_test
@@ -197,10 +209,13 @@ async def test_a_session_past_its_expiry_ends_its_socket_by_the_periodic_check(s
 @sync_to_async
 def token_of(user: User, *, age: float = 0) -> str:
     return tokens.issue(
-        user_id=user.pk, stamp=tokens.credential_stamp(user),
-        generation=token_generation(user_id=user.pk), secret=settings.SECRET_KEY,
-        client="shop", now=time.time() - age,
-    )  # fmt: skip
+        user_id=user.pk,
+        stamp=tokens.credential_stamp(user),
+        generation=token_generation(user_id=user.pk),
+        secret=settings.SECRET_KEY,
+        client="shop",
+        now=time.time() - age,
+    )
 
 
 @socket_test
@@ -258,33 +273,49 @@ def test_the_credentials_of_every_socket_are_read_in_three_queries(django_assert
     held = [
         SessionCredentials(user_id=u.pk, session_key=k) for u, k in zip(users, keys, strict=True)
     ]
-    held.append(TokenCredentials(user_id=users[3].pk, stamp=tokens.credential_stamp(users[3]),
-                                 generation=1, expires_at=time.time() + 60))  # fmt: skip
+    held.append(
+        TokenCredentials(
+            user_id=users[3].pk,
+            stamp=tokens.credential_stamp(users[3]),
+            generation=1,
+            expires_at=time.time() + 60,
+        )
+    )
 
     with django_assert_num_queries(3):
         found = credential_facts(held)
 
     reasons = [credentials.end_reason(f, now=time.time()) for f in found]
-    assert reasons == [None, EndReason.PASSWORD_CHANGED, EndReason.LOGGED_OUT, None,
-                       EndReason.LOGGED_OUT]  # fmt: skip
+    assert reasons == [
+        None,
+        EndReason.PASSWORD_CHANGED,
+        EndReason.LOGGED_OUT,
+        None,
+        EndReason.LOGGED_OUT,
+    ]
 
 
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("REACTIVE_ALLOWED_ORIGINS", "localhost,shop.example.com",
-         "entry 'localhost' has no scheme, and so would match any scheme and port: write it "
-         "as http://localhost or https://localhost"),
+        (
+            "REACTIVE_ALLOWED_ORIGINS",
+            "localhost,shop.example.com",
+            "entry 'localhost' has no scheme, and so would match any scheme and port: write it "
+            "as http://localhost or https://localhost",
+        ),
         ("REACTIVE_ALLOWED_ORIGINS", "*", "no wildcards"),
         ("REACTIVE_WS_MAX_SOCKETS_PER_USER", "0", "within 1..10000 sockets"),
         ("REACTIVE_WS_RECHECK_SECONDS", "0", "within 1..3600 seconds"),
     ],
-)  # fmt: skip
-def test_settings_refuse_bare_hosts_and_out_of_range_socket_limits(variable, value, message,
-                                                                   tmp_path):  # fmt: skip
+)
+def test_settings_refuse_bare_hosts_and_out_of_range_socket_limits(
+    variable, value, message, tmp_path
+):
     env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path), variable: value}
-    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        python("-c", "import client.settings"), env=env, capture_output=True, text=True, timeout=30
+    )
 
     assert done.returncode != 0
     assert "ConfigError" in done.stderr and message in done.stderr

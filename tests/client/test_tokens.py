@@ -29,17 +29,23 @@ T0 = 1_800_000_000.0
 
 def sign(user_id: int = 7, stamp: str = "abc123", **kwargs) -> str:
     return tokens.issue(
-        user_id=user_id, stamp=stamp, generation=kwargs.pop("generation", 0),
+        user_id=user_id,
+        stamp=stamp,
+        generation=kwargs.pop("generation", 0),
         secret=kwargs.pop("secret", SECRET),
-        client=kwargs.pop("client", "shop"), now=kwargs.pop("now", T0),
-    )  # fmt: skip
+        client=kwargs.pop("client", "shop"),
+        now=kwargs.pop("now", T0),
+    )
 
 
 def check(token: str, **kwargs) -> tokens.Claims:
     return tokens.verify(
-        token, secret=kwargs.pop("secret", SECRET), client=kwargs.pop("client", "shop"),
-        max_age=kwargs.pop("max_age", 300), now=kwargs.pop("now", T0 + 10),
-    )  # fmt: skip
+        token,
+        secret=kwargs.pop("secret", SECRET),
+        client=kwargs.pop("client", "shop"),
+        max_age=kwargs.pop("max_age", 300),
+        now=kwargs.pop("now", T0 + 10),
+    )
 
 
 # --- sign and verify (pure) -----------------------------------------------------------------
@@ -89,9 +95,16 @@ def test_a_value_signed_with_djangos_default_salt_is_not_a_token():
 
 @pytest.mark.parametrize(
     "payload",
-    [{"u": True, "a": "x", "g": 0}, {"u": 0, "a": "x", "g": 0}, {"u": 7, "g": 0}, [7],
-     {"u": 7, "a": "x"}, {"u": 7, "a": "x", "g": -1}, {"u": 7, "a": "x", "g": False}],
-)  # fmt: skip
+    [
+        {"u": True, "a": "x", "g": 0},
+        {"u": 0, "a": "x", "g": 0},
+        {"u": 7, "g": 0},
+        [7],
+        {"u": 7, "a": "x"},
+        {"u": 7, "a": "x", "g": -1},
+        {"u": 7, "a": "x", "g": False},
+    ],
+)
 def test_a_genuinely_signed_value_of_the_wrong_shape_is_refused(payload):
     other = signing.dumps(payload, key=SECRET, salt=f"{tokens.SALT}.shop")
 
@@ -142,10 +155,14 @@ def test_the_bearer_token_is_read_from_the_authorization_header_only(headers, ex
     [("soon", "is not a whole number"), ("0", "within 1..86400"), ("90000", "within 1..86400")],
 )
 def test_the_token_lifetime_setting_refuses_invalid_values(value, message, tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "REACTIVE_STATE_DIR": str(tmp_path),
-           "REACTIVE_WS_TOKEN_SECONDS": value}  # fmt: skip
-    done = subprocess.run(python("-c", "import client.settings"), env=env, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REACTIVE_STATE_DIR": str(tmp_path),
+        "REACTIVE_WS_TOKEN_SECONDS": value,
+    }
+    done = subprocess.run(
+        python("-c", "import client.settings"), env=env, capture_output=True, text=True, timeout=30
+    )
 
     assert done.returncode != 0
     assert "ConfigError" in done.stderr and message in done.stderr
@@ -258,8 +275,11 @@ async def accepted(communicator: WebsocketCommunicator) -> bool:
 
 def socket_test(fn):
     """An async test on a committed database and the private Redis channel layer."""
-    marks = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True),
-             pytest.mark.usefixtures("layer_prefix")]  # fmt: skip
+    marks = [
+        pytest.mark.asyncio,
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.usefixtures("layer_prefix"),
+    ]
     for mark in marks:
         fn = mark(fn)
     return fn
@@ -308,8 +328,12 @@ async def test_a_bad_token_is_refused_at_the_handshake(how, reason, caplog):
     ana = await sync_to_async(replicated)("ana")
     stamp = await sync_to_async(tokens.credential_stamp)(ana)
     good = await post_for_token(ana)
-    own: dict[str, Any] = {"user_id": ana.pk, "stamp": stamp, "generation": 0,
-                           "secret": settings.SECRET_KEY}  # fmt: skip
+    own: dict[str, Any] = {
+        "user_id": ana.pk,
+        "stamp": stamp,
+        "generation": 0,
+        "secret": settings.SECRET_KEY,
+    }
     token = {
         "expired": tokens.issue(**own, client="shop", now=time.time() - 301),
         "tampered": good[:-2] + ("AA" if not good.endswith("AA") else "BB"),

@@ -180,12 +180,16 @@ def test_a_batch_withdraws_and_brings_back_users_in_the_listeners_fast_pass():
 
     assert not rest and not loop.fallbacks
     assert [h.result.decision for h in handled] == [
-        Decision.WITHDRAW, Decision.WITHDRAW, Decision.UPSERT,
-    ]  # fmt: skip
+        Decision.WITHDRAW,
+        Decision.WITHDRAW,
+        Decision.UPSERT,
+    ]
     assert [h.result.decision for h in again] == [Decision.UPSERT]
     assert dict(Replica.objects.values_list("master_id", "user__username")) == {
-        1: "ana", 2: None, 3: "cy",
-    }  # fmt: skip
+        1: "ana",
+        2: None,
+        3: "cy",
+    }
     assert held(2) == (2, False, True, None)
 
 
@@ -198,9 +202,15 @@ def test_replica_dump_marks_a_withdrawn_replica_with_no_fields():
 
     last = str(Replica.objects.get(master_id=1).last_event_id)
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [
-        {"master_id": 1, "version": 2, "tombstone": False, "withdrawn": True, "fields": {},
-         "event_id": last}
-    ]  # fmt: skip
+        {
+            "master_id": 1,
+            "version": 2,
+            "tombstone": False,
+            "withdrawn": True,
+            "fields": {},
+            "event_id": last,
+        }
+    ]
 
 
 def test_the_database_refuses_a_withdrawn_replica_with_a_user_or_a_tombstone():

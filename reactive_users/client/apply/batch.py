@@ -152,14 +152,20 @@ def _apply_guarded(delivery: Delivery, reads: BatchReads) -> Handled:
         if failure.permanent:
             logger.error(
                 "event %s message %s (receive %s): refused, for the dead-letter queue: %s",
-                event.event_id, delivery.message_id, delivery.receives, failure.reason,
-            )  # fmt: skip
+                event.event_id,
+                delivery.message_id,
+                delivery.receives,
+                failure.reason,
+            )
         else:
             logger.exception(
                 "event %s message %s (receive %s): not applied, retried in %d s: %s",
-                event.event_id, delivery.message_id, delivery.receives,
-                retry_delay_seconds(delivery.receive_count), failure.reason,
-            )  # fmt: skip
+                event.event_id,
+                delivery.message_id,
+                delivery.receives,
+                retry_delay_seconds(delivery.receive_count),
+                failure.reason,
+            )
         return Handled(delivery.message, None, failure=failure)
     return Handled(delivery.message, result, time.perf_counter() - started)
 

@@ -203,8 +203,14 @@ def _save_replica(
 
 #: The replica columns every applied event writes (``updated_at`` is ``auto_now``).
 _REPLICA_WRITES: tuple[str, ...] = (
-    "user", "tombstone", "withdrawn", "version", "last_event_id", "truncated", "updated_at",
-)  # fmt: skip
+    "user",
+    "tombstone",
+    "withdrawn",
+    "version",
+    "last_event_id",
+    "truncated",
+    "updated_at",
+)
 #: ... and with the payload's username.
 _REPLICA_WRITES_RENAMED = (*_REPLICA_WRITES, "username")
 

@@ -49,8 +49,12 @@ def free_username(
     logger.warning(
         "event %s: username %r passes to master user %s; master user %s parked as %r "
         "until its own rename arrives",
-        event.event_id, username, event.user_id, held_by.master_id, parked,
-    )  # fmt: skip
+        event.event_id,
+        username,
+        event.user_id,
+        held_by.master_id,
+        parked,
+    )
     holder.username = parked
     holder.save(update_fields=["username"])
     if batch is not None:
@@ -81,8 +85,11 @@ def unpark(username: str, *, event: Envelope, batch: BatchReads | None) -> None:
         return
     logger.warning(
         "event %s: username %r is free again; master user %s leaves %r for it",
-        event.event_id, username, waiting.master_id, waiting.user.username,
-    )  # fmt: skip
+        event.event_id,
+        username,
+        waiting.master_id,
+        waiting.user.username,
+    )
     waiting.user.username = username
     waiting.user.save(update_fields=["username"])
     if batch is not None:

@@ -114,5 +114,7 @@ class Heartbeat:
         except Exception as exc:  # the next beat tries again; the loop carries on
             logger.warning(
                 "could not extend the visibility of %d held message(s): %s: %s",
-                len(held), type(exc).__name__, exc,
-            )  # fmt: skip
+                len(held),
+                type(exc).__name__,
+                exc,
+            )

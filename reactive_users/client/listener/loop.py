@@ -132,8 +132,10 @@ class Listener:
         """Receive, apply, notify and delete until stopped; never raises for a bad message."""
         logger.info(
             "listener %s: listening on %s (visibility timeout %d s)",
-            self.client, self.queue_url, self._queue.visibility_seconds,
-        )  # fmt: skip
+            self.client,
+            self.queue_url,
+            self._queue.visibility_seconds,
+        )
         failures = 0
         try:
             while not self.stopping:
@@ -158,15 +160,20 @@ class Listener:
                 return 0
             delay = compute_backoff(failures + 1)
             logger.warning(
-                "listener %s: %d message(s) failed for now and will be retried; pausing "
-                "%.1f s", self.client, stats.retried, delay,
-            )  # fmt: skip
+                "listener %s: %d message(s) failed for now and will be retried; pausing %.1f s",
+                self.client,
+                stats.retried,
+                delay,
+            )
         except AwsError as exc:
             delay = compute_backoff(failures + 1)
             logger.critical(
                 "listener %s: %s: %s; retrying in %.1f s",
-                self.client, type(exc).__name__, exc, delay,
-            )  # fmt: skip
+                self.client,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
         except Exception:
             delay = compute_backoff(failures + 1)
             logger.exception(
@@ -232,10 +239,17 @@ class Listener:
         logger.info(
             "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
             "dead_lettered=%d retried=%d released=%d events=%s",
-            self.client, stats.received, stats.applied, stats.ignored, stats.tested,
-            stats.failed, stats.dead_lettered, stats.retried, stats.released,
+            self.client,
+            stats.received,
+            stats.applied,
+            stats.ignored,
+            stats.tested,
+            stats.failed,
+            stats.dead_lettered,
+            stats.retried,
+            stats.released,
             ",".join(str(r.event.event_id) for r in results),
-        )  # fmt: skip
+        )
         return stats
 
     def _committed(self, batch: BatchApplied) -> list[Handled]:
@@ -245,14 +259,15 @@ class Listener:
             logger.error(
                 "listener %s: batch of %d event(s) not applied, each will be retried: %s; "
                 "messages %s",
-                self.client, len(batch.handled),
+                self.client,
+                len(batch.handled),
                 classify(batch.error).reason,
                 ", ".join(
                     f"{received.message_id(h.message)} (receive {received.receives(h.message)})"
                     for h in batch.handled
                 ),
                 exc_info=batch.error,
-            )  # fmt: skip
+            )
             return batch.handled
         debug = logger.isEnabledFor(logging.DEBUG)  # else not even its arguments are worked out
         if debug:  # committed: only now is what each event did true
@@ -270,13 +285,17 @@ class Listener:
         for message, copy in outcome.sent:
             logger.warning(
                 "message %s (receive %s): sent to the dead-letter queue, as message %s",
-                received.message_id(message), received.receives(message), copy,
-            )  # fmt: skip
+                received.message_id(message),
+                received.receives(message),
+                copy,
+            )
         for message_id, why in outcome.left.items():
             logger.error(
                 "message %s: not sent to the dead-letter queue (%s): left for the queue's "
-                "redrive policy", message_id, why,
-            )  # fmt: skip
+                "redrive policy",
+                message_id,
+                why,
+            )
         self.metrics.dead_lettered.inc(len(outcome.sent))
         return [message for message, _ in outcome.sent]
 
@@ -287,6 +306,11 @@ def _log_applied(done: Handled) -> None:
     event = done.result.event
     logger.debug(
         "event %s message %s (receive %s): %s master user %s v%s -> %s",
-        event.event_id, received.message_id(done.message), received.receives(done.message),
-        event.action.value, event.user_id, event.version, done.result.decision.value,
-    )  # fmt: skip
+        event.event_id,
+        received.message_id(done.message),
+        received.receives(done.message),
+        event.action.value,
+        event.user_id,
+        event.version,
+        done.result.decision.value,
+    )

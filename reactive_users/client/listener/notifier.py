@@ -153,8 +153,11 @@ class Notifier:
         logger.warning(
             "%d socket message(s) of %d batch(es) dropped: %s (pages catch up on "
             "reconnect); events %s",
-            frames, len(jobs), why, ",".join(j.events for j in jobs if j.events) or "-",
-        )  # fmt: skip
+            frames,
+            len(jobs),
+            why,
+            ",".join(j.events for j in jobs if j.events) or "-",
+        )
 
     # --- the sending thread ----------------------------------------------------------------
 
@@ -273,8 +276,11 @@ class Notifier:
             logger.error(
                 "channel layer failed (attempt %d for events %s; %d frame(s) waiting behind "
                 "them; retrying): %s",
-                attempt, job.events or "-", self._backlog.frames, one_line(exc),
-            )  # fmt: skip
+                attempt,
+                job.events or "-",
+                self._backlog.frames,
+                one_line(exc),
+            )
 
     def _recovered(self) -> None:
         with self._cond:
@@ -285,5 +291,7 @@ class Notifier:
             logger.warning(
                 "channel layer answers again after %.1f s and %d failed attempt(s); %d "
                 "frame(s) were superseded by newer ones of the same user",
-                time.monotonic() - since, failed, superseded,
-            )  # fmt: skip
+                time.monotonic() - since,
+                failed,
+                superseded,
+            )

@@ -34,8 +34,11 @@ def decode(messages: Iterable[SQSMessage], keys: KeyRing) -> tuple[list[Delivery
         except SignatureError as exc:
             logger.warning(
                 "event ? message %s (receive %s): not signed by the master, for the "
-                "dead-letter queue: %s", message_id(message), receives(message), exc,
-            )  # fmt: skip
+                "dead-letter queue: %s",
+                message_id(message),
+                receives(message),
+                exc,
+            )
             refused.append(Handled(message, None, failure=classify(exc)))
             continue
         try:
@@ -43,8 +46,10 @@ def decode(messages: Iterable[SQSMessage], keys: KeyRing) -> tuple[list[Delivery
         except ContractError as exc:
             logger.warning(
                 "event ? message %s (receive %s): malformed, for the dead-letter queue: %s",
-                message_id(message), receives(message), exc,
-            )  # fmt: skip
+                message_id(message),
+                receives(message),
+                exc,
+            )
             refused.append(Handled(message, None, failure=classify(exc)))
             continue
         deliveries.append(

@@ -63,15 +63,19 @@ def serve(
         if loop.stopping:  # a second signal: the operator does not want to wait
             logger.warning(
                 "%s again: stopping now; messages of the abandoned long poll come back "
-                "after the visibility timeout (%d s)", name, visibility,
-            )  # fmt: skip
+                "after the visibility timeout (%d s)",
+                name,
+                visibility,
+            )
             loop.request_stop(interrupt=True, force=True)
             return
         logger.info(
             "%s: stopping after the long poll in progress (up to %d s) and the message in "
             "hand; what is not applied is handed back. Send %s again to stop at once.",
-            name, wait_seconds, name,
-        )  # fmt: skip
+            name,
+            wait_seconds,
+            name,
+        )
         loop.request_stop(interrupt=True)
 
     signal.signal(signal.SIGTERM, on_signal)

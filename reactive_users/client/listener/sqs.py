@@ -142,8 +142,12 @@ class ClientQueue:
                 return self._redrive
             why = "the queue has no RedrivePolicy: run `reactive provision`"
         self._redrive_retry_at = time.monotonic() + REDRIVE_RETRY_SECONDS
-        logger.warning("dead-letter queue of %s unknown (%s); looking again in %.0f s",
-                       self.url, why, REDRIVE_RETRY_SECONDS)  # fmt: skip
+        logger.warning(
+            "dead-letter queue of %s unknown (%s); looking again in %.0f s",
+            self.url,
+            why,
+            REDRIVE_RETRY_SECONDS,
+        )
         return None
 
     def depths(self) -> tuple[queues.QueueDepth, int | None]:
@@ -159,5 +163,8 @@ def _log_failures(messages: Sequence[SQSMessage], response: Any, what: str) -> N
         message = messages[int(failure["Id"])]
         logger.warning(
             "message %s %s: %s: %s",
-            message.get("MessageId", "?"), what, failure.get("Code"), failure.get("Message"),
-        )  # fmt: skip
+            message.get("MessageId", "?"),
+            what,
+            failure.get("Code"),
+            failure.get("Message"),
+        )

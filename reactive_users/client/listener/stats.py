@@ -114,9 +114,11 @@ class ListenerStats:
                 logger.warning(
                     "event %s: master user %s v%s stored with %s cut to this client's limit "
                     "(REACTIVE_OVERSIZE_POLICY=truncate)",
-                    result.event.event_id, result.event.user_id, result.event.version,
+                    result.event.event_id,
+                    result.event.user_id,
+                    result.event.version,
                     ", ".join(result.truncated),
-                )  # fmt: skip
+                )
 
     def read_depths_next(self) -> None:
         """Read the queue depths at the next ``maybe_read_depths``, whenever read last."""

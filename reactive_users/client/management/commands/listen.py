@@ -21,13 +21,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--wait-seconds", type=int, default=MAX_WAIT_TIME_SECONDS,
+            "--wait-seconds",
+            type=int,
+            default=MAX_WAIT_TIME_SECONDS,
             help="ReceiveMessage long-poll time (0-20 s).",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--max-messages", type=int, default=MAX_PREFETCH,
+            "--max-messages",
+            type=int,
+            default=MAX_PREFETCH,
             help="Messages per ReceiveMessage (1-10).",
-        )  # fmt: skip
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the listener (the same function ``reactive listen`` runs) until stopped."""

@@ -22,7 +22,7 @@ from bench.stack import BenchStack
 from bench.watch import BacklogWatch
 
 #: The master's publisher thread with ``REACTIVE_RELAY=thread``
-#: (reactive_users/master/publisher.py).
+#: (reactive_users/master/relay/publisher.py).
 PUBLISHER_THREAD = "outbox-publisher"
 
 

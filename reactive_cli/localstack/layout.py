@@ -206,7 +206,7 @@ def enter_recorded(state_dir: Path) -> Layout | None:
 
 #: The master's REACTIVE_RELAY_MAX_QUEUE_DEPTH in the local stack (and the benchmarks): moto's
 #: SQS walks a whole queue on every receive and delete, so the relay holds publishing while a
-#: queue holds this many messages (reactive_users/master/pacing.py); on AWS pacing is off by
+#: queue holds this many messages (reactive_users/master/relay/pacing.py); on AWS pacing is off by
 #: default.
 RELAY_MAX_QUEUE_DEPTH = 50
 

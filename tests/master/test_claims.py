@@ -1,4 +1,4 @@
-"""The claim rules of reactive_users/master/claims.py, on plain datetimes: no database, no AWS."""
+"""The claim rules of reactive_users/master/relay/claims.py, on plain datetimes: no database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backfill, repair, dump and republish (reactive_users/master/snapshots.py and
+"""Backfill, repair, dump and republish (reactive_users/master/snapshots/ and
 services.users_republish).
 
 Snapshots go to a real moto queue over HTTP; the consistent read is checked against live

@@ -1,5 +1,5 @@
-"""The listener's heartbeat (reactive_users/client/heartbeat.py), with a recording extend call:
-a held batch is extended every third of the visibility timeout, and never after it is
+"""The listener's heartbeat (reactive_users/client/listener/heartbeat.py), with a recording
+extend call: a held batch is extended every third of the visibility timeout, and never after it is
 dropped. The SQS side is tested on moto in tests/client/test_listener.py."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Relay pacing (reactive_users/master/pacing.py): the rules on plain numbers, and one
+"""Relay pacing (reactive_users/master/relay/pacing.py): the rules on plain numbers, and one
 process's pacer driven by a fake clock and fake queue depths. Against moto:
 tests/master/test_pacing.py."""
 

@@ -1,4 +1,4 @@
-"""The outbox relay's backoff rule (reactive_users/master/retry.py), on plain numbers: no
+"""The outbox relay's backoff rule (reactive_users/master/relay/retry.py), on plain numbers: no
 database."""
 
 from __future__ import annotations

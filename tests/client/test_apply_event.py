@@ -1,4 +1,4 @@
-"""event_apply: what each event does to the client's users (reactive_users/client/services.py)."""
+"""event_apply: what each event does to the client's users (reactive_users/client/apply/)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devstack.processes import Proc, free_port, port_open, python, running
 from reactive_cli.localstack.ports import http_ok
+from reactive_cli.localstack.programs import redis_argv
 
 
 def redis_binary() -> str:
@@ -28,27 +29,11 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, Proc]]:
     """A private redis-server on a free loopback port; yields its URL and process."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = _redis_argv(port, workdir)
+    argv = redis_argv(redis_binary(), port=port, directory=workdir)
     with running(
         "redis", argv, env=os.environ, log_dir=workdir, ready=lambda: port_open(port), timeout=15
     ) as proc:
         yield f"redis://127.0.0.1:{port}/0", proc
-
-
-def _redis_argv(port: int, workdir: Path) -> list[str]:
-    return [
-        redis_binary(),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
-    ]
 
 
 class RestartableRedis:
@@ -68,7 +53,7 @@ class RestartableRedis:
     def start(self) -> None:
         if self.proc is not None and self.proc.alive():
             return
-        argv = _redis_argv(self.port, self.workdir)
+        argv = redis_argv(redis_binary(), port=self.port, directory=self.workdir)
         self.proc = Proc(f"redis-{self.port}", argv, os.environ, self.workdir)
         self.proc.wait_ready(lambda: port_open(self.port), timeout=15)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from reactive_cli import projects
 from reactive_cli.supervisor import Process, Supervisor
-from reactive_users.core import aws, naming, resources
-from reactive_users.core.aws.queues import QueueDepth, queue_depth, queue_url
+from reactive_users.core import aws
+from reactive_users.core.aws.queues import QueueDepth, client_queue_url, queue_depth
 from reactive_users.core.errors import ReactiveError
 from reactive_users.core.metrics import OutboxReading
 from reactive_users.core.settings import Settings
@@ -219,32 +219,15 @@ def read_queues(
     settings: Settings, clients: Sequence[str], *, fifo: bool = False
 ) -> tuple[dict[str, QueueDepth | str], dict[str, QueueDepth | str]]:
     """Each client's queue and dead-letter queue depths, or why not."""
-    recorded = (
-        resources.stack(
-            settings.state_dir,
-            settings.prefix,
-            endpoint_url=settings.aws_endpoint_url,
-            region=settings.aws_region,
-        )
-        or {}
-    )
-    known = recorded.get("clients", {})
-    queues: dict[str, QueueDepth | str] = {}
-    dlqs: dict[str, QueueDepth | str] = {}
-    for name in clients:
-        urls = known.get(name, {})
-        queues[name] = _depths(
-            settings, urls.get("queue_url"), naming.queue_name(settings.prefix, name, fifo=fifo)
-        )
-        dlqs[name] = _depths(
-            settings, urls.get("dlq_url"), naming.dlq_name(settings.prefix, name, fifo=fifo)
-        )
+    queues = {name: _depths(settings, name, fifo=fifo, dead_letters=False) for name in clients}
+    dlqs = {name: _depths(settings, name, fifo=fifo, dead_letters=True) for name in clients}
     return queues, dlqs
 
 
-def _depths(settings: Settings, url: str | None, name: str) -> QueueDepth | str:
+def _depths(settings: Settings, client: str, *, fifo: bool, dead_letters: bool) -> QueueDepth | str:
     try:
-        return queue_depth(aws.client("sqs", settings), url or queue_url(settings, name))
+        url = client_queue_url(settings, client, dead_letters=dead_letters, fifo=fifo)
+        return queue_depth(aws.client("sqs", settings), url)
     except ReactiveError as e:
         return f"{type(e).__name__}: {e}"
 

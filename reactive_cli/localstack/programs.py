@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from reactive_cli import supervisor
 from reactive_cli.localstack.layout import Layout
@@ -53,6 +54,16 @@ def client_daphne(python: str, port: int) -> list[str]:
     ]
 
 
+def redis_argv(redis_server: str, *, port: int, directory: Path) -> list[str]:
+    """A private, in-memory redis-server on a loopback ``port``: no snapshots, no append-only
+    file, its working files in ``directory`` (the local stack's and devstack's alike)."""
+    return [
+        redis_server,
+        *("--port", str(port), "--bind", "127.0.0.1"),
+        *("--save", "", "--appendonly", "no", "--dir", str(directory)),
+    ]
+
+
 def programs(layout: Layout, redis_server: str) -> list[Program]:
     """Everything the local stack runs, infrastructure first."""
     py = layout.python
@@ -60,19 +71,7 @@ def programs(layout: Layout, redis_server: str) -> list[Program]:
     moto = [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(layout.bind.moto)]
     result = [Program("moto", moto, priority=10)]
     if layout.embedded_redis:
-        redis = [
-            redis_server,
-            "--port",
-            str(layout.bind.redis),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(layout.state_dir),
-        ]
+        redis = redis_argv(redis_server, port=layout.bind.redis, directory=layout.state_dir)
         result.append(Program("redis", redis, priority=10))
     celery = [py, "-m", "celery", "-A", "master.celery"]
     beat_file = str(layout.state_dir / "celerybeat-schedule")

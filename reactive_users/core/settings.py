@@ -152,12 +152,17 @@ def _write_once(path: Path, text: str) -> None:
 
 
 def parse_fields(text: str) -> tuple[str, ...]:
-    """Parse the comma-separated allow-list of user fields; empty means the default."""
+    """Parse the comma-separated allow-list of user fields; empty means the default.
+
+    The default is ``DEFAULT_USER_FIELDS`` itself (that very object): the master reads it
+    as "unset" and publishes its user model's default instead (the stock list on
+    ``auth.User``; ``reactive_users/master/fields.py``). What the model must publish (its
+    login field) and can publish is checked by the master's system checks, which know the
+    model; only names that never leave any master are refused here.
+    """
     fields = tuple(f.strip() for f in text.split(",") if f.strip())
     if not fields:
         return DEFAULT_USER_FIELDS
-    if "username" not in fields:
-        raise ConfigError("REACTIVE_USER_FIELDS must include 'username'")
     forbidden = {
         "password",
         "last_login",

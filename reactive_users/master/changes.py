@@ -20,13 +20,15 @@ exclusion rule (``excluded_by_privileges``): which users are outside the publish
     republish visible                        -                        UPDATED, every tracked field
 
 The published set is what clients may hold (docs/semantics.md). "Excluded" means staff or
-superuser while REACTIVE_PUBLISH_STAFF is off. A user who leaves the set is WITHDRAWN from
-every client, like a delete (the person still exists, so the client keeps a marker a
-re-entry lifts); once demoted, the next save sends the full state again at a higher version.
-Nothing of an excluded user leaves the master: its withdrawal and its delete carry no
-fields. A delete is published even for a user who never was (clients may hold one promoted
-by ``QuerySet.update()``, or before withdrawals existed); a client holding nothing records
-a tombstone. With no snapshot taken (an instance built without ``post_init``) a save of an
+superuser while REACTIVE_PUBLISH_STAFF is off (a model without those flags excludes nobody), or,
+when the project names one in REACTIVE_EXCLUDE_USER, whatever that callable (user -> bool) says:
+it then alone decides, read on the instance as loaded and as saved. A user who leaves the set is
+WITHDRAWN from every client, like a delete (the person still exists, so the client keeps a
+marker a re-entry lifts); once demoted, the next save sends the full state again at a higher
+version. Nothing of an excluded user leaves the master: its withdrawal and its delete carry no
+fields. A delete is published even for a user who never was (clients may hold one promoted by
+``QuerySet.update()``, or before withdrawals existed); a client holding nothing records a
+tombstone. With no snapshot taken (an instance built without ``post_init``) a save of an
 excluded user withdraws: harmless, a client holding nothing records a marker.
 
 Values are read from the instance's ``__dict__``, never through attribute access, so a
@@ -35,7 +37,7 @@ deferred field (``.only()``) is reported as absent instead of costing a query.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -44,6 +46,10 @@ from reactive_users.core.contract import Action, FieldValue
 
 #: Fields that make a user staff-like; read beside the tracked fields.
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser")
+
+#: A project's own exclusion rule (REACTIVE_EXCLUDE_USER): True for a user clients must
+#: not hold.
+ExcludeRule = Callable[[object], bool]
 
 
 def has_privileges(privileges: Mapping[str, object]) -> bool:
@@ -65,6 +71,8 @@ class Snapshot:
     values: Mapping[str, FieldValue]
     is_staff: bool = False
     is_superuser: bool = False
+    #: The project's rule's verdict (REACTIVE_EXCLUDE_USER); None: the privilege rule.
+    ruled_out: bool | None = None
 
     @property
     def privileges(self) -> dict[str, bool]:
@@ -77,7 +85,10 @@ class Snapshot:
         return has_privileges(self.privileges)
 
     def excluded(self, publish_staff: bool) -> bool:
-        """Whether this state is outside the published set (``excluded_by_privileges``)."""
+        """Whether this state is outside the published set: the project's rule's verdict,
+        else ``excluded_by_privileges``."""
+        if self.ruled_out is not None:
+            return self.ruled_out
         return excluded_by_privileges(self.privileges, publish_staff)
 
 
@@ -106,24 +117,38 @@ def field_value(value: object) -> FieldValue:
     return str(value)
 
 
-def tracked_values(user: object, fields: Iterable[str]) -> dict[str, FieldValue]:
-    """The allow-listed ``fields`` the instance holds; deferred (absent) fields are left out."""
+def tracked_values(
+    user: object, fields: Iterable[str] | Mapping[str, str]
+) -> dict[str, FieldValue]:
+    """The allow-listed ``fields`` the instance holds; deferred (absent) fields are left out.
+
+    ``fields`` maps each name to the attribute holding its value (a foreign key's
+    ``<name>_id``); a plain iterable of names reads each under its own name.
+    """
     held = vars(user)
-    return {name: field_value(held[name]) for name in fields if name in held}
+    columns = fields if isinstance(fields, Mapping) else {name: name for name in fields}
+    return {name: field_value(held[col]) for name, col in columns.items() if col in held}
 
 
-def take_snapshot(user: object, fields: Iterable[str]) -> Snapshot:
-    """The user's tracked values and privilege flags as the instance holds them now."""
+def take_snapshot(
+    user: object, fields: Iterable[str] | Mapping[str, str], rule: ExcludeRule | None = None
+) -> Snapshot:
+    """The user's tracked values and privilege flags as the instance holds them now, and
+    the project's ``rule``'s verdict when there is one."""
     held = vars(user)
     return Snapshot(
         values=tracked_values(user, fields),
         is_staff=bool(held.get("is_staff", False)),
         is_superuser=bool(held.get("is_superuser", False)),
+        ruled_out=None if rule is None else bool(rule(user)),
     )
 
 
-def is_excluded(user: object, publish_staff: bool) -> bool:
-    """Whether this user instance is outside the published set (``excluded_by_privileges``)."""
+def is_excluded(user: object, publish_staff: bool, rule: ExcludeRule | None = None) -> bool:
+    """Whether this user instance is outside the published set: ``rule``'s verdict if
+    given, else ``excluded_by_privileges``."""
+    if rule is not None:
+        return bool(rule(user))
     return excluded_by_privileges(vars(user), publish_staff)
 
 
@@ -153,6 +178,7 @@ def saved_snapshot(
         values=values,
         is_staff=current.is_staff if "is_staff" in written else old.is_staff,
         is_superuser=current.is_superuser if "is_superuser" in written else old.is_superuser,
+        ruled_out=current.ruled_out,  # the rule's verdict on the instance as saved
     )
 
 
@@ -173,11 +199,12 @@ def decide_save(
     return Decision(action=Action.UPDATED, changed=changed) if changed else None
 
 
-def decide_delete(*, user: object, publish_staff: bool) -> Decision:
+def decide_delete(
+    *, user: object, publish_staff: bool, rule: ExcludeRule | None = None
+) -> Decision:
     """The event a delete records: always DELETED; without fields for an excluded user."""
-    return Decision(
-        action=Action.DELETED, changed=(), with_fields=not is_excluded(user, publish_staff)
-    )
+    excluded = is_excluded(user, publish_staff, rule)
+    return Decision(action=Action.DELETED, changed=(), with_fields=not excluded)
 
 
 def decide_republish(*, user: Snapshot, publish_staff: bool) -> Decision:

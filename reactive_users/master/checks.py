@@ -1,28 +1,133 @@
-"""System checks: the allow-list of published fields must name plain fields of ``auth.User``."""
+"""System checks: what the master publishes must be plain, non-secret fields of the project's
+user model (``AUTH_USER_MODEL``), its login field among them, so that a misconfiguration
+fails ``manage.py check`` (and every ``runserver``/``migrate``) instead of publishing nothing
+or something it must not.
+
+    reactive_users.E001  REACTIVE_USER_FIELDS names a field the user model does not have
+    reactive_users.E002  ... a field that cannot travel (a relation to many, JSON, binary)
+    reactive_users.E003  ... a password or secret-looking field (*password*, *token*, ...)
+    reactive_users.E004  ... without the model's USERNAME_FIELD, the login identity
+    reactive_users.E005  the user model's primary key is not an integer (the wire's user_id)
+    reactive_users.E006  REACTIVE_EXCLUDE_USER does not name a callable
+    reactive_users.E007  REACTIVE_RELAY="celery" without REACTIVE_CELERY_APP
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
+from django.db import models
 
-from reactive_users.master.conf import reactive_settings
+from reactive_users.master import conf, fields
 
-#: Fields of auth.User that never leave the master, whatever the allow-list says.
-NEVER_PUBLISHED = frozenset({"id", "password", "last_login", "is_staff", "is_superuser"})
+#: Fields that never leave the master, whatever their name looks like.
+NEVER_PUBLISHED = frozenset({"id", "pk", "password", "last_login", "is_staff", "is_superuser"})
 
 
 def check_user_fields(**kwargs: Any) -> list[CheckMessage]:
-    """Refuse allow-listed user fields that ``auth.User`` does not have as plain columns."""
-    plain = {f.name for f in User._meta.concrete_fields if not f.is_relation}
-    allowed = sorted(plain - NEVER_PUBLISHED)
-    return [
-        Error(
-            f"REACTIVE_USER_FIELDS names {name!r}: not a publishable field of auth.User",
-            hint=f"Use some of: {', '.join(allowed)}.",
-            id="users.E001",
+    """Refuse an allow-list the user model cannot publish (E001-E005), one error per field."""
+    model = fields.user_model()
+    label = model._meta.label
+    concrete = {f.name: f for f in model._meta.get_fields() if not f.auto_created or f.concrete}
+    published = fields.published_fields()
+    errors: list[CheckMessage] = []
+    for name in published:
+        field = concrete.get(name)
+        if field is None:
+            allowed = sorted(
+                n for n, f in concrete.items() if _secret(n) is None and not fields.cannot_travel(f)
+            )
+            errors.append(
+                _error(
+                    1,
+                    f"names {name!r}: {label} has no such field",
+                    (f"Remove it from REACTIVE_USER_FIELDS, or use some of: {', '.join(allowed)}."),
+                )
+            )
+        elif (why := _secret(name)) is not None:
+            errors.append(
+                _error(
+                    3,
+                    f"names {name!r}: {why}; it never leaves the master",
+                    (f"Remove {name!r} from REACTIVE_USER_FIELDS."),
+                )
+            )
+        elif (why := fields.cannot_travel(field)) is not None:
+            errors.append(
+                _error(
+                    2,
+                    f"names {name!r}, which cannot travel: it is {why}",
+                    (
+                        f"Remove {name!r} from REACTIVE_USER_FIELDS, or publish a plain field "
+                        "holding what clients need."
+                    ),
+                )
+            )
+    login = fields.login_field(model)
+    if login not in published:
+        errors.append(
+            _error(
+                4,
+                f"leaves out {login!r}, the USERNAME_FIELD of {label}",
+                (f"Add {login!r} to REACTIVE_USER_FIELDS: the login identity travels under it."),
+            )
         )
-        for name in reactive_settings().user_fields
-        if name not in plain or name in NEVER_PUBLISHED
-    ]
+    pk = model._meta.pk
+    if not isinstance(pk, models.IntegerField | models.ForeignKey):
+        errors.append(
+            Error(
+                f"{label}'s primary key {getattr(pk, 'name', '?')!r} is not an integer",
+                hint="Events name users by an integer master id: give the user model an "
+                "AutoField or BigAutoField primary key.",
+                id="reactive_users.E005",
+            )
+        )
+    return errors
+
+
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """Refuse a REACTIVE_EXCLUDE_USER that is no callable (E006), and a Celery relay whose
+    Celery app is not named (E007)."""
+    errors: list[CheckMessage] = []
+    path = getattr(django_settings, "REACTIVE_EXCLUDE_USER", None)
+    if path:
+        try:
+            rule = conf.exclude_rule()
+        except ImportError as exc:
+            rule, why = None, str(exc)
+        else:
+            why = "it is not callable"
+        if not callable(rule):
+            errors.append(
+                Error(
+                    f"REACTIVE_EXCLUDE_USER={path!r}: {why}",
+                    hint="Name a function taking a user and returning True for one clients must "
+                    "not hold, e.g. 'accounts.rules.is_internal'.",
+                    id="reactive_users.E006",
+                )
+            )
+    if conf.relay_mode() == "celery" and not getattr(django_settings, "REACTIVE_CELERY_APP", ""):
+        errors.append(
+            Error(
+                'REACTIVE_RELAY="celery" but REACTIVE_CELERY_APP is not set',
+                hint="Set REACTIVE_CELERY_APP to your Celery app's dotted path, e.g. "
+                '"config.celery.app", or leave REACTIVE_RELAY at "thread".',
+                id="reactive_users.E007",
+            )
+        )
+    return errors
+
+
+def _secret(name: str) -> str | None:
+    """Why ``name`` must never travel, or None."""
+    if name in NEVER_PUBLISHED:
+        return "a password, login time, privilege flag or id"
+    if fields.SECRET_NAME.search(name):
+        return "its name looks like a secret (password, token, secret, key)"
+    return None
+
+
+def _error(number: int, what: str, hint: str) -> Error:
+    return Error(f"REACTIVE_USER_FIELDS {what}", hint=hint, id=f"reactive_users.E00{number}")

@@ -3,48 +3,66 @@
 
 ``REACTIVE`` is the shared ``reactive_users.core.settings.Settings`` (topic, prefix, AWS,
 published fields); the others are the master's own, named ``REACTIVE_*`` in the project's
-settings module (``master/settings.py`` documents each).
+settings module (``master/settings.py`` documents each). A project that defines none of
+them gets the defaults below, and ``REACTIVE`` read from the environment
+(``reactive_users.core.settings.get_settings``); only REACTIVE_CELERY_APP has no default,
+and is needed only with REACTIVE_RELAY="celery" (``checks.py`` says so at startup).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 
-from reactive_users.core.settings import Settings
+from reactive_users.core.settings import Settings, get_settings
 
 
 def reactive_settings() -> Settings:
-    """The shared settings the master publishes with: ``settings.REACTIVE``."""
-    return django_settings.REACTIVE
+    """The shared settings the master publishes with: ``settings.REACTIVE``, else the
+    environment's."""
+    found: Settings | None = getattr(django_settings, "REACTIVE", None)
+    return get_settings() if found is None else found
 
 
 def publish_staff() -> bool:
     """REACTIVE_PUBLISH_STAFF: whether staff and superusers are published like any user."""
-    return bool(django_settings.REACTIVE_PUBLISH_STAFF)
+    return bool(getattr(django_settings, "REACTIVE_PUBLISH_STAFF", False))
+
+
+def exclude_rule() -> Callable[[object], bool] | None:
+    """REACTIVE_EXCLUDE_USER: the dotted path of the project's own exclusion rule (a callable
+    taking a user, True for one clients must not hold); None: staff and superusers
+    (``changes.excluded_by_privileges``)."""
+    path = getattr(django_settings, "REACTIVE_EXCLUDE_USER", None)
+    if not path:
+        return None
+    rule: Callable[[object], bool] = import_string(path)
+    return rule
 
 
 def relay_mode() -> str:
     """REACTIVE_RELAY: who publishes a commit's events, "thread" or "celery"."""
-    return str(django_settings.REACTIVE_RELAY)
+    return str(getattr(django_settings, "REACTIVE_RELAY", "thread"))
 
 
 def relay_max_queue_depth() -> int:
     """REACTIVE_RELAY_MAX_QUEUE_DEPTH: the depth pacing holds a client queue at (0: off)."""
-    return int(django_settings.REACTIVE_RELAY_MAX_QUEUE_DEPTH)
+    return int(getattr(django_settings, "REACTIVE_RELAY_MAX_QUEUE_DEPTH", 0))
 
 
 def outbox_min_age() -> timedelta:
     """REACTIVE_OUTBOX_MIN_AGE_SECONDS: how old a pending row is before the sweep takes it."""
-    return timedelta(seconds=django_settings.REACTIVE_OUTBOX_MIN_AGE_SECONDS)
+    return timedelta(seconds=float(getattr(django_settings, "REACTIVE_OUTBOX_MIN_AGE_SECONDS", 2)))
 
 
 def outbox_retention() -> timedelta:
     """REACTIVE_OUTBOX_RETENTION_SECONDS: how long a sent row is kept."""
-    return timedelta(seconds=float(django_settings.REACTIVE_OUTBOX_RETENTION_SECONDS))
+    seconds = getattr(django_settings, "REACTIVE_OUTBOX_RETENTION_SECONDS", 7 * 24 * 3600)
+    return timedelta(seconds=float(seconds))
 
 
 def celery_app() -> Any:

@@ -13,12 +13,11 @@ import functools
 import logging
 from collections.abc import Collection, Mapping
 
-from django.contrib.auth.models import User
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from reactive_users.core.contract import Action, FieldValue, encode, new_event
-from reactive_users.master import changes, conf, limits
+from reactive_users.master import changes, conf, fields, limits
 from reactive_users.master.models import OutboxEvent, UserVersion
 from reactive_users.master.relay import triggers
 
@@ -27,21 +26,30 @@ logger = logging.getLogger(__name__)
 #: Instance attribute holding the user's ``changes.Snapshot`` as loaded or last saved.
 SNAPSHOT_ATTR = "_reactive_snapshot"
 
+#: Any instance of the project's user model (``AUTH_USER_MODEL``, ``fields.user_model``).
+User = Model
+
+
+def _snapshot(user: User) -> changes.Snapshot:
+    """The user's published values and exclusion as the instance holds them now."""
+    return changes.take_snapshot(user, fields.published_columns(), conf.exclude_rule())
+
 
 def user_snapshot_take(*, user: User) -> None:
     """Remember the tracked values of a user as loaded, so a save needs no SELECT to diff."""
-    setattr(user, SNAPSHOT_ATTR, changes.take_snapshot(user, conf.reactive_settings().user_fields))
+    setattr(user, SNAPSHOT_ATTR, _snapshot(user))
 
 
 def user_limits_check(*, user: User, update_fields: Collection[str] | None) -> None:
     """Before a save: refuse (``limits.FieldLimitError``) a published field it would write
     beyond the model's limits, as PostgreSQL refuses it, so that no database stores and
     publishes what every client refuses (``limits.py``)."""
-    fields = conf.reactive_settings().user_fields
+    columns = fields.published_columns()
     if update_fields is not None:
-        fields = tuple(name for name in fields if name in update_fields)
-    values = changes.tracked_values(user, fields)
-    max_lengths = {name: getattr(User._meta.get_field(name), "max_length", None) for name in values}
+        columns = {name: col for name, col in columns.items() if name in update_fields}
+    values = changes.tracked_values(user, columns)
+    meta = type(user)._meta
+    max_lengths = {name: getattr(meta.get_field(name), "max_length", None) for name in values}
     found = limits.breaches(values, max_lengths)
     if found:
         who = f"user {user.pk}" if user.pk else "a new user"
@@ -53,7 +61,7 @@ def user_saved(
 ) -> OutboxEvent | None:
     """Record the event a save calls for, if any, and refresh the user's snapshot."""
     old: changes.Snapshot | None = getattr(user, SNAPSHOT_ATTR, None)
-    current = changes.take_snapshot(user, conf.reactive_settings().user_fields)
+    current = _snapshot(user)
     new = changes.saved_snapshot(old, current, update_fields)
     setattr(user, SNAPSHOT_ATTR, new)  # a second save compares against what this one wrote
     decision = changes.decide_save(
@@ -66,7 +74,9 @@ def user_saved(
 
 def user_deleted(*, user: User) -> OutboxEvent:
     """Record the delete of a user; an excluded user's carries no fields (``changes``)."""
-    decision = changes.decide_delete(user=user, publish_staff=conf.publish_staff())
+    decision = changes.decide_delete(
+        user=user, publish_staff=conf.publish_staff(), rule=conf.exclude_rule()
+    )
     return _record(user, decision)
 
 
@@ -97,7 +107,7 @@ def user_record_change(
     holds exactly the allow-listed fields, never a password, login time, group or id; none
     at all without ``with_fields`` (an excluded user's withdrawal or delete).
     """
-    fields = conf.reactive_settings().user_fields if with_fields else ()
+    columns = fields.published_columns() if with_fields else {}
     with transaction.atomic():
         version = _next_version(user.pk)
         envelope = new_event(
@@ -105,7 +115,7 @@ def user_record_change(
             user_id=user.pk,
             version=version,
             changed=changed,
-            user=_payload(user, values or {}, fields),
+            user=_payload(user, values or {}, columns),
         )
         event = OutboxEvent.objects.create(
             event_id=envelope.event_id,
@@ -132,21 +142,22 @@ def users_republish(*, queryset: QuerySet[User], chunk_size: int = 500) -> int:
     For users changed by writes that send no signals (``QuerySet.update()``,
     ``bulk_create``/``bulk_update``, raw SQL, ``loaddata``): each gets its next version and an
     outbox row, published like any change. An excluded user (staff/superuser unless
-    REACTIVE_PUBLISH_STAFF) gets a ``withdrawn`` event instead, so that a promotion written
-    without signals still removes the user from every client. Users are locked and read
-    afresh in chunks of ``chunk_size``, one transaction each, so an event carries what the
-    row holds at its version even while the user is being saved elsewhere. Returns how many
-    events were recorded.
+    REACTIVE_PUBLISH_STAFF, or as REACTIVE_EXCLUDE_USER says) gets a ``withdrawn`` event
+    instead, so that a promotion written without signals still removes the user from every
+    client. Users are locked and read afresh in chunks of ``chunk_size``, one transaction each,
+    so an event carries what the row holds at its version even while the user is being saved
+    elsewhere. Returns how many events were recorded.
     """
-    fields = conf.reactive_settings().user_fields
     publish_staff = conf.publish_staff()
+    model = fields.user_model()
     ids = list(queryset.order_by("pk").values_list("pk", flat=True))
     recorded = 0
     for start in range(0, len(ids), chunk_size):
         with transaction.atomic():
-            users = User.objects.select_for_update().filter(pk__in=ids[start : start + chunk_size])
+            chunk = ids[start : start + chunk_size]
+            users = model._default_manager.select_for_update().filter(pk__in=chunk)
             for user in users.order_by("pk"):
-                now = changes.take_snapshot(user, fields)
+                now = _snapshot(user)
                 decision = changes.decide_republish(user=now, publish_staff=publish_staff)
                 _record(user, decision, now.values)
                 recorded += 1
@@ -177,10 +188,11 @@ def _next_version(user_id: int) -> int:
 
 
 def _payload(
-    user: User, values: Mapping[str, FieldValue], fields: tuple[str, ...]
+    user: User, values: Mapping[str, FieldValue], columns: Mapping[str, str]
 ) -> dict[str, FieldValue]:
-    """Exactly the allow-listed ``fields``: from ``values``, else read from the instance."""
+    """Exactly the allow-listed fields (``columns``: name -> attribute): from ``values``,
+    else read from the instance (a foreign key's id, never the related row)."""
     return {
-        name: values[name] if name in values else changes.field_value(getattr(user, name))
-        for name in fields
+        name: values[name] if name in values else changes.field_value(getattr(user, col))
+        for name, col in columns.items()
     }

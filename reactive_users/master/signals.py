@@ -1,4 +1,8 @@
-"""Thin receivers on ``auth.User``: each only calls a service (see services.py, changes.py).
+"""Thin receivers on the project's user model (``AUTH_USER_MODEL``, whatever it is): each
+only calls a service (see services.py, changes.py).
+
+They are connected to ``settings.AUTH_USER_MODEL`` by its label, so Django binds them to the
+model once it is loaded (a model signal's lazy sender), never to ``auth.User`` behind a swap.
 
 ``post_init`` snapshots the tracked fields as loaded, so a save detects its changes without
 a SELECT and a rename never looks up the old row by username. ``pre_save`` refuses a
@@ -13,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.conf import settings
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from reactive_users.master import services
+
+User = Model  # an instance of the project's user model
 
 
 def user_initialised(sender: type[User], instance: User, **kwargs: Any) -> None:
@@ -48,8 +55,10 @@ def user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    """Connect the receivers (called from ``UsersConfig.ready``); idempotent."""
-    post_init.connect(user_initialised, sender=User, dispatch_uid="reactive-user-init")
-    pre_save.connect(user_saving, sender=User, dispatch_uid="reactive-user-limits")
-    post_save.connect(user_saved, sender=User, dispatch_uid="reactive-user-save")
-    post_delete.connect(user_deleted, sender=User, dispatch_uid="reactive-user-delete")
+    """Connect the receivers to ``AUTH_USER_MODEL`` (called from ``UsersConfig.ready``);
+    idempotent."""
+    model = settings.AUTH_USER_MODEL
+    post_init.connect(user_initialised, sender=model, dispatch_uid="reactive-user-init")
+    pre_save.connect(user_saving, sender=model, dispatch_uid="reactive-user-limits")
+    post_save.connect(user_saved, sender=model, dispatch_uid="reactive-user-save")
+    post_delete.connect(user_deleted, sender=model, dispatch_uid="reactive-user-delete")

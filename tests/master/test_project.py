@@ -71,7 +71,7 @@ def test_a_field_outside_auth_user_fails_the_system_check(settings, master_setti
 
     [error] = check_user_fields()
 
-    assert error.id == "users.E001"
+    assert error.id == "reactive_users.E001"
     assert "'nickname'" in error.msg
 
 

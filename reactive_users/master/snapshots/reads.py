@@ -1,7 +1,9 @@
 """Reading master users for snapshots (ORM): what a backfill sends, a repair's users, the
 dump ``reactive diff`` reads, and the users an operator picks for ``republish``.
 
-A user's fields, privileges and version are read in ONE statement (the ``User`` rows
+Users are rows of the project's user model (``AUTH_USER_MODEL``, ``fields.user_model``),
+read by master id and the published fields only. A user's fields, privileges and version
+are read in ONE statement (the user rows
 annotated with a subquery of ``UserVersion.version``), so under READ COMMITTED (and
 SQLite's snapshot) they are consistent: the fields (and whether the user is excluded) are
 at least those of the version's live event. Read the other way round (fields, then
@@ -17,12 +19,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet, Subquery
 
 from reactive_users.core import selection
-from reactive_users.master import changes, conf
+from reactive_users.core.errors import UsageError
+from reactive_users.master import changes, conf, fields
 from reactive_users.master.models import OutboxEvent, UserVersion
 from reactive_users.master.snapshots.text import UserState
 
@@ -30,6 +32,16 @@ from reactive_users.master.snapshots.text import UserState
 DEFAULT_BATCH = 500
 
 _VERSION = "reactive_version"
+
+User = Model  # an instance of the project's user model
+
+
+def _users() -> QuerySet[User]:
+    return fields.user_model()._default_manager.all()
+
+
+def _has_field(name: str) -> bool:
+    return any(f.name == name for f in fields.user_model()._meta.concrete_fields)
 
 
 def _changed_since(since: datetime) -> Exists:
@@ -44,16 +56,20 @@ def users_in_scope(*, since: datetime | None = None) -> QuerySet[User]:
 
     "Changed" means an event was recorded for the user at or after ``since``: a write that
     bypassed the signals (``QuerySet.update()``, raw SQL) left none; republish those users.
+    "Joined" is ``date_joined``, on a model that has it.
     """
-    users = User.objects.all()
+    users = _users()
     if since is not None:
-        users = users.filter(Q(date_joined__gte=since) | _changed_since(since))
+        changed = Q(_changed_since(since))
+        users = users.filter(
+            Q(date_joined__gte=since) | changed if _has_field("date_joined") else changed
+        )
     return users
 
 
 def tombstones_in_scope(*, since: datetime | None = None) -> QuerySet[UserVersion]:
     """``UserVersion`` rows whose user is gone; with ``since``, with an event since then."""
-    rows = UserVersion.objects.filter(~Exists(User.objects.filter(pk=OuterRef("user_id"))))
+    rows = UserVersion.objects.filter(~Exists(_users().filter(pk=OuterRef("user_id"))))
     if since is not None:
         recent = OutboxEvent.objects.filter(user_id=OuterRef("user_id"), created_at__gte=since)
         rows = rows.filter(Exists(recent))
@@ -78,29 +94,48 @@ def user_states_read(*, user_ids: Sequence[int]) -> list[UserState]:
     """The users among ``user_ids`` with each one's fields, privileges and version, in ONE
     statement; an excluded user's fields are not kept.
 
-    Users deleted meanwhile are simply absent (their delete travels as a live event).
+    Users deleted meanwhile are simply absent (their delete travels as a live event). With
+    the project's own exclusion rule (REACTIVE_EXCLUDE_USER) whole instances are read, still
+    in one statement, for the rule to look at.
     """
-    fields = conf.reactive_settings().user_fields
+    published = fields.published_fields()
     version = UserVersion.objects.filter(user_id=OuterRef("pk")).values("version")[:1]
-    rows = (
-        User.objects.filter(pk__in=list(user_ids))
+    users = (
+        _users()
+        .filter(pk__in=list(user_ids))
         .annotate(**{_VERSION: Subquery(version)})
         .order_by("pk")
-        .values("pk", _VERSION, *changes.PRIVILEGE_FIELDS, *fields)
     )
-    publish_staff = conf.publish_staff()
-    states = []
-    for row in rows:
-        excluded = changes.excluded_by_privileges(row, publish_staff)
-        states.append(
-            UserState(
-                master_id=int(row["pk"]),
-                version=row[_VERSION],
-                excluded=excluded,
-                fields={} if excluded else {n: changes.field_value(row[n]) for n in fields},
+    rule = conf.exclude_rule()
+    if rule is not None:
+        columns = fields.published_columns()
+        return [
+            _state(
+                user.pk,
+                getattr(user, _VERSION),
+                bool(rule(user)),
+                changes.tracked_values(user, columns),
             )
+            for user in users
+        ]
+    privileges = fields.privilege_fields(fields.user_model())
+    publish_staff = conf.publish_staff()
+    return [
+        _state(
+            row["pk"],
+            row[_VERSION],
+            changes.excluded_by_privileges(row, publish_staff),
+            {n: changes.field_value(row[n]) for n in published},
         )
-    return states
+        for row in users.values("pk", _VERSION, *privileges, *published)
+    ]
+
+
+def _state(pk: Any, version: int | None, excluded: bool, values: dict[str, Any]) -> UserState:
+    """A user's state; an excluded user's fields are not kept."""
+    return UserState(
+        master_id=int(pk), version=version, excluded=excluded, fields={} if excluded else values
+    )
 
 
 def _tombstone_states(rows: QuerySet[UserVersion]) -> list[UserState]:
@@ -199,9 +234,10 @@ def users_selected(
 ) -> QuerySet[User]:
     """The users an operator picked for ``republish``: every criterion given must hold.
 
-    ``where`` holds Django lookups on ``auth.User`` (``{"last_name__startswith": "Sm"}``).
-    At least one criterion (or ``all_users``) is required, so nothing is republished by
-    accident.
+    ``where`` holds Django lookups on the user model (``{"last_name__startswith": "Sm"}``);
+    ``username_regex`` matches its login field (``USERNAME_FIELD``), ``joined_since`` its
+    ``date_joined`` (a model without one refuses it). At least one criterion (or
+    ``all_users``) is required, so nothing is republished by accident.
     """
     selection.check_chosen(
         all_users=all_users,
@@ -210,13 +246,16 @@ def users_selected(
         where=where,
         joined_since=joined_since,
     )
-    users = User.objects.all()
+    users = _users()
     if ids:
         users = users.filter(pk__in=list(ids))
     if username_regex:
-        users = users.filter(username__regex=username_regex)
+        login = fields.login_field(fields.user_model())
+        users = users.filter(**{f"{login}__regex": username_regex})
     if where:
         users = users.filter(**where)
     if joined_since is not None:
+        if not _has_field("date_joined"):
+            raise UsageError("--joined-since: the user model has no date_joined field")
         users = users.filter(date_joined__gte=joined_since)
     return users

@@ -28,13 +28,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ids", help="Master ids, e.g. 1,2,3.")
         parser.add_argument("--all", action="store_true", help="Every user.")
-        parser.add_argument("--username-regex", help="Usernames matching this regex.")
+        parser.add_argument("--username-regex", help="Logins (USERNAME_FIELD) matching this regex.")
         parser.add_argument(
             "--where",
             action="append",
             default=[],
             metavar="LOOKUP=VALUE",
-            help="A Django lookup on auth.User, e.g. is_active=false (repeatable).",
+            help="A Django lookup on the user model, e.g. is_active=false (repeatable).",
         )
         parser.add_argument("--joined-since", help="Users whose date_joined is on/after DATE.")
         parser.add_argument(

@@ -15,15 +15,17 @@ from reactive_users.master.models import UserVersion
 class Command(BaseCommand):
     help = (
         'Print one JSON line: {"user_id", "username", "version"} for the master user with this '
-        'username, or {"user_id": null} if there is none. Read-only.'
+        "login (the user model's USERNAME_FIELD: a username, or an email), or "
+        '{"user_id": null} if there is none. Read-only.'
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("username", help="The master user's username.")
+        parser.add_argument("username", help="The master user's login (USERNAME_FIELD).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"]
-        user = get_user_model().objects.filter(username=username).first()
+        model = get_user_model()
+        user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
         held = UserVersion.objects.filter(user_id=user.pk).first() if user else None
         found = {
             "user_id": None if user is None else int(user.pk),

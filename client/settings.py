@@ -20,6 +20,8 @@ REACTIVE_LISTENER_VISIBILITY_SECONDS (default 10) is how long a received batch s
 invisible to other listeners, extended while it is applied: what a killed listener costs.
 REACTIVE_LISTENER_NOTIFY_BACKLOG (default 1000) bounds the socket frames a listener keeps
 waiting while the channel layer does not answer (reactive_users/client/listener/notifier.py).
+REACTIVE_FIELD_MAP (``name=full_name,email=email``) maps master fields to this client's user
+fields; unset, the stock fields map to themselves (reactive_users/client/fieldmap.py).
 """
 
 from __future__ import annotations
@@ -193,6 +195,8 @@ REACTIVE_FIELD_MAX_LENGTHS = parse_max_lengths(
 REACTIVE_LISTENER_VISIBILITY_SECONDS = _listener_visibility_seconds()
 #: Socket frames the listener keeps waiting for the channel layer at most.
 REACTIVE_LISTENER_NOTIFY_BACKLOG = _listener_notify_backlog()
+#: Master field -> this client's user field; None: the stock fields, each to itself.
+REACTIVE_FIELD_MAP = tuning.parse_field_map("REACTIVE_FIELD_MAP", _env.get("REACTIVE_FIELD_MAP"))
 
 INSTALLED_APPS = [
     "daphne",

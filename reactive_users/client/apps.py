@@ -14,10 +14,11 @@ class ReplicaConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the receivers that end sockets whose credentials ended; register the
-        check of the field limits."""
+        checks of the field map and the field limits."""
         from django.core import checks
 
         from reactive_users.client import signals  # noqa: F401  (importing connects them)
-        from reactive_users.client.checks import check_field_limits
+        from reactive_users.client.checks import check_field_limits, check_field_map
 
+        checks.register(check_field_map)
         checks.register(check_field_limits)

@@ -1,4 +1,6 @@
-"""System checks: REACTIVE_FIELD_MAX_LENGTHS may only narrow replicated text fields."""
+"""System checks: the field map (REACTIVE_FIELD_MAP) must write fields this project's user
+model has and that can hold the master's values; REACTIVE_FIELD_MAX_LENGTHS may only narrow
+replicated text fields. Each error names the field and the fix."""
 
 from __future__ import annotations
 
@@ -6,27 +8,116 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
-from reactive_users.client import conf
+from reactive_users.client import conf, fieldmap
 from reactive_users.client.limits import NEVER_CUT
-from reactive_users.client.selectors import replicated_field_names
+
+#: The types of the stock master fields; any other master field may be text, a boolean,
+#: a number or a date (``reactive_users/master``'s allow-list), so it is only required to
+#: land in a field that holds such a value.
+STOCK_KINDS = {
+    "username": "text",
+    "email": "text",
+    "first_name": "text",
+    "last_name": "text",
+    "is_active": "boolean",
+}
+#: The model fields each kind of value can be stored in.
+_HOLDS: dict[str, tuple[type[models.Field[Any, Any]], ...]] = {
+    "text": (models.CharField, models.TextField),
+    "boolean": (models.BooleanField,),
+}
+#: The fields any value that travels can be stored in (a foreign key travels as its id).
+_SCALAR = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.IntegerField,
+    models.DateField,
+    models.TimeField,
+    models.ForeignKey,
+)
+_FIX = "fix REACTIVE_FIELD_MAP (master field -> a field of {model})"
+
+
+def check_field_map(**kwargs: Any) -> list[CheckMessage]:
+    """Refuse a mapping to a missing field, to one that cannot hold the value, two master
+    fields into one, and a mapping that leaves the model's required login field unwritten
+    (a replicated user would be created without it)."""
+    model = get_user_model()
+    label = model._meta.label
+    errors: list[CheckMessage] = []
+    seen: dict[str, str] = {}
+    for master, local in fieldmap.field_map().items():
+        error = _mapping_error(model, master, local)
+        if error is None and local in seen:
+            error = ("E104", f"master fields {seen[local]!r} and {master!r} both map to {local!r}")
+        seen.setdefault(local, master)
+        if error is not None:
+            code, why = error
+            errors.append(
+                Error(f"REACTIVE_FIELD_MAP: {why}", hint=_FIX.format(model=label), id=_id(code))
+            )
+    login = model.USERNAME_FIELD
+    if login not in seen and not _field_blank(model, login):
+        errors.append(
+            Error(
+                f"REACTIVE_FIELD_MAP writes no {login!r}, {label}'s USERNAME_FIELD, and it is "
+                "required: replicated users could not be created",
+                hint=f"map the master field that carries it, e.g. {{'email': {login!r}}}",
+                id=_id("E103"),
+            )
+        )
+    return errors
+
+
+def _mapping_error(model: Any, master: str, local: str) -> tuple[str, str] | None:
+    label = model._meta.label
+    try:
+        field = model._meta.get_field(local)
+    except FieldDoesNotExist:
+        return "E101", f"{master!r} maps to {local!r}, which {label} does not have"
+    if not getattr(field, "concrete", False) or field.many_to_many or field.one_to_many:
+        return "E102", f"{master!r} maps to {local!r}, which is not a column of {label}"
+    kind = STOCK_KINDS.get(master)
+    holds = _HOLDS[kind] if kind is not None else _SCALAR
+    if not isinstance(field, holds):
+        what = f"a {kind} value" if kind is not None else "a plain value"
+        type_name = type(field).__name__
+        return "E102", f"{master!r} maps to {local!r}, a {type_name}, which cannot hold {what}"
+    return None
+
+
+def _field_blank(model: Any, name: str) -> bool:
+    try:
+        return bool(model._meta.get_field(name).blank)
+    except FieldDoesNotExist:
+        return False
+
+
+def _id(code: str) -> str:
+    return f"reactive_users.{code}"
 
 
 def check_field_limits(**kwargs: Any) -> list[CheckMessage]:
     """Refuse a limit on a field that is not a replicated text field of the user model
-    (a typo would otherwise leave the field unlimited, silently)."""
-    user_model = get_user_model()
-    text = {
-        name
-        for name in replicated_field_names()
-        if isinstance(user_model._meta.get_field(name), models.CharField)
-    }
-    allowed = text - NEVER_CUT
+    (a typo would otherwise leave the field unlimited, silently); unique fields are never cut."""
+    meta = get_user_model()._meta
+    text = set()
+    for name in fieldmap.mapped_fields():
+        try:
+            if isinstance(meta.get_field(name), models.CharField):
+                text.add(name)
+        except FieldDoesNotExist:  # check_field_map names it
+            continue
+    never = NEVER_CUT | set(fieldmap.unique_fields())
+    allowed = text - never
     return [
         Error(
             f"REACTIVE_FIELD_MAX_LENGTHS names {name!r}: "
-            + ("it is never cut" if name in NEVER_CUT else "not a replicated text field"),
+            + ("it is never cut" if name in never else "not a replicated text field"),
             hint=f"Use some of: {', '.join(sorted(allowed)) or 'none'}.",
             id="replica.E001",
         )

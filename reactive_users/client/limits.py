@@ -17,8 +17,9 @@ A field's limit here is the smaller of its model's ``max_length`` and that setti
                       status`` counts the users holding cut values and ``reactive diff``
                       reports them as truncated, naming the field
 
-A username is never cut, whatever the policy: it names one user on this client, and two
-master users whose names differ only past the limit would be given the same one.
+A username is never cut, whatever the policy, nor is any unique field (a unique email): it
+names one user on this client, and two master users whose values differ only past the
+limit would be given the same one.
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ def limit_of(model_limit: int | None, configured: int | None) -> int | None:
     return min(limits) if limits else None
 
 
-def fit(name: str, value: str, limit: int | None, policy: Policy) -> Fit:
-    """How field ``name``'s ``value`` is stored under ``limit`` and ``policy``."""
+def fit(
+    name: str, value: str, limit: int | None, policy: Policy, *, never_cut: bool = False
+) -> Fit:
+    """How field ``name``'s ``value`` is stored under ``limit`` and ``policy``; a unique
+    field (``never_cut``) is never cut, as a username is not."""
     if limit is None or len(value) <= limit:
         return Fit(value)
     too_long = f"{name} is {len(value)} characters, more than this client's limit of {limit}"
-    if name in NEVER_CUT:
+    if never_cut or name in NEVER_CUT:
         return Fit(value, refused=f"{too_long}; a {name} is never cut: widen the field")
     if policy is Policy.TRUNCATE:
         return Fit(value[:limit], cut=True)

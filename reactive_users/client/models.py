@@ -8,6 +8,11 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 
+#: How the placeholder of a parked user's unique value starts (``apply/uniques.py``): '!' is
+#: allowed neither by Django's username validator nor in an email address a form accepts,
+#: so no local user can own one.
+PLACEHOLDER = "!replica-"
+
 
 class Replica(models.Model):
     """One master user as this client holds it; matched by master id, never by username."""
@@ -25,10 +30,13 @@ class Replica(models.Model):
     #: The master's per-user version of the last event applied.
     version = models.PositiveBigIntegerField()
     #: The username the master gave this user at ``version``. The local user's differs only
-    #: while parked (``services.placeholder_username``): another replicated user still held
+    #: while parked (``apply.placeholder_username``): another replicated user still held
     #: it when this version arrived, and gives it back when it moves on. Indexed: every
     #: rename and delete looks up who waits for the name it frees.
     username = models.CharField(max_length=150, blank=True, default="", db_index=True)
+    #: The same for the other unique fields the mapping writes (a unique email): {field:
+    #: value} as the master gave them at ``version`` (``fieldmap.unique_fields``).
+    wanted = models.JSONField(default=dict, blank=True)
     #: True once the master deleted the user: late creates/updates are then ignored.
     tombstone = models.BooleanField(default=False)
     #: True while the user is outside the master's published set (staff or superuser not

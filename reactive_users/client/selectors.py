@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.models import Session
 from django.utils.crypto import constant_time_compare
 
-from reactive_users.client import conf, frames, limits, tokens
+from reactive_users.client import fieldmap, frames, limits, tokens
 from reactive_users.client.credentials import (
     Credentials,
     Facts,
@@ -24,16 +23,22 @@ from reactive_users.client.credentials import (
 from reactive_users.client.models import Replica, TokenGeneration
 from reactive_users.core.contract import FieldValue
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser as User
+
 
 def replicated_field_names() -> tuple[str, ...]:
-    """The allow-listed user fields (REACTIVE_USER_FIELDS) that exist on this client's User."""
-    model_fields = {f.name for f in User._meta.concrete_fields}
-    return tuple(name for name in conf.shared().user_fields if name in model_fields)
+    """This client's user fields that master fields are mapped to (``fieldmap.py``)."""
+    return fieldmap.mapped_fields()
 
 
-def replicated_fields(user: User) -> dict[str, FieldValue]:
-    """The user's replicated field values, as this client holds them."""
-    return {name: _plain(getattr(user, name)) for name in replicated_field_names()}
+def replicated_fields(user: User, *, by_master: bool = False) -> dict[str, FieldValue]:
+    """The user's replicated field values, as this client holds them, named by this
+    client's fields (the page, the sockets) or, ``by_master``, by the master's (``diff``)."""
+    return {
+        (master if by_master else local): _plain(getattr(user, local))
+        for master, local in fieldmap.field_map().items()
+    }
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ def replica_records(*, chunk_size: int = 1000) -> Iterator[dict[str, Any]]:
     for replica in replicas.iterator(chunk_size=chunk_size):
         fields: dict[str, FieldValue] | None = {}
         if not (replica.tombstone or replica.withdrawn):
-            fields = replicated_fields(replica.user) if replica.user is not None else None
+            user = replica.user
+            fields = replicated_fields(user, by_master=True) if user is not None else None
         record: dict[str, Any] = {
             "master_id": replica.master_id,
             "version": replica.version,
@@ -112,7 +118,7 @@ def credential_facts(held: Sequence[Credentials]) -> list[Facts]:
     whatever their number (database sessions)."""
     keys = [c.session_key for c in held if isinstance(c, SessionCredentials)]
     sessions = Session.objects.in_bulk(keys)
-    users = User.objects.in_bulk({c.user_id for c in held})
+    users = get_user_model()._default_manager.in_bulk({c.user_id for c in held})
     token_users = {c.user_id for c in held if not isinstance(c, SessionCredentials)}
     generations = dict(
         TokenGeneration.objects.filter(user_id__in=token_users).values_list("user_id", "value")

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model
 from django.utils.crypto import constant_time_compare
 
 from reactive_users.client import conf, tokens
 from reactive_users.client.handshake import OriginCheck
 from reactive_users.client.selectors import token_generation
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser as User
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ def token_user(token: str) -> tuple[User, tokens.Claims] | None:
     except tokens.TokenError as exc:
         logger.info("refused stream token: %s", exc)  # never the token itself
         return None
-    user = User.objects.filter(pk=claims.user_id).first()
+    user = get_user_model()._default_manager.filter(pk=claims.user_id).first()
     if user is None or not user.is_active:
         logger.info("refused stream token of user %d: no such active user", claims.user_id)
         return None

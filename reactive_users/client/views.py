@@ -8,8 +8,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -70,7 +70,7 @@ def stream_token(request: HttpRequest) -> JsonResponse:
 def label(name: str) -> str:
     """A field's human name, as Django's admin shows it ("first name", "email address")."""
     try:
-        field = User._meta.get_field(name)
+        field = get_user_model()._meta.get_field(name)
     except FieldDoesNotExist:
         field = None
     verbose = getattr(field, "verbose_name", None) or name.replace("_", " ")

@@ -14,21 +14,24 @@ delete does (Django's collector, signals, parked names given back) and keeps a w
 marker instead of a tombstone; the user's sockets get the final ``gone`` frame. A later
 upsert of a withdrawn user creates a new local user (``_upsert`` with no user held).
 
-What the sockets are told is ``frames.outcome_messages``; usernames passing between users
-are ``usernames.py``; the payload as stored is ``values.py``.
+The local user is of whatever model ``AUTH_USER_MODEL`` names; the payload reaches its
+fields through the field map (``fieldmap.py``). What the sockets are told is
+``frames.outcome_messages``; unique values (usernames, unique emails) passing between users
+are ``uniques.py``; the payload as stored is ``values.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import User
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from reactive_users.client import frames, limits
+from reactive_users.client import fieldmap, frames, limits
 from reactive_users.client.apply.reads import BatchReads, read_database, replicas_for_update
-from reactive_users.client.apply.usernames import free_username, unpark
+from reactive_users.client.apply.uniques import free_value, unpark
 from reactive_users.client.apply.values import writable_values
 from reactive_users.client.decide import Decision, Held, decide, implausible
 from reactive_users.client.models import Replica
@@ -37,6 +40,9 @@ from reactive_users.client.selectors import replicated_fields
 from reactive_users.core import naming
 from reactive_users.core.contract import Envelope, FieldValue
 from reactive_users.core.errors import ApplyError, ImplausibleVersion
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser as User
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,15 +133,20 @@ def _upsert(
     """Create or update the event's user; the user, and the fields stored cut and to what."""
     values, truncated = writable_values(event)
     user = replica.user if replica is not None else None
-    username = values.get("username")
-    if user is None and not username:
-        raise ApplyError(f"event {event.event_id}: master user {event.user_id} has no username")
-    freed = ""
-    if isinstance(username, str) and (user is None or user.username != username):
-        free_username(username, owner=user, event=event, batch=batch)
-        freed = user.username if user is not None else ""
+    model = get_user_model()
+    login = model.USERNAME_FIELD
+    if user is None and login in fieldmap.mapped_fields() and not values.get(login):
+        raise ApplyError(f"event {event.event_id}: master user {event.user_id} has no {login}")
+    freed: dict[str, str] = {}
+    uniques = fieldmap.unique_fields()
+    for name in uniques:
+        value = values.get(name)
+        if isinstance(value, str) and (user is None or getattr(user, name) != value):
+            free_value(name, value, owner=user, event=event, batch=batch)
+            if user is not None:
+                freed[name] = getattr(user, name)
     if user is None:
-        user = User(**values)
+        user = model(**values)
         user.set_unusable_password()  # logs in with credentials this client sets, if any
         user.save()
     else:
@@ -149,10 +160,13 @@ def _upsert(
         if changed:
             user.save(update_fields=list(values))
     if batch is not None:
-        batch.claim(user.username)
-    _save_replica(replica, event, user=user, username=username, truncated=truncated)
-    if freed:
-        unpark(freed, event=event, batch=batch)
+        for name in uniques:
+            if isinstance(held := getattr(user, name), str):
+                batch.claim(name, held)
+    _save_replica(replica, event, user=user, values=values, truncated=truncated)
+    for name, old in freed.items():
+        if old:
+            unpark(name, old, event=event, batch=batch)
     return user, truncated
 
 
@@ -161,15 +175,21 @@ def _delete(
 ) -> None:
     """Remove the local user, if any; the replica keeps a tombstone, or a withdrawn marker."""
     user = replica.user if replica is not None else None
-    _save_replica(replica, event, user=None, username=None, withdrawn=withdrawn)
+    _save_replica(replica, event, user=None, values=None, withdrawn=withdrawn)
     if user is None:
         return
-    if batch is not None and batch.defer_deletes and batch.nobody_waits_for(user.username):
+    held = [(name, value) for name in fieldmap.unique_fields() if (value := getattr(user, name))]
+    if (
+        batch is not None
+        and batch.defer_deletes
+        and all(batch.nobody_waits_for(name, value) for name, value in held)
+    ):
         batch.delete_later(user)  # nobody to unpark: nothing reads the user before the flush
         return
     read_database(batch)  # deletes in event order
     user.delete()
-    unpark(user.username, event=event, batch=batch)
+    for name, value in held:
+        unpark(name, value, event=event, batch=batch)
 
 
 def _save_replica(
@@ -177,7 +197,7 @@ def _save_replica(
     event: Envelope,
     *,
     user: User | None,
-    username: FieldValue,
+    values: Mapping[str, FieldValue] | None,
     withdrawn: bool = False,
     truncated: Mapping[str, int] | None = None,
 ) -> None:
@@ -192,9 +212,18 @@ def _save_replica(
     replica.last_event_id = event.event_id
     replica.truncated = limits.joined(truncated or {})
     names = _REPLICA_WRITES
+    username = (values or {}).get("username")
     if isinstance(username, str):
         replica.username = username
         names = _REPLICA_WRITES_RENAMED
+    wanted = {
+        name: value
+        for name in fieldmap.unique_fields()
+        if name != "username" and isinstance(value := (values or {}).get(name), str)
+    }
+    if wanted:  # only on a client whose mapping writes a unique field other than username
+        replica.wanted = wanted
+        names = (*names, "wanted")
     if adding:  # as replica.save() would, for less work (``reactive_users.client.rows``)
         row_insert(replica)
     else:
@@ -211,7 +240,7 @@ _REPLICA_WRITES: tuple[str, ...] = (
     "truncated",
     "updated_at",
 )
-#: ... and with the payload's username.
+#: ... and with the payload's username (``wanted``: with its other unique values).
 _REPLICA_WRITES_RENAMED = (*_REPLICA_WRITES, "username")
 
 

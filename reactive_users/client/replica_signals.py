@@ -13,8 +13,10 @@ Each is sent with ``sender`` (the user model), ``master_id`` and:
 They are sent from ``transaction.on_commit``: receivers see the committed rows, and nothing
 is sent for an event rolled back. They are sent with ``send_robust``: a receiver that raises
 is logged with its traceback and never stops the listener nor loses the event, which stays
-applied. Making a receiver do its own work reliably (and idempotently: backfill and repair
-may send ``user_updated`` again) is the project's job.
+applied. They run in the listener's thread once its batch commits, before it takes the next:
+a receiver should be quick and hand slow work to a task queue. Making a receiver do its own
+work reliably (and idempotently: backfill and repair may send ``user_updated`` again) is the
+project's job.
 """
 
 from __future__ import annotations

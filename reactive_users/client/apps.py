@@ -14,11 +14,16 @@ class ReplicaConfig(AppConfig):
 
     def ready(self) -> None:
         """Connect the receivers that end sockets whose credentials ended; register the
-        checks of the field map and the field limits."""
+        checks of the field map, the field limits and the linking policy."""
         from django.core import checks
 
         from reactive_users.client import signals  # noqa: F401  (importing connects them)
-        from reactive_users.client.checks import check_field_limits, check_field_map
+        from reactive_users.client.checks import (
+            check_field_limits,
+            check_field_map,
+            check_link_by,
+        )
 
         checks.register(check_field_map)
         checks.register(check_field_limits)
+        checks.register(check_link_by)

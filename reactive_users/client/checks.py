@@ -124,3 +124,36 @@ def check_field_limits(**kwargs: Any) -> list[CheckMessage]:
         for name in conf.field_max_lengths()
         if name not in allowed
     ]
+
+
+def check_link_by(**kwargs: Any) -> list[CheckMessage]:
+    """Refuse a REACTIVE_LINK_BY that is not a unique field of the user model the map writes:
+    a link must find one local user, and the field must be the one the master's value lands in."""
+    name = conf.link_by()
+    if name is None:
+        return []
+    model = get_user_model()
+    field = _field_or_none(model, name)
+    if field is None:
+        why = "not a field of"
+    elif not getattr(field, "unique", False):
+        why = "not a unique field of"
+    elif name not in fieldmap.mapped_fields():
+        why = "a field REACTIVE_FIELD_MAP does not write, of"
+    else:
+        return []
+    return [
+        Error(
+            f"REACTIVE_LINK_BY names {name!r}, {why} {model._meta.label}",
+            hint="name a unique field of the user model that REACTIVE_FIELD_MAP writes "
+            "(e.g. 'email'), or leave REACTIVE_LINK_BY unset",
+            id=_id("E105"),
+        )
+    ]
+
+
+def _field_or_none(model: Any, name: str) -> Any:
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None

@@ -107,6 +107,13 @@ def field_map_setting() -> dict[str, str] | None:
     return {str(master): str(local) for master, local in value.items()}
 
 
+def link_by() -> str | None:
+    """REACTIVE_LINK_BY: the unique user field (as the field map names it) by which a master
+    user's first event links an existing local, non-replicated user; None: never link."""
+    value = _get("REACTIVE_LINK_BY", (str, type(None)), None)
+    return None if value is None else str(value)
+
+
 def has_shared() -> bool:
     """Whether the project defines REACTIVE_SETTINGS (a project may leave it to the default)."""
     return hasattr(settings, "REACTIVE_SETTINGS")

@@ -91,6 +91,18 @@ def test_a_wrong_field_map_fails_the_check_naming_the_field_and_the_fix(tmp_path
     assert "HINT:" in done.stderr
 
 
+def test_a_linking_policy_on_a_field_that_is_not_unique_fails_the_check(tmp_path):
+    module = tmp_path / "linking_settings.py"
+    module.write_text(f"from {SETTINGS} import *  # noqa\nREACTIVE_LINK_BY = 'full_name'\n")
+    done = django(tmp_path, "check", settings="linking_settings")
+    assert done.returncode == 1
+    assert (
+        "(reactive_users.E105) REACTIVE_LINK_BY names 'full_name', not a unique field of "
+        "accounts.User"
+    ) in done.stderr
+    assert "HINT:" in done.stderr
+
+
 def test_the_projects_listener_applies_a_custom_masters_event_from_sqs(
     tmp_path, moto_endpoint: str, prefix: str
 ):

@@ -17,7 +17,9 @@ upsert of a withdrawn user creates a new local user (``_upsert`` with no user he
 The local user is of whatever model ``AUTH_USER_MODEL`` names; the payload reaches its
 fields through the field map (``fieldmap.py``). What the sockets are told is
 ``frames.outcome_messages``; unique values (usernames, unique emails) passing between users
-are ``uniques.py``; the payload as stored is ``values.py``.
+are ``uniques.py``; the payload as stored is ``values.py``; an existing local user linked by
+a user's first event (``REACTIVE_LINK_BY``) is ``link.py``. Once the transaction commits, the
+project hears what happened to its users (``replica_signals.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.dispatch import Signal
 
-from reactive_users.client import fieldmap, frames, limits
+from reactive_users.client import fieldmap, frames, limits, replica_signals
+from reactive_users.client.apply.link import local_match
 from reactive_users.client.apply.reads import BatchReads, read_database, replicas_for_update
 from reactive_users.client.apply.uniques import free_value, unpark
 from reactive_users.client.apply.values import writable_values
@@ -100,15 +104,30 @@ def event_apply(
             user: User | None = None
             truncated: tuple[str, ...] = ()
             if decision is Decision.UPSERT:
-                user, cut = _upsert(replica, event, batch)
+                user, cut, signal, changed = _upsert(replica, event, batch)
                 truncated = tuple(cut)
+                if signal is not replica_signals.user_updated or changed:
+                    _announce(signal, event, user=user, changed=changed)
             elif decision in (Decision.DELETE, Decision.WITHDRAW):
-                _delete(replica, event, batch, withdrawn=decision is Decision.WITHDRAW)
+                withdrawn = decision is Decision.WITHDRAW
+                removed = _delete(replica, event, batch, withdrawn=withdrawn)
+                if removed is not None:
+                    gone = (
+                        replica_signals.user_withdrawn
+                        if withdrawn
+                        else replica_signals.user_deleted
+                    )
+                    _announce(gone, event, user_id=removed)
     except BaseException:
         if batch is not None:  # rolled back: objects in hand may be ahead of the database
             batch.forget()
         raise
     return _result(event, decision, user, held_version=held, truncated=truncated)
+
+
+def _announce(signal: Signal, event: Envelope, **kwargs: object) -> None:
+    """Send ``signal`` about the event's user once the transaction commits."""
+    replica_signals.send_on_commit(signal, get_user_model(), master_id=event.user_id, **kwargs)
 
 
 def _locked_replica(master_id: int, batch: BatchReads | None) -> Replica | None:
@@ -129,10 +148,14 @@ def _held(replica: Replica | None) -> Held | None:
 
 def _upsert(
     replica: Replica | None, event: Envelope, batch: BatchReads | None
-) -> tuple[User, dict[str, int]]:
-    """Create or update the event's user; the user, and the fields stored cut and to what."""
+) -> tuple[User, dict[str, int], Signal, list[str]]:
+    """Create, link or update the event's user; the user, the fields stored cut and to
+    what, the signal to send (created, linked or updated) and the local fields changed."""
     values, truncated = writable_values(event)
     user = replica.user if replica is not None else None
+    signal = replica_signals.user_updated
+    if replica is None and (user := local_match(values, event, batch)) is not None:
+        signal = replica_signals.user_linked
     model = get_user_model()
     login = model.USERNAME_FIELD
     if user is None and login in fieldmap.mapped_fields() and not values.get(login):
@@ -149,8 +172,9 @@ def _upsert(
         user = model(**values)
         user.set_unusable_password()  # logs in with credentials this client sets, if any
         user.save()
+        signal, changed = replica_signals.user_created, list(values)
     else:
-        changed = any(getattr(user, name) != value for name, value in values.items())
+        changed = [name for name, value in values.items() if getattr(user, name) != value]
         for name, value in values.items():
             setattr(user, name, value)
         # An UPDATE that writes nothing new (a snapshot of an equal user) is skipped. When
@@ -167,17 +191,19 @@ def _upsert(
     for name, old in freed.items():
         if old:
             unpark(name, old, event=event, batch=batch)
-    return user, truncated
+    return user, truncated, signal, changed
 
 
 def _delete(
     replica: Replica | None, event: Envelope, batch: BatchReads | None, *, withdrawn: bool
-) -> None:
-    """Remove the local user, if any; the replica keeps a tombstone, or a withdrawn marker."""
+) -> int | None:
+    """Remove the local user, if any; the replica keeps a tombstone, or a withdrawn marker.
+    The removed user's id, or None."""
     user = replica.user if replica is not None else None
     _save_replica(replica, event, user=None, values=None, withdrawn=withdrawn)
     if user is None:
-        return
+        return None
+    removed = int(user.pk)
     held = [(name, value) for name in fieldmap.unique_fields() if (value := getattr(user, name))]
     if (
         batch is not None
@@ -185,11 +211,12 @@ def _delete(
         and all(batch.nobody_waits_for(name, value) for name, value in held)
     ):
         batch.delete_later(user)  # nobody to unpark: nothing reads the user before the flush
-        return
+        return removed
     read_database(batch)  # deletes in event order
     user.delete()
     for name, value in held:
         unpark(name, value, event=event, batch=batch)
+    return removed
 
 
 def _save_replica(

@@ -32,3 +32,18 @@ class User(AbstractUser):
     REQUIRED_FIELDS: list[str] = []
 
     objects = UserManager()  # type: ignore[misc]
+
+
+class EmailAddress(models.Model):
+    """Standing in for allauth's ``account.EmailAddress``: the addresses a user may log in
+    with, and whether each is verified (allauth's mandatory verification asks otherwise)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_addresses")
+    email = models.EmailField(max_length=254)
+    verified = models.BooleanField(default=False)
+    primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "email"], name="accounts_email_per_user")
+        ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reactive_cli import supervisor
+from reactive_cli.checkout import with_reference_path
 from reactive_users.core import naming
 from reactive_users.core.errors import (
     ConfigError,
@@ -131,6 +132,7 @@ class Layout:
     def master_env(self) -> dict[str, str]:
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "master.settings",
+            "PYTHONPATH": with_reference_path(os.environ),
             "REACTIVE_RELAY_MAX_QUEUE_DEPTH": str(RELAY_MAX_QUEUE_DEPTH),
             "REACTIVE_SERVE_STATIC": "1",  # the admin's CSS: no web server in front here
         }
@@ -139,6 +141,7 @@ class Layout:
         port = self.client_port(name)  # its pages' origins: the only ones its sockets accept
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "client.settings",
+            "PYTHONPATH": with_reference_path(os.environ),
             "REACTIVE_CLIENT": name,
             "REACTIVE_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         }

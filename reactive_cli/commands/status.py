@@ -18,12 +18,13 @@ from rich.text import Text
 
 from reactive_cli import projects
 from reactive_cli import status as model
-from reactive_cli.commands import output
+from reactive_cli.commands import infra_status, output
 from reactive_cli.commands.backfill import client_environment
 from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
 from reactive_cli.config import Source
+from reactive_cli.supervisor import Supervisor
 from reactive_users.core import exitcodes
 from reactive_users.core.errors import StackError
 from reactive_users.core.settings import Settings
@@ -55,8 +56,15 @@ def status(
     CloudWatch metric, and peeking would count as a receive. --watch keeps going whatever it
     cannot read.
 
+    A stack `up --infra-only` started shows its programs (moto, Redis), their endpoints and
+    the provisioned clients' queues: no project of ours is run to read anything else.
+
     Example: reactive status --json
     """
+    recorded = target(config_path, state_dir.absolute(), enter=True).layout
+    if recorded is not None and recorded.infra_only:
+        infra_status.show(recorded, _running(state_dir.absolute()), json_output=json_output)
+        return
     read = _reader(state_dir.absolute(), config_path)
     if json_output or not watch:  # --json is one reading, as a script wants
         found = read()
@@ -91,11 +99,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
     sup = connect(state_dir)
     layout = found.layout
     if layout is not None:  # the local stack: its own endpoint, credentials and databases
-        if not sup.is_up():
-            raise StackError(
-                f"the local stack recorded in {state_dir} is not running (nothing answers on "
-                f"{sup.socket}): start it with `reactive up`"
-            )
+        _running(state_dir)
         settings = Settings.from_env(layout.common_env())
         clients, fifo, master_env = layout.clients, False, layout.master_env()
     elif found.source is Source.DEFAULTS:
@@ -133,6 +137,18 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
             )
 
     return read
+
+
+def _running(state_dir: Path) -> Supervisor:
+    """The supervisord of the local stack recorded in ``state_dir``; a ``StackError`` if
+    it is not running."""
+    sup = connect(state_dir)
+    if not sup.is_up():
+        raise StackError(
+            f"the local stack recorded in {state_dir} is not running (nothing answers on "
+            f"{sup.socket}): start it with `reactive up`"
+        )
+    return sup
 
 
 def render(found: model.StackStatus, *, problems: bool = False) -> Group:

@@ -5,7 +5,8 @@ is the Redis (never the machine's own 6379), SQLite files hold the databases. Th
 decides what runs: ``layout`` (the state directory, ports and clients), ``programs`` (the
 supervisord programs and their config file); ``lifecycle`` does it (``up``/``down``), with
 ``ports`` (is a port free, does it answer), ``bootstrap`` (provision, migrate) and ``demo``
-(the demo accounts, written by ``seed`` inside each project's process).
+(the demo accounts, written by ``seed`` inside each project's process); ``infra`` says what
+``up --infra-only`` (moto and Redis alone) gives the operator's own projects.
 
 This module is the surface the commands and the tests use.
 """

@@ -37,7 +37,8 @@ def run_module(
 
 
 def bootstrap(layout: Layout) -> None:
-    """Provision the embedded SNS/SQS (and record what exists), migrate every database."""
+    """Provision the embedded SNS/SQS (and record what exists), migrate every database
+    (none with ``infra_only``: the operator's own projects migrate their own)."""
     # Imported here: the commands import this package, and only `up` needs boto3.
     from reactive_cli.provision import ClientSpec, ensure
     from reactive_users.core import resources
@@ -52,6 +53,8 @@ def bootstrap(layout: Layout) -> None:
         endpoint_url=settings.aws_endpoint_url,
         region=settings.aws_region,
     )
+    if layout.infra_only:
+        return
     run_module(layout, layout.master_env(), "master", "migrate", "--verbosity", "0")
     for name in layout.clients:
         run_module(layout, layout.client_env(name), "client", "migrate", "--verbosity", "0")

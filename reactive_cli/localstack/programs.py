@@ -65,7 +65,7 @@ def redis_argv(redis_server: str, *, port: int, directory: Path) -> list[str]:
 
 
 def programs(layout: Layout, redis_server: str) -> list[Program]:
-    """Everything the local stack runs, infrastructure first."""
+    """Everything the local stack runs, infrastructure first (``infra_only``: nothing else)."""
     py = layout.python
     daphne = [py, "-m", "daphne", "-b", "127.0.0.1", "-p"]
     moto = [py, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(layout.bind.moto)]
@@ -73,6 +73,8 @@ def programs(layout: Layout, redis_server: str) -> list[Program]:
     if layout.embedded_redis:
         redis = redis_argv(redis_server, port=layout.bind.redis, directory=layout.state_dir)
         result.append(Program("redis", redis, priority=10))
+    if layout.infra_only:
+        return result
     celery = [py, "-m", "celery", "-A", "master.celery"]
     beat_file = str(layout.state_dir / "celerybeat-schedule")
     result += [

@@ -32,6 +32,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
 DEFAULT_REGION = "us-east-1"
 #: Where local state (SQLite files, the generated secret key, logs) lives by default.
 DEFAULT_STATE_DIR = ".reactive"
+#: The variable that makes a component write nothing to the state dir (``Settings.read_only``).
+READ_ONLY_ENV = "REACTIVE_READ_ONLY"
 
 #: Several processes (web, worker, listener) share one SQLite file: writers wait for locks,
 #: and a transaction takes the write lock at BEGIN (the master's relay relies on it).
@@ -59,6 +61,10 @@ class Settings:
     user_fields: tuple[str, ...] = DEFAULT_USER_FIELDS
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     production: bool = False
+    #: REACTIVE_READ_ONLY=1, set by commands that only read a project (``reactive status``):
+    #: nothing is written to the state dir. A missing SQLite database there is an error naming
+    #: it; a missing secret or signing key is made up for this process, not saved.
+    read_only: bool = False
     #: Where the relay and listeners serve Prometheus metrics; None: not served.
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
@@ -79,6 +85,7 @@ class Settings:
             "user_fields": parse_fields(env.get("REACTIVE_USER_FIELDS", "")),
             "state_dir": Path(env.get("REACTIVE_STATE_DIR") or DEFAULT_STATE_DIR).absolute(),
             "production": env_bool(env, "REACTIVE_PRODUCTION", default=False),
+            "read_only": env_bool(env, READ_ONLY_ENV, default=False),
             "metrics_port": parse_port(env, "REACTIVE_METRICS_PORT"),
             "metrics_addr": env.get("REACTIVE_METRICS_ADDR") or "127.0.0.1",
             "signing": _signing(env),
@@ -127,6 +134,8 @@ def signing_keys(settings: Settings) -> KeyRing:
             f"the master and every client; {signing.HOW_TO_MAKE})"
         )
     path = settings.state_dir / SIGNING_KEY_FILE
+    if settings.read_only and not path.exists():
+        return signing.parse_keys(signing.generate_key("read-only"))  # signs nothing here
     if not path.exists():
         _write_once(path, signing.generate_key(f"local-{secrets.token_hex(3)}"))
     try:
@@ -267,6 +276,8 @@ def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> st
     if settings.production:
         raise ConfigError("DJANGO_SECRET_KEY must be set when REACTIVE_PRODUCTION=1")
     path = settings.state_dir / f"{component}.secret"
+    if settings.read_only and not path.exists():
+        return secrets.token_urlsafe(50)  # this process only: it serves no session
     if not path.exists():
         private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -276,7 +287,8 @@ def secret_key(env: Mapping[str, str], settings: Settings, component: str) -> st
 
 
 def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> dict[str, Any]:
-    """The Django DATABASES["default"]: DATABASE_URL if set, else SQLite in the state dir."""
+    """The Django DATABASES["default"]: DATABASE_URL if set, else SQLite in the state dir
+    (which must exist already when ``settings.read_only``)."""
     import dj_database_url
 
     url = env.get("DATABASE_URL")
@@ -288,9 +300,15 @@ def database(env: Mapping[str, str], settings: Settings, sqlite_name: str) -> di
         if config.get("ENGINE") == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**_SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return config
+    sqlite = settings.state_dir / sqlite_name
+    if settings.read_only and not sqlite.is_file():
+        raise ConfigError(
+            f"no database at {sqlite}: nothing to read there (migrate the project, or start "
+            "the local stack with `reactive up`, or set DATABASE_URL)"
+        )
     private_dir(settings.state_dir)
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(settings.state_dir / sqlite_name),
+        "NAME": str(sqlite),
         "OPTIONS": dict(_SQLITE_OPTIONS),
     }

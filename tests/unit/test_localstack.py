@@ -35,6 +35,21 @@ def test_the_stack_runs_infrastructure_master_and_each_clients_web_and_listener(
     }
 
 
+def test_infra_only_runs_moto_and_redis_alone_and_holds_no_project_port(tmp_path: Path):
+    layout = localstack.Layout(state_dir=tmp_path, clients=("shop",), infra_only=True)
+    assert [p.name for p in localstack.programs(layout, "/bin/redis-server")] == ["moto", "redis"]
+    assert layout.ports() == {"moto": 15000, "redis": 16379}
+    layout.record_path.write_text(json.dumps(layout.as_json()))
+    assert localstack.Layout.recorded(tmp_path) == layout
+
+
+def test_the_projects_run_with_this_checkout_first_on_their_python_path(tmp_path: Path):
+    layout = localstack.Layout(state_dir=tmp_path, clients=("shop",))
+    root = str(Path(__file__).resolve().parents[2])
+    for program in localstack.programs(layout, "/bin/redis-server")[2:]:
+        assert program.env["PYTHONPATH"].split(":")[0] == root, program.name
+
+
 def test_every_process_talks_to_the_embedded_endpoint_and_redis_never_6379(tmp_path: Path):
     layout = localstack.Layout(state_dir=tmp_path)
     for program in localstack.programs(layout, "/bin/redis-server")[2:]:

@@ -29,8 +29,14 @@ REFUSAL = (
 
 
 def manage(project: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """``python -m PROJECT ARGS`` with only PATH, a private state dir and ``env``."""
-    environ = {"PATH": os.environ["PATH"], "REACTIVE_STATE_DIR": str(tmp_path), **env}
+    """``python -m PROJECT ARGS`` with only PATH, the checkout on PYTHONPATH (the reference
+    projects are not installed), a private state dir and ``env``."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "REACTIVE_STATE_DIR": str(tmp_path),
+        **env,
+    }
     return subprocess.run(
         [sys.executable, "-m", project, *args],
         env=environ,

@@ -10,17 +10,22 @@ or something it must not.
     reactive_users.E005  the user model's primary key is not an integer (the wire's user_id)
     reactive_users.E006  REACTIVE_EXCLUDE_USER does not name a callable
     reactive_users.E007  REACTIVE_RELAY="celery" without REACTIVE_CELERY_APP
+    reactive_users.E008  (database) the outbox is still under the app's former label, so
+                         ``migrate`` would create empty tables beside it: run
+                         ``manage.py reactive_relabel`` first (``relabel.py``)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error
 from django.db import models
+from django.db.migrations.recorder import MigrationRecorder
 
-from reactive_users.master import conf, fields
+from reactive_users.master import conf, fields, labels, relabel
 
 #: Fields that never leave the master, whatever their name looks like.
 NEVER_PUBLISHED = frozenset({"id", "pk", "password", "last_login", "is_staff", "is_superuser"})
@@ -117,6 +122,49 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="reactive_users.E007",
             )
         )
+    return errors
+
+
+def check_legacy_label(
+    *, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Refuse (E008) a database that holds the app's tables while none of its migrations is
+    recorded under the installed label: migrated under the former label ``users``, or under
+    a label the project has since changed. ``migrate`` runs this before it changes anything;
+    ``check`` runs it with ``--database``."""
+    errors: list[CheckMessage] = []
+    for alias in databases or ():
+        found = relabel.inspect(alias, labels.LEGACY_LABEL)
+        if found.recorded_now:
+            continue
+        if relabel.legacy_tables_present(found) and found.recorded_old & found.ours:
+            tables = ", ".join(sorted(labels.LEGACY_TABLES.values()))
+            errors.append(
+                Error(
+                    f"database {alias!r} holds the outbox under the app's former label "
+                    f"'users' ({tables}); migrate would create empty tables beside it and "
+                    "its unsent events would never be published",
+                    hint=f"Run `manage.py reactive_relabel --database {alias}` (renames the "
+                    f"tables and moves Django's records to {found.label!r} in one "
+                    "transaction), then migrate.",
+                    id="reactive_users.E008",
+                )
+            )
+        elif labels.TABLES["outboxevent"] in found.tables:
+            others = sorted(
+                MigrationRecorder.Migration.objects.using(alias)
+                .filter(name="0002_outbox_claim")
+                .values_list("app", flat=True)
+            )
+            errors.append(
+                Error(
+                    f"database {alias!r} holds the app's tables but no migration of it under "
+                    f"its label {found.label!r} (recorded under: {', '.join(others) or 'none'})",
+                    hint="The app was relabelled: run `manage.py reactive_relabel --from "
+                    f"{others[0] if others else 'OLD_LABEL'} --database {alias}`, then migrate.",
+                    id="reactive_users.E008",
+                )
+            )
     return errors
 
 

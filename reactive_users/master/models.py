@@ -22,6 +22,10 @@ class UserVersion(models.Model):
     user_id = models.BigIntegerField(primary_key=True, help_text="The master user's id.")
     version = models.PositiveBigIntegerField(default=0)
 
+    class Meta:
+        # Fixed, whatever label the project gives the app (labels.py).
+        db_table = "reactive_master_userversion"
+
     def __str__(self) -> str:
         return f"user {self.user_id} v{self.version}"
 
@@ -48,23 +52,31 @@ class OutboxEvent(models.Model):
     retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Fixed, whatever label the project gives the app (labels.py).
+        db_table = "reactive_master_outboxevent"
         indexes = [
             # The relay's query: pending rows in id order (claimed ones are still pending; rows
             # in flight or waiting to retry are filtered out by claimed_until and retry_at on
             # this index's rows, which are only the unsent ones).
             models.Index(
-                fields=["id"], condition=Q(sent_at__isnull=True), name="users_outbox_pending"
+                fields=["id"],
+                condition=Q(sent_at__isnull=True),
+                name="reactive_master_outbox_pending",
             ),
             # The same query while many rows wait out a backoff (an SNS outage): PostgreSQL
             # finds the few due ones here (retry_at IS NULL OR <= now) instead of reading every
             # pending row.
             models.Index(
-                fields=["retry_at"], condition=Q(sent_at__isnull=True), name="users_outbox_retry"
+                fields=["retry_at"],
+                condition=Q(sent_at__isnull=True),
+                name="reactive_master_outbox_retry",
             ),
             # The retention sweep's query (``retention.py``): sent rows oldest first,
             # so that a sweep with nothing to delete reads one index entry, not the table.
             models.Index(
-                fields=["created_at"], condition=Q(sent_at__isnull=False), name="users_outbox_sent"
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=False),
+                name="reactive_master_outbox_sent",
             ),
         ]
 

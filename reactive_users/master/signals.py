@@ -55,7 +55,7 @@ def user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    """Connect the receivers to ``AUTH_USER_MODEL`` (called from ``UsersConfig.ready``);
+    """Connect the receivers to ``AUTH_USER_MODEL`` (called from ``ReactiveMasterConfig.ready``);
     idempotent."""
     model = settings.AUTH_USER_MODEL
     post_init.connect(user_initialised, sender=model, dispatch_uid="reactive-user-init")

@@ -15,8 +15,8 @@ def test_an_operator_sees_pending_events_and_their_last_error(admin_client) -> N
     event = OutboxEvent.objects.get()
     OutboxEvent.objects.filter(pk=event.pk).update(attempts=3, last_error="EndpointUnreachable")
 
-    listing = admin_client.get("/admin/users/outboxevent/?sent_at__isempty=1")
-    detail = admin_client.get(f"/admin/users/outboxevent/{event.pk}/change/")
+    listing = admin_client.get("/admin/reactive_master/outboxevent/?sent_at__isempty=1")
+    detail = admin_client.get(f"/admin/reactive_master/outboxevent/{event.pk}/change/")
 
     assert listing.status_code == 200 and detail.status_code == 200
     assert str(event.event_id) in detail.content.decode()
@@ -28,6 +28,9 @@ def test_nobody_adds_or_deletes_outbox_rows_by_hand(admin_client) -> None:
     User.objects.create_user("ana")
     event = OutboxEvent.objects.get()
 
-    assert admin_client.get("/admin/users/outboxevent/add/").status_code == 403
-    assert admin_client.post(f"/admin/users/outboxevent/{event.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/reactive_master/outboxevent/add/").status_code == 403
+    assert (
+        admin_client.post(f"/admin/reactive_master/outboxevent/{event.pk}/delete/").status_code
+        == 403
+    )
     assert OutboxEvent.objects.count() == 1

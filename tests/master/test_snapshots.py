@@ -100,7 +100,7 @@ def test_fields_and_version_are_read_in_one_statement():
 
     assert len(queries.captured_queries) == 1
     sql = queries.captured_queries[0]["sql"].lower()
-    assert "auth_user" in sql and "users_userversion" in sql
+    assert "auth_user" in sql and "reactive_master_userversion" in sql
     assert [(s.master_id, s.version) for s in states] == [(i, 1) for i in ids]
     assert set(states[0].fields) == set(DEFAULT_USER_FIELDS)
 

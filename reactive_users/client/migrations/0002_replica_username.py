@@ -4,10 +4,12 @@ from typing import Any
 
 from django.db import migrations, models
 
+from reactive_users.client.labels import installed_label
+
 
 def copy_usernames(apps: Any, schema_editor: Any) -> None:
     """Existing replicas: the local username is the master's, unless parked ('!...')."""
-    replica_model = apps.get_model("replica", "Replica")
+    replica_model = apps.get_model(installed_label(), "Replica")
     for replica in replica_model.objects.filter(user__isnull=False).select_related("user"):
         if not replica.user.username.startswith("!"):
             replica.username = replica.user.username
@@ -15,7 +17,7 @@ def copy_usernames(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("replica", "0001_initial")]
+    dependencies = [(installed_label(), "0001_initial")]
 
     operations = [
         migrations.AddField(

@@ -3,9 +3,11 @@ frees, which without it reads every replica (about 6 ms per event at 50,000 user
 
 from django.db import migrations, models
 
+from reactive_users.client.labels import installed_label
+
 
 class Migration(migrations.Migration):
-    dependencies = [("replica", "0002_replica_username")]
+    dependencies = [(installed_label(), "0002_replica_username")]
 
     operations = [
         migrations.AlterField(

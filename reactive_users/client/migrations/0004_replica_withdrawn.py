@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from reactive_users.client.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("replica", "0003_replica_username_index"),
+        (installed_label(), "0003_replica_username_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -2,10 +2,12 @@
 
 from django.db import migrations, models
 
+from reactive_users.client.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("replica", "0004_replica_withdrawn"),
+        (installed_label(), "0004_replica_withdrawn"),
     ]
 
     operations = [

@@ -1,9 +1,11 @@
 from django.db import migrations, models
 
+from reactive_users.client.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("replica", "0006_replica_truncated"),
+        (installed_label(), "0006_replica_truncated"),
     ]
 
     operations = [

@@ -20,6 +20,8 @@ class Migration(migrations.Migration):
                 ),
                 ("version", models.PositiveBigIntegerField(default=0)),
             ],
+            # Named, not derived from the label: a project may relabel the app (labels.py).
+            options={"db_table": "reactive_master_userversion"},
         ),
         migrations.CreateModel(
             name="OutboxEvent",
@@ -49,11 +51,12 @@ class Migration(migrations.Migration):
                 ("last_error", models.TextField(blank=True, default="")),
             ],
             options={
+                "db_table": "reactive_master_outboxevent",
                 "indexes": [
                     models.Index(
                         condition=models.Q(("sent_at__isnull", True)),
                         fields=["id"],
-                        name="users_outbox_pending",
+                        name="reactive_master_outbox_pending",
                     )
                 ],
             },

@@ -2,10 +2,12 @@
 
 from django.db import migrations, models
 
+from reactive_users.master.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users", "0001_initial"),
+        (installed_label(), "0001_initial"),
     ]
 
     operations = [

@@ -2,10 +2,12 @@
 
 from django.db import migrations, models
 
+from reactive_users.master.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users", "0002_outbox_claim"),
+        (installed_label(), "0002_outbox_claim"),
     ]
 
     operations = [
@@ -19,7 +21,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("sent_at__isnull", True)),
                 fields=["retry_at"],
-                name="users_outbox_retry",
+                name="reactive_master_outbox_retry",
             ),
         ),
     ]

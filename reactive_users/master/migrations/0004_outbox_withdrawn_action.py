@@ -2,10 +2,12 @@
 
 from django.db import migrations, models
 
+from reactive_users.master.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users", "0003_outbox_retry_at"),
+        (installed_label(), "0003_outbox_retry_at"),
     ]
 
     operations = [

@@ -1,9 +1,11 @@
 from django.db import migrations, models
 
+from reactive_users.master.labels import installed_label
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("users", "0004_outbox_withdrawn_action"),
+        (installed_label(), "0004_outbox_withdrawn_action"),
     ]
 
     operations = [
@@ -12,7 +14,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("sent_at__isnull", False)),
                 fields=["created_at"],
-                name="users_outbox_sent",
+                name="reactive_master_outbox_sent",
             ),
         ),
     ]

@@ -1,0 +1,5 @@
+from reactive_users.master.apps import ReactiveMasterConfig
+
+
+class OutboxConfig(ReactiveMasterConfig):
+    label = "outbox"

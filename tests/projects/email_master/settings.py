@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "tests.projects.email_master.accounts",
+    "tests.projects.email_master.users",  # the project's own app labelled "users"
     "reactive_users.master",  # reactive-users
 ]
 AUTH_USER_MODEL = "accounts.User"

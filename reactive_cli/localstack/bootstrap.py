@@ -55,6 +55,10 @@ def bootstrap(layout: Layout) -> None:
     )
     if layout.infra_only:
         return
+    if (layout.state_dir / "master.sqlite3").exists():
+        # A master database of an earlier checkout may hold the outbox under the app's
+        # former label "users": move it first, or migrate refuses (reactive_users.E008).
+        run_module(layout, layout.master_env(), "master", "reactive_relabel", "--if-needed")
     run_module(layout, layout.master_env(), "master", "migrate", "--verbosity", "0")
     for name in layout.clients:
         run_module(layout, layout.client_env(name), "client", "migrate", "--verbosity", "0")

@@ -46,7 +46,7 @@ def outbox_claimable(
 
 def outbox_expired_ids(*, cutoff: datetime, limit: int) -> QuerySet[OutboxEvent, int]:
     """Ids of up to ``limit`` sent rows recorded before ``cutoff``, oldest first (the retention
-    sweep's; index ``users_outbox_sent``). Unsent rows are never among them."""
+    sweep's; index ``reactive_master_outbox_sent``). Unsent rows are never among them."""
     rows = OutboxEvent.objects.filter(sent_at__isnull=False, created_at__lt=cutoff)
     return rows.order_by("created_at").values_list("id", flat=True)[:limit]
 

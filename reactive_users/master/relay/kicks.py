@@ -26,7 +26,8 @@ from reactive_users.core import naming
 
 logger = logging.getLogger(__name__)
 
-#: Task names stay those of the first release, so that queued runs survive an upgrade.
+#: Task names stay those of the first release, so that queued runs survive an upgrade (they
+#: name no app label: relabelling the app leaves them as they are).
 RELAY_TASK = "master.users.tasks.outbox_relay"
 SWEEP_TASK = "master.users.tasks.outbox_sweep"
 

@@ -1,10 +1,13 @@
 """The client's ASGI app: pages and their static files over HTTP, user streams over websockets.
 
-A stream opens with the browser's session cookie from an allowed Origin (exactly, see
-``reactive_users/client/origins.py``), or with a stream token in an ``Authorization: Bearer`` header
-(``reactive_users/client/token_auth.py``). Any other websocket path is refused (``client.routing``).
+Written as a user's project writes it: its own ``AuthMiddlewareStack`` around its own
+router, which includes the reactive-users stream routes (``reactive_users.client.routing``:
+each checks the exact Origin or the stream token itself) and, last, refuses every other
+path with HTTP 403.
 
-Run it with ``python -m daphne -b 127.0.0.1 -p PORT client.asgi:application``.
+Run it with ``python -m daphne -b 127.0.0.1 -p PORT client.asgi:application``, or under
+uvicorn (``python -m uvicorn --port PORT client.asgi:application``; gunicorn's uvicorn
+worker likewise).
 """
 
 from __future__ import annotations
@@ -22,24 +25,16 @@ _django_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from client.routing import websocket_urlpatterns  # noqa: E402
 from reactive_users.client import conf  # noqa: E402
-from reactive_users.client.handshake import OriginCheck  # noqa: E402
-from reactive_users.client.token_auth import TokenAuthMiddleware  # noqa: E402
+from reactive_users.client.routing import refuse_other_paths, websocket_urlpatterns  # noqa: E402
 
 _http_app = ASGIStaticFilesHandler(_django_app) if conf.serve_static() else _django_app
 
 application = ProtocolTypeRouter(
     {
         "http": _http_app,
-        # Authorization: Bearer TOKEN (scripts, apps) → token path; else the browser path.
-        "websocket": TokenAuthMiddleware(
-            OriginCheck(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-                conf.allowed_origins(),
-            ),
-            URLRouter(websocket_urlpatterns),
-            allowed_origins=conf.allowed_origins(),
+        "websocket": AuthMiddlewareStack(
+            URLRouter([*websocket_urlpatterns(), refuse_other_paths()])
         ),
     }
 )

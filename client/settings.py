@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer
@@ -173,7 +174,7 @@ _LIBRARY_LEVEL = max(logging.getLevelNamesMapping()[_LEVEL], logging.INFO)
 ALLOWED_HOSTS = _allowed_hosts()
 REACTIVE_ALLOWED_ORIGINS = _allowed_origins()
 CSRF_TRUSTED_ORIGINS = env_list(_env, "DJANGO_CSRF_TRUSTED_ORIGINS", [])
-#: Seconds a stream token from /api/stream-token/ opens sockets for (scripts, mobile apps).
+#: Seconds a stream token from /account/live/stream-token/ opens sockets for (scripts, apps).
 REACTIVE_WS_TOKEN_SECONDS = _ws_token_seconds()
 #: Sockets of one user per daphne process; past it a socket is closed with code 4429.
 REACTIVE_WS_MAX_SOCKETS_PER_USER = _ws_max_sockets_per_user()
@@ -223,12 +224,14 @@ ASGI_APPLICATION = "client.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own pages (base, home, login); the app's come from APP_DIRS.
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "client.context.site",
             ],
         },
     },
@@ -282,7 +285,7 @@ SILENCED_SYSTEM_CHECKS = list(WEB.silenced_checks)
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "me"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

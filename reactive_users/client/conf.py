@@ -125,3 +125,16 @@ def listener_notify_backlog() -> int:
     value = _get("REACTIVE_LISTENER_NOTIFY_BACKLOG", int, tuning.DEFAULT_NOTIFY_BACKLOG)
     assert isinstance(value, int)
     return value
+
+
+def ws_prefix() -> str:
+    """Where the project mounts the websocket streams (REACTIVE_WS_PREFIX, default "ws/"):
+    the routes (``routing.websocket_urlpatterns``) and the URLs pages render both read it."""
+    value = str(_get("REACTIVE_WS_PREFIX", str, "ws/")).strip("/")
+    return f"{value}/" if value else ""
+
+
+def base_template() -> str:
+    """The project template the app's own "me" page extends (REACTIVE_BASE_TEMPLATE,
+    default "base.html"); the page fills its ``content`` block."""
+    return str(_get("REACTIVE_BASE_TEMPLATE", str, "base.html"))

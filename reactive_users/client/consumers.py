@@ -1,12 +1,13 @@
 """The user's live stream: a thin websocket consumer that forwards frames, never writes.
 
-A socket is accepted only for an authenticated user asking for their own username who is a
-live replicated user (the Origin is checked before, in ``client.asgi``), and only while the
-user holds fewer than REACTIVE_WS_MAX_SOCKETS_PER_USER sockets in this process. It joins the
-group of the user's master id, then sends the current state so a (re)connecting page is
-never stale. While open it checks that its credentials still hold (``credentials.py``) and
-ends with an ``ended`` frame when they don't. A synthetic ``test`` frame is also
-acknowledged to ``reactive emit-test`` (``reactive_users.core.delivery``).
+A socket is accepted only for an authenticated user asking for their own stream (by their
+username, or as "me") who is a live replicated user (the Origin or the stream token is
+checked before, in ``routing.py``), and only while the user holds fewer than
+REACTIVE_WS_MAX_SOCKETS_PER_USER sockets in this process. It joins the group of the user's
+master id, then sends the current state so a (re)connecting page is never stale. While open
+it checks that its credentials still hold (``credentials.py``) and ends with an ``ended``
+frame when they don't. A synthetic ``test`` frame is also acknowledged to ``reactive
+emit-test`` (``reactive_users.core.delivery``).
 
 Close codes (after ``accept``; a refused handshake is HTTP 403 instead):
 
@@ -51,7 +52,8 @@ WATCH = Watch()
 
 
 class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """``/ws/users/<username>/``: one user's replicated fields, live."""
+    """``<prefix>users/<username>/`` and ``<prefix>users/me/``: the user's replicated fields,
+    live (``routing.py``)."""
 
     group: str | None = None
     #: The user counted in ``SOCKETS`` for this socket, until it closes.
@@ -139,8 +141,12 @@ class UserStreamConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _own_state(self) -> ReplicaState | None:
         user = self.scope.get("user")
-        wanted = self.scope["url_route"]["kwargs"]["username"]
-        if user is None or not user.is_authenticated or user.get_username() != wanted:
+        # The "me" stream names no user: it is whoever the socket authenticated as.
+        wanted = self.scope["url_route"]["kwargs"].get("username")
+        if user is None or not user.is_authenticated:
+            logger.info("refused stream %r for %s", wanted or "me", _who(user))
+            return None
+        if wanted is not None and user.get_username() != wanted:
             logger.info("refused stream %r for %s", wanted, _who(user))
             return None
         state: ReplicaState | None = await database_sync_to_async(replica_state_for_user)(user=user)

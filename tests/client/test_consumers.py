@@ -310,3 +310,60 @@ async def test_past_the_per_user_cap_a_socket_is_accepted_then_closed_with_4429(
     held.append(await connected("ana", ana))  # a closed socket made room for one more
     for stream in held:
         await stream.disconnect()
+
+
+async def me_stream(
+    user: User | None, *, origin: bytes | None = b"http://localhost:8001"
+) -> WebsocketCommunicator:
+    """``/ws/users/me/``: the logged-in user's own stream, no username in the URL."""
+    headers = [(b"host", b"localhost")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if user is not None:
+        headers.append((b"cookie", await session_cookie(user)))
+    return WebsocketCommunicator(application, "/ws/users/me/", headers)
+
+
+async def test_the_me_stream_is_the_logged_in_users_own_with_no_username_in_the_url(
+    layer_prefix,
+):
+    # Given two replicated users, bob logged in
+    await replicate("ana", user_id=7, version=3)
+    bob = await replicate("bob", user_id=8, version=5)
+    stream = await me_stream(bob)
+
+    ok, _ = await stream.connect()
+
+    # Then his socket on /ws/users/me/ carries his state, not anyone else's
+    assert ok
+    first = await stream.receive_json_from()
+    assert (first["type"], first["version"], first["user"]["username"]) == ("state", 5, "bob")
+    await get_channel_layer().group_send(
+        naming.user_group(8),
+        {"type": "user.changed", "frame": {"type": "changed", "version": 6, "user": {}}},
+    )
+    assert (await stream.receive_json_from(timeout=3))["version"] == 6
+    await stream.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("who", "origin"),
+    [("anonymous", b"http://localhost:8001"), ("ana", b"http://evil.example"), ("ana", None)],
+    ids=["anonymous", "foreign-origin", "no-origin"],
+)
+async def test_the_me_stream_keeps_the_session_and_origin_rules(layer_prefix, who, origin):
+    ana = await replicate("ana")
+    stream = await me_stream(None if who == "anonymous" else ana, origin=origin)
+
+    ok, _ = await stream.connect()
+
+    assert not ok
+
+
+async def test_the_me_stream_refuses_a_client_local_user_without_replica(layer_prefix):
+    local = await sync_to_async(User.objects.create_user)("carol", password="x")
+    stream = await me_stream(local)
+
+    ok, _ = await stream.connect()
+
+    assert not ok

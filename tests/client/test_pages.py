@@ -8,8 +8,10 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.test import Client
+from django.contrib.auth.models import AnonymousUser, User
+from django.template import engines
+from django.test import Client, RequestFactory
+from django.urls import reverse
 
 from client.asgi import application
 from devstack.processes import python
@@ -28,30 +30,52 @@ def test_the_me_page_requires_login():
 
 
 @pytest.mark.django_db
-def test_the_me_page_shows_the_replicated_fields_escaped_with_stable_ids():
+@pytest.mark.parametrize("path", ["/", "/account/live/"])
+def test_the_component_shows_the_replicated_fields_escaped_with_stable_names(path):
     event_apply(event=user_event(version=5, first_name="<b>Ana</b>", is_active=True))
     client = Client()
     client.force_login(User.objects.get(username="ana"))
 
-    html = client.get("/").content.decode()
+    html = client.get(path).content.decode()
 
-    assert '<dd id="field-first_name">&lt;b&gt;Ana&lt;/b&gt;</dd>' in html
-    assert '<dd id="field-is_active">true</dd>' in html
-    assert '<span id="version">5</span>' in html
-    assert 'data-username="ana"' in html and 'data-replicated="true"' in html
-    for element_id in (
-        "ws-state",
-        "field-username",
-        "field-email",
-        "field-last_name",
-        "test-events",
-        "gone",
-    ):
-        assert f'id="{element_id}"' in html
-    assert "/static/replica/me.js" in html
-    # Labels are Django's human field names, and the page names the client it belongs to
-    assert "<dt>First name</dt>" in html and "<dt>Email address</dt>" in html
-    assert "<h1>Your account on shop</h1>" in html
+    def value(name: str, shown: str) -> str:
+        return (
+            f'<div class="ru-field" data-ru-field="{name}"><dt class="ru-label">{label(name)}</dt>'
+            f'<dd class="ru-value" data-ru-value>{shown}</dd></div>'
+        )
+
+    def label(name: str) -> str:
+        return {"first_name": "First name", "is_active": "Active"}[name]
+
+    assert value("first_name", "&lt;b&gt;Ana&lt;/b&gt;") in html
+    assert value("is_active", "Yes") in html
+    assert 'data-version="5"' in html and 'data-replicated="true"' in html
+    for name in ("username", "email", "last_name"):
+        assert f'data-ru-field="{name}"' in html
+    # The stream is the logged-in user's own, under the prefix; no username in the page's URL
+    assert 'data-ws-url="/ws/users/me/"' in html
+    assert "data-ru-gone" in html and "data-ru-status" in html
+    assert '<script type="module" src="/static/reactive_users/live.js"></script>' in html
+    assert '<link rel="stylesheet" href="/static/reactive_users/live.css">' in html
+    # Inside the project's own base template: one document, the project's header
+    assert html.count("<html") == 1 and 'class="topbar"' in html
+    assert "Email address</dt>" in html
+
+
+@pytest.mark.django_db
+def test_the_component_renders_nothing_for_an_anonymous_request():
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    tag = "{% load reactive_users %}[{% reactive_user_fields %}]"
+    template = engines["django"].from_string(tag)
+
+    assert template.render({}, request).replace("\n", "") == "[]"
+
+
+@pytest.mark.django_db
+def test_the_app_urls_reverse_by_namespaced_names_under_the_projects_prefix():
+    assert reverse("reactive_users:me") == "/account/live/"
+    assert reverse("reactive_users:stream-token") == "/account/live/stream-token/"
 
 
 @pytest.mark.django_db
@@ -90,12 +114,15 @@ async def asgi_get(path: str) -> tuple[int, str]:
 
 
 @pytest.mark.asyncio
-async def test_the_page_script_is_served_by_the_asgi_app_itself():
-    status, script = await asgi_get("/static/replica/me.js")
+async def test_the_component_script_and_styles_are_served_by_the_asgi_app_itself():
+    status, script = await asgi_get("/static/reactive_users/live.js")
+    css_status, css = await asgi_get("/static/reactive_users/live.css")
 
-    assert status == 200
+    assert (status, css_status) == (200, 200)
     assert "textContent" in script and "innerHTML" not in script
-    assert "encodeURIComponent(username)" in script
+    # The socket's URL comes from the element the tag rendered, never from the site root
+    assert "root.dataset.wsUrl" in script and "/ws/" not in script
+    assert ":where(.ru-live" in css
 
 
 def test_clients_sharing_redis_and_cookies_never_mix():

@@ -184,7 +184,7 @@ def token_response(user: User | None):
     client = Client(enforce_csrf_checks=True)  # a script has no CSRF token
     if user is not None:
         client.force_login(user)
-    return client.post("/api/stream-token/")
+    return client.post("/account/live/stream-token/")
 
 
 @pytest.mark.django_db
@@ -207,7 +207,8 @@ def test_a_logged_in_user_gets_a_token_for_their_own_stream():
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     body = response.json()
-    assert set(body) == {"token", "expires_in", "stream"}
+    assert set(body) == {"token", "expires_in", "stream", "me_stream"}
+    assert body["me_stream"] == "/ws/users/me/"
     assert body["expires_in"] == 300
     assert body["stream"] == f"/ws/users/{quote(ana.username, safe='')}/"
     claims = tokens.verify(body["token"], secret=settings.SECRET_KEY, client="shop", max_age=300)
@@ -223,7 +224,7 @@ def test_the_endpoint_only_answers_post():
     client = Client()
     client.force_login(replicated())
 
-    assert client.get("/api/stream-token/").status_code == 405
+    assert client.get("/account/live/stream-token/").status_code == 405
 
 
 # --- the socket (in process, real Redis channel layer) --------------------------------------
@@ -398,3 +399,21 @@ async def test_a_token_in_the_query_string_is_ignored_and_the_socket_refused(cap
     for query in (f"token={token}", f"access_token={token}", f"authorization=Bearer%20{token}"):
         assert not await accepted(stream("ana", None, origin=ALLOWED, query=query))
     assert caplog.text.count("refused stream 'ana' for an anonymous user") == 3
+
+
+@socket_test
+async def test_a_token_opens_the_me_stream_of_its_own_user_only():
+    # Given ana's token, and bob's session cookie sent along with it
+    ana = await sync_to_async(replicated)("ana", user_id=7)
+    bob = await sync_to_async(replicated)("bob", user_id=8)
+    token = await post_for_token(ana)
+    communicator = stream("me", token, cookie=await session_cookie(bob))
+
+    # Then /ws/users/me/ is ana's: the token decides, never the cookie
+    ok, _ = await communicator.connect()
+    assert ok
+    first = await communicator.receive_json_from()
+    assert first["user"]["username"] == "ana"
+    await communicator.disconnect()
+    # And a bad token on the me stream is refused, whatever cookie comes with it
+    assert not await accepted(stream("me", "garbage", cookie=await session_cookie(bob)))

@@ -18,6 +18,14 @@ from tests.e2e.conftest import unique
 from tests.support.browser import ARGS, CHROMIUM
 
 PASSWORD = "browser-pass-1"
+#: The live component (``{% reactive_user_fields %}``) with its socket open, and not.
+LIVE = ".ru-live[data-state=live]"
+NOT_LIVE = ".ru-live:not([data-state=live])"
+
+
+def value(field: str) -> str:
+    """The component's element showing ``field``'s value."""
+    return f"[data-ru-field={field}] [data-ru-value]"
 
 
 @pytest.fixture(scope="module")
@@ -63,29 +71,29 @@ def test_page_updates_live_escapes_text_and_recovers_after_daphne_restarts(
     page = context.new_page()
     page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
     log_in(page, shop, name)
-    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
-    expect(page.locator("#field-first_name")).to_have_text("Grace")
+    page.wait_for_selector(LIVE, timeout=15_000)
+    expect(page.locator(value("first_name"))).to_have_text("Grace")
 
     # When the master saves a new first name, the page shows it without a reload, as text
     hostile = "Hopper <img src=x onerror=alert(1)><script>window.pwned=1</script>"
     page.evaluate("window.notReloaded = true")
     other_thread(master_ops.update_user, uid, first_name=hostile)
-    expect(page.locator("#field-first_name")).to_have_text(hostile, timeout=10_000)
+    expect(page.locator(value("first_name"))).to_have_text(hostile, timeout=10_000)
     assert page.evaluate("window.notReloaded === true && window.pwned === undefined")
-    assert page.locator("#field-first_name img, #field-first_name script").count() == 0
+    assert page.locator(f"{value('first_name')} img, {value('first_name')} script").count() == 0
     screenshot(page, "live-update")
 
     # When the client's daphne goes away, the page says so; a change lands meanwhile
     assert shop.daphne is not None
     shop.daphne.stop()
-    page.wait_for_selector("body:not([data-ws=open])", timeout=15_000)
+    page.wait_for_selector(NOT_LIVE, timeout=15_000)
     other_thread(master_ops.update_user, uid, first_name="Grace Brewster")
     other_thread(wait_for_replica, shop, uid, first_name="Grace Brewster")
 
     # Then after daphne restarts the page reconnects by itself and shows the current state
     shop.start_daphne()
-    page.wait_for_selector("body[data-ws=open]", timeout=20_000)
-    expect(page.locator("#field-first_name")).to_have_text("Grace Brewster", timeout=10_000)
+    page.wait_for_selector(LIVE, timeout=20_000)
+    expect(page.locator(value("first_name"))).to_have_text("Grace Brewster", timeout=10_000)
     assert page.evaluate("window.notReloaded === true")
     screenshot(page, "after-reconnect")
     context.close()
@@ -111,14 +119,14 @@ def test_hostile_names_are_text_when_rendered_on_load_and_from_every_frame(
     page = context.new_page()
     log_in(page, shop, name)
     # Then the server-rendered page and the state frame on connect show them as text
-    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
-    expect(page.locator("#field-first_name")).to_have_text(held)
-    expect(page.locator("#field-last_name")).to_have_text(IMG)
+    page.wait_for_selector(LIVE, timeout=15_000)
+    expect(page.locator(value("first_name"))).to_have_text(held)
+    expect(page.locator(value("last_name"))).to_have_text(IMG)
 
     # When a change brings new markup in a "changed" frame, it is text too
     live = f"{IMG}{SCRIPT} live"
     other_thread(master_ops.update_user, uid, first_name=live)
-    expect(page.locator("#field-first_name")).to_have_text(live, timeout=10_000)
+    expect(page.locator(value("first_name"))).to_have_text(live, timeout=10_000)
 
     # A control: the same <img> parsed as HTML does fire; once it has, a parsed payload's
     # onerror would have fired as well (same failing URL, earlier in the page)
@@ -130,7 +138,7 @@ def test_hostile_names_are_text_when_rendered_on_load_and_from_every_frame(
     assert page.evaluate("typeof window.__pwned + typeof window.__pwnedImg") == (
         "undefinedundefined"
     )
-    assert page.locator("#fields img, #fields script").count() == 0
+    assert page.locator(".ru-fields img, .ru-fields script").count() == 0
     screenshot(page, "hostile-names")
     context.close()
 
@@ -148,19 +156,16 @@ def test_a_page_whose_user_is_promoted_to_staff_says_so_and_stops_reconnecting(
     context = browser.new_context()
     page = context.new_page()
     log_in(page, shop, name)
-    page.wait_for_selector("body[data-ws=open]", timeout=15_000)
+    page.wait_for_selector(LIVE, timeout=15_000)
 
     # When the master makes the user staff (withdrawn from every client)
     other_thread(master_ops.update_user, uid, is_staff=True)
 
     # Then the page says why it was signed out, and does not try to reconnect
-    page.wait_for_selector("body[data-gone=withdrawn]", timeout=15_000)
-    expect(page.locator("#gone")).to_have_text(
-        "signed out: account no longer shared with this site"
-    )
-    expect(page.locator("#ws-state")).to_have_text(
-        "signed out: account no longer shared with this site"
-    )
-    assert page.get_attribute("body", "data-ws") == "closed"
+    page.wait_for_selector(".ru-live[data-gone=withdrawn]", timeout=15_000)
+    withdrawn = "Signed out: this account is no longer shared with this site"
+    expect(page.locator("[data-ru-gone]")).to_have_text(withdrawn)
+    expect(page.locator("[data-ru-status]")).to_have_text(withdrawn)
+    assert page.get_attribute(".ru-live", "data-state") == "offline"
     screenshot(page, "withdrawn")
     context.close()

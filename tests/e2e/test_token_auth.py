@@ -32,10 +32,10 @@ async def logged_in_user(app: ClientApp, name: str | None = None) -> tuple[str, 
 
 
 def post_for_token(app: ClientApp, cookie: str | None) -> tuple[int, dict[str, str], Any]:
-    """POST /api/stream-token/ as a script would (a Cookie header, no CSRF token)."""
+    """POST /account/live/stream-token/ as a script would (a Cookie header, no CSRF token)."""
     headers = {"Cookie": cookie} if cookie else {}
     request = urllib.request.Request(
-        f"{app.url}/api/stream-token/", data=b"", headers=headers, method="POST"
+        f"{app.url}/account/live/stream-token/", data=b"", headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:

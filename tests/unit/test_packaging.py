@@ -65,8 +65,8 @@ def test_the_wheel_holds_only_the_library_and_the_cli_with_their_templates_and_m
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names if ".dist-info/" not in name}
     assert top == TOP_LEVEL
-    assert "reactive_users/client/templates/replica/me.html" in names
-    assert any(n.startswith("reactive_users/client/static/replica/") for n in names)
+    assert "reactive_users/client/templates/reactive_users/fields.html" in names
+    assert any(n.startswith("reactive_users/client/static/reactive_users/") for n in names)
     assert any(n.startswith("reactive_users/master/migrations/0001") for n in names)
 
 

@@ -5,6 +5,7 @@
 import os
 from pathlib import Path
 
+from reactive_users.core import naming
 from reactive_users.core.settings import Settings
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -16,13 +17,34 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",
     "tests.projects.name_client.accounts",
     "reactive_users.client",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
+ROOT_URLCONF = "tests.projects.name_client.urls"
+ASGI_APPLICATION = "tests.projects.name_client.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+STATIC_URL = "static/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 AUTH_USER_MODEL = "accounts.User"
 DATABASES = {
     "default": {
@@ -37,3 +59,16 @@ USE_TZ = True
 REACTIVE_CLIENT = "names"
 REACTIVE_SETTINGS = Settings.from_env()
 REACTIVE_FIELD_MAP = {"name": "full_name", "email": "email", "is_active": "is_active"}
+# The live component: websocket streams under this prefix (asgi.py includes the routes),
+# from exactly these origins, frames through this project's Redis channel layer.
+REACTIVE_WS_PREFIX = "me/live/ws/"
+REACTIVE_ALLOWED_ORIGINS = os.environ.get("ALLOWED_ORIGINS", "http://127.0.0.1:8000").split(",")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REACTIVE_SETTINGS.redis_url],
+            "prefix": naming.channel_layer_prefix(REACTIVE_CLIENT),
+        },
+    }
+}

@@ -72,6 +72,11 @@ class UsernameCollision(ApplyError):
     """The replicated username already belongs to a client-local user."""
 
 
+class PrivilegedLink(UsernameCollision):
+    """REACTIVE_LINK_BY would link a master user to a staff, superuser or otherwise
+    privileged local user, which only REACTIVE_LINK_PRIVILEGED allows."""
+
+
 class ImplausibleVersion(ApplyError):
     """An event whose version jumps implausibly far ahead of the one held."""
 

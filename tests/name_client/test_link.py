@@ -87,7 +87,7 @@ def test_a_privileged_local_user_is_never_linked_by_default(how):
     [outcome] = apply(snapshot(2, "admin@example.com", "Mallory"))
     assert outcome.startswith("refused: PrivilegedLink: ")
     assert f"local user {admin.pk} is privileged ({how})" in outcome
-    assert "link by hand once master user 2 is known to be that person" in outcome
+    assert "once master user 2 is known to be that person, link by hand" in outcome
     assert "`reactive dlq redrive --client names --all`" in outcome
     assert not Replica.objects.exists()
     admin.refresh_from_db()

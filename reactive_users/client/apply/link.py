@@ -70,12 +70,11 @@ def local_match(
     if why and not conf.link_privileged():
         client = conf.client_name()
         raise PrivilegedLink(
-            f"event {event.event_id}: {field} {value!r} of master user {event.user_id} "
-            f"matches local user {user.pk}: local user {user.pk} is privileged ({why}), so "
-            f"REACTIVE_LINK_BY does not link it; link by hand once master user "
-            f"{event.user_id} is known to be that person: take local user {user.pk}'s "
-            f"privileges away, `reactive dlq redrive --client {client} --all`, then give "
-            "them back"
+            f"event {event.event_id}: local user {user.pk} is privileged ({why}): "
+            f"REACTIVE_LINK_BY does not link master user {event.user_id} to it by {field} "
+            f"{value!r}; once master user {event.user_id} is known to be that person, link "
+            f"by hand: take local user {user.pk}'s privileges away, `reactive dlq redrive "
+            f"--client {client} --all`, then give them back"
         )
     logger.info(
         "event %s: master user %s linked to local user %s by %s %r",
@@ -91,7 +90,7 @@ def local_match(
 def privileged(user: User) -> str:
     """Why ``user`` is privileged on this client ("staff", "superuser", "permissions"), or
     "" when not: flags and permissions a model does not have count as absent."""
-    flags = [name for name in ("is_superuser", "is_staff") if getattr(user, name, False) is True]
+    flags = [name for name in ("is_staff", "is_superuser") if getattr(user, name, False) is True]
     if flags:
         return ", ".join(name.removeprefix("is_") for name in flags)
     direct = getattr(user, "user_permissions", None)

@@ -5,6 +5,7 @@
 import os
 from pathlib import Path
 
+from reactive_users.core.naming import channel_layer_prefix
 from reactive_users.core.settings import Settings
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -37,3 +38,22 @@ USE_TZ = True
 REACTIVE_CLIENT = "names"
 REACTIVE_SETTINGS = Settings.from_env()
 REACTIVE_FIELD_MAP = {"name": "full_name", "email": "email", "is_active": "is_active"}
+
+# tests/custom_pair runs this project as several clients' listeners (`reactive listen
+# --client NAME` sets REACTIVE_CLIENT) on databases the operator's commands name
+# (`reactive` gives DATABASE_URL from <CLIENT>_DATABASE_URL), one with the linking policy,
+# each acknowledging `reactive emit-test` through its channel layer.
+REACTIVE_CLIENT = os.environ.get("REACTIVE_CLIENT") or REACTIVE_CLIENT
+if os.environ.get("DATABASE_URL", "").startswith("sqlite:///"):  # <CLIENT>_DATABASE_URL
+    DATABASES["default"]["NAME"] = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+REACTIVE_LINK_BY = os.environ.get("NAME_CLIENT_LINK_BY") or None
+if "CHANNEL_LAYERS" not in globals():
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REACTIVE_SETTINGS.redis_url],
+                "prefix": channel_layer_prefix(REACTIVE_CLIENT),
+            },
+        }
+    }

@@ -73,8 +73,7 @@ class UsernameCollision(ApplyError):
 
 
 class PrivilegedLink(UsernameCollision):
-    """REACTIVE_LINK_BY would link a master user to a staff, superuser or otherwise
-    privileged local user, which only REACTIVE_LINK_PRIVILEGED allows."""
+    """REACTIVE_LINK_BY would link a privileged local user (REACTIVE_LINK_PRIVILEGED off)."""
 
 
 class ImplausibleVersion(ApplyError):

@@ -48,9 +48,13 @@ class Target:
     """The master user the synthetic events are about."""
 
     user_id: int
-    #: "" when given as ``id:N`` (no database was read).
+    #: The user's login as the master has it (the value of its user model's USERNAME_FIELD:
+    #: a username, or an email); "" when given as ``id:N`` (no database was read).
     username: str = ""
     version: int = 1
+    #: The master user model's USERNAME_FIELD, under which the events carry the login, as the
+    #: master's own events do ("username" on Django's stock user, "email" on many others).
+    login_field: str = "username"
 
     @property
     def label(self) -> str:
@@ -85,12 +89,19 @@ def resolve_user(spec: str, master_env: Mapping[str, str]) -> Target:
     if found.get("user_id") is None:
         raise UnknownUser(f"no master user {spec!r}: check the username, or pass id:N")
     version = found.get("version") or 1
-    return Target(user_id=int(found["user_id"]), username=spec, version=max(1, int(version)))
+    login_field = found.get("login_field") or "username"  # a master of an earlier release
+    return Target(
+        user_id=int(found["user_id"]),
+        username=spec,
+        version=max(1, int(version)),
+        login_field=str(login_field),
+    )
 
 
 def synthetic_events(target: Target, count: int) -> list[Envelope]:
-    """``count`` synthetic "updated" events for the target, changing nothing."""
-    user: dict[str, FieldValue] = {"username": target.username} if target.username else {}
+    """``count`` synthetic "updated" events for the target, changing nothing; they carry the
+    login under the master's USERNAME_FIELD, as its own events do."""
+    user: dict[str, FieldValue] = {target.login_field: target.username} if target.username else {}
     return [
         new_event(
             action=Action.UPDATED,

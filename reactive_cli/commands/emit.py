@@ -29,7 +29,11 @@ from reactive_users.core.delivery import ClientDelivery, failed_clients, percent
 def emit_test(
     user: Annotated[
         str,
-        typer.Argument(help="A master username, or id:N for master user id N.", show_default=False),
+        typer.Argument(
+            help="A master user's login (a username, or the email on a master that logs in by "
+            "email), or id:N for master user id N.",
+            show_default=False,
+        ),
     ],
     client: Annotated[
         str | None,
@@ -88,6 +92,7 @@ def emit_test(
         data = {
             "user_id": target.user_id,
             "username": target.username or None,
+            "login_field": target.login_field if target.username else None,
             "events": ids,
             "timeout_s": timeout,
             "ok": not failed,

@@ -16,10 +16,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from reactive_cli import projects
 from reactive_cli import status as model
 from reactive_cli.commands import infra_status, output
-from reactive_cli.commands.backfill import client_environment
+from reactive_cli.commands.backfill import client_environment, master_environment
 from reactive_cli.commands.interrupt import until_stopped
 from reactive_cli.commands.options import ConfigPath, Json, target
 from reactive_cli.commands.supervise import DEFAULT, StateDir, connect
@@ -110,7 +109,10 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
     else:
         settings = Settings.from_env(prefix=found.config.prefix, state_dir=state_dir)
         clients = tuple(c.name for c in found.config.clients)
-        fifo, master_env = found.config.fifo, projects.project_env(found.config.master)
+        # The master as configured (reactive.toml's [master], MASTER_DATABASE_URL...) with
+        # this command's state dir and prefix, as backfill and diff run it.
+        fifo = found.config.fifo
+        master_env = master_environment(state_dir, config_path, None)
     envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
     replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
 

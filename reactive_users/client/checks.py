@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
@@ -128,10 +129,37 @@ def check_field_limits(**kwargs: Any) -> list[CheckMessage]:
 
 def check_link_by(**kwargs: Any) -> list[CheckMessage]:
     """Refuse a REACTIVE_LINK_BY that is not a unique field of the user model the map writes:
-    a link must find one local user, and the field must be the one the master's value lands in."""
+    a link must find one local user, and the field must be the one the master's value lands in.
+    REACTIVE_LINK_PRIVILEGED (default False) must be a boolean; True, which lets a link reach
+    a local staff, superuser or user with permissions, is warned about (W105)."""
     name = conf.link_by()
+    privileged = getattr(settings, "REACTIVE_LINK_PRIVILEGED", False)
+    if not isinstance(privileged, bool):
+        return [
+            Error(
+                f"REACTIVE_LINK_PRIVILEGED must be True or False, not {privileged!r}",
+                hint="leave it unset (False): privileged local users are then linked by hand",
+                id=_id("E106"),
+            )
+        ]
     if name is None:
         return []
+    if privileged:
+        return [
+            Warning(
+                "REACTIVE_LINK_PRIVILEGED = True: REACTIVE_LINK_BY may link a master user to a "
+                "local staff, superuser or user with permissions, so whoever registers that "
+                f"{name} on the master takes over the account",
+                hint="leave it unset unless the master verifies every "
+                f"{name} and its staff is this client's; link such users by hand instead",
+                id=_id("W105"),
+            ),
+            *_link_by_errors(name),
+        ]
+    return _link_by_errors(name)
+
+
+def _link_by_errors(name: str) -> list[CheckMessage]:
     model = get_user_model()
     field = _field_or_none(model, name)
     if field is None:

@@ -114,6 +114,13 @@ def link_by() -> str | None:
     return None if value is None else str(value)
 
 
+def link_privileged() -> bool:
+    """REACTIVE_LINK_PRIVILEGED: whether REACTIVE_LINK_BY may link a local staff, superuser or
+    otherwise privileged user (default False: such a link is refused to the dead-letter queue,
+    ``apply/link.py``)."""
+    return bool(_get("REACTIVE_LINK_PRIVILEGED", bool, False))
+
+
 def has_shared() -> bool:
     """Whether the project defines REACTIVE_SETTINGS (a project may leave it to the default)."""
     return hasattr(settings, "REACTIVE_SETTINGS")

@@ -72,6 +72,10 @@ class UsernameCollision(ApplyError):
     """The replicated username already belongs to a client-local user."""
 
 
+class PrivilegedLink(UsernameCollision):
+    """REACTIVE_LINK_BY would link a privileged local user (REACTIVE_LINK_PRIVILEGED off)."""
+
+
 class ImplausibleVersion(ApplyError):
     """An event whose version jumps implausibly far ahead of the one held."""
 

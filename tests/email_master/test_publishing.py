@@ -130,3 +130,18 @@ def test_a_relay_run_publishes_to_sns_and_the_queue_receives_a_valid_envelope(to
     assert by_version[1].user["name"] == "Ana Lima"
     assert set(by_version[1].user) == set(PUBLISHED)
     assert by_version[1].user_id == user.pk
+
+
+def test_user_version_finds_the_user_by_email_and_names_the_login_field() -> None:
+    # What `reactive emit-test ana@example.com` reads: its events then carry "email", as
+    # this master's own events do, not a "username" this model does not have.
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    user = make()
+    out = StringIO()
+    call_command("user_version", "ana@example.com", stdout=out)
+    found = json.loads(out.getvalue())
+    assert found["user_id"] == user.pk and found["version"] == 1
+    assert found["login_field"] == "email"

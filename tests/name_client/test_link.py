@@ -12,6 +12,7 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.test import override_settings
 
 from reactive_users.client import replica_signals
@@ -42,30 +43,81 @@ def addresses() -> list[tuple[int, str, bool, bool]]:
 
 @linking
 def test_backfill_links_existing_local_users_by_email(caplog, django_capture_on_commit_callbacks):
-    ana, bob = local("Ana@Example.com", "ana-password"), local("bob@example.com")
-    bob.is_staff = True
-    bob.save()
+    ana = local("Ana@Example.com", "ana-password")
     caplog.set_level(logging.INFO, logger="reactive_users.client.apply.link")
     with django_capture_on_commit_callbacks(execute=True):
         outcomes = apply(
-            snapshot(1, "ana@example.com", "Ana Silva"),
-            snapshot(2, "bob@example.com", "Bob"),
-            snapshot(3, "cy@example.com", "Cy"),
+            snapshot(1, "ana@example.com", "Ana Silva"), snapshot(3, "cy@example.com", "Cy")
         )
-    assert outcomes == ["UPSERT", "UPSERT", "UPSERT"]
-    assert get_user_model().objects.count() == 3  # no duplicates: one new user, Cy
+    assert outcomes == ["UPSERT", "UPSERT"]
+    assert get_user_model().objects.count() == 2  # no duplicates: one new user, Cy
     linked = person(1)
     assert linked.pk == ana.pk
     assert (linked.email, linked.full_name) == ("ana@example.com", "Ana Silva")
     assert linked.check_password("ana-password")  # the local password still works
-    assert person(2).pk == bob.pk and person(2).is_staff  # unmapped fields untouched
     assert not person(3).has_usable_password()
     assert f"master user 1 linked to local user {ana.pk}" in caplog.text
     assert addresses() == [
         (ana.pk, "ana@example.com", True, True),
-        (bob.pk, "bob@example.com", True, True),
         (person(3).pk, "cy@example.com", True, True),
     ]
+
+
+def privileged_local(email: str, how: str):
+    """A local user who may administer this client: staff, superuser, or by a permission."""
+    user = local(email)
+    if how in ("staff", "superuser"):
+        setattr(user, f"is_{how}", True)
+        user.save()
+    elif how == "permissions":
+        user.user_permissions.add(Permission.objects.get(codename="change_user"))
+    else:
+        group = Group.objects.create(name="editors")
+        group.permissions.add(Permission.objects.get(codename="change_user"))
+        user.groups.add(group)
+    return user
+
+
+@linking
+@pytest.mark.parametrize("how", ["staff", "superuser", "permissions", "group permissions"])
+def test_a_privileged_local_user_is_never_linked_by_default(how):
+    # An attacker registers the client admin's email on the master: linking would hand them
+    # the admin's account on the next email change they make there.
+    admin = privileged_local("admin@example.com", how)
+    [outcome] = apply(snapshot(2, "admin@example.com", "Mallory"))
+    assert outcome.startswith("refused: PrivilegedLink: ")
+    assert f"local user {admin.pk} is privileged ({how})" in outcome
+    assert "once master user 2 is known to be that person, link by hand" in outcome
+    assert "`reactive dlq redrive --client names --all`" in outcome
+    assert not Replica.objects.exists()
+    admin.refresh_from_db()
+    assert (admin.email, admin.full_name) == ("admin@example.com", "Local name")
+    assert get_user_model().objects.count() == 1  # no duplicate either
+
+
+@override_settings(REACTIVE_LINK_BY="email", REACTIVE_LINK_PRIVILEGED=True)
+def test_the_opt_in_links_a_privileged_local_user():
+    admin = privileged_local("admin@example.com", "staff")
+    assert apply(snapshot(2, "admin@example.com", "Admin")) == ["UPSERT"]
+    assert person(2).pk == admin.pk and person(2).is_staff  # unmapped fields untouched
+
+
+@linking
+def test_the_link_by_hand_the_refusal_names_then_applies_the_same_event():
+    admin = privileged_local("admin@example.com", "staff")
+    refused = snapshot(2, "admin@example.com", "Admin")
+    [outcome] = apply(refused)
+    assert outcome.startswith("refused: PrivilegedLink: ")
+    # What the reason says: privileges away, the message redriven, privileges back
+    admin.is_staff = False
+    admin.save()
+    assert apply(refused) == ["UPSERT"]
+    admin.refresh_from_db()
+    admin.is_staff = True
+    admin.save()
+    assert apply(event(2, email="admin@example.com", name="Admin B", is_active=True)) == ["UPSERT"]
+    assert person(2).pk == admin.pk and person(2).full_name == "Admin B"
+    assert person(2).is_staff and person(2).check_password("local-password")
 
 
 @linking
@@ -190,3 +242,15 @@ def test_the_check_accepts_email_and_no_policy():
     with override_settings(REACTIVE_LINK_BY="email"):
         assert check_link_by() == []
     assert check_link_by() == []
+
+
+def test_the_check_warns_about_the_privileged_opt_in_and_refuses_a_non_boolean():
+    with override_settings(REACTIVE_LINK_BY="email", REACTIVE_LINK_PRIVILEGED=True):
+        [warning] = check_link_by()
+    assert warning.id == "reactive_users.W105"
+    assert "takes over the account" in warning.msg
+    with override_settings(REACTIVE_LINK_BY="email", REACTIVE_LINK_PRIVILEGED="yes"):
+        [error] = check_link_by()
+    assert error.id == "reactive_users.E106"
+    with override_settings(REACTIVE_LINK_BY="email", REACTIVE_LINK_PRIVILEGED=False):
+        assert check_link_by() == []

@@ -31,6 +31,14 @@ def test_synthetic_events_are_distinct_updates_that_change_nothing_and_carry_onl
         assert decode(encode(event)) == event  # the strict wire format, unchanged
 
 
+def test_against_a_master_logging_in_by_email_the_login_travels_as_its_email():
+    target = Target(user_id=7, username="ana@example.com", version=2, login_field="email")
+    (event,) = synthetic_events(target, 1)
+    assert dict(event.user) == {"email": "ana@example.com"}
+    assert "username" not in encode(event)
+    assert target.label == "ana@example.com (id 7)"
+
+
 def test_a_target_given_by_id_sends_an_empty_payload_and_is_labelled_by_id():
     target = Target(user_id=9)
     (event,) = synthetic_events(target, 1)

@@ -8,6 +8,12 @@ replica row points at it, the map then writes its replicated fields; its passwor
 unmapped fields stay as they were. An email field is matched case-insensitively, any other
 field exactly. A user already replicated (for another master id) is never linked; two or
 more local users matching is refused, as an unmapped collision is. Unset: never link.
+
+A privileged local user (staff, superuser, or holding any permission, directly or through a
+group) is never linked unless ``REACTIVE_LINK_PRIVILEGED`` is True: the event is refused to
+the dead-letter queue (``PrivilegedLink``) with the way to link by hand. Otherwise whoever
+registers the client admin's email on the master would be linked to the admin's account
+and, by changing that email on the master afterwards, take it over (docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from reactive_users.client import conf
 from reactive_users.client.apply.reads import BatchReads, read_database
 from reactive_users.client.models import Replica
 from reactive_users.core.contract import Envelope, FieldValue
-from reactive_users.core.errors import UsernameCollision
+from reactive_users.core.errors import PrivilegedLink, UsernameCollision
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser as User
@@ -60,6 +66,16 @@ def local_match(
     if not matches:
         return None
     user = matches[0]
+    why = privileged(user)
+    if why and not conf.link_privileged():
+        client = conf.client_name()
+        raise PrivilegedLink(
+            f"event {event.event_id}: local user {user.pk} is privileged ({why}): "
+            f"REACTIVE_LINK_BY does not link master user {event.user_id} to it by {field} "
+            f"{value!r}; once master user {event.user_id} is known to be that person, link "
+            f"by hand: take local user {user.pk}'s privileges away, `reactive dlq redrive "
+            f"--client {client} --all`, then give them back"
+        )
     logger.info(
         "event %s: master user %s linked to local user %s by %s %r",
         event.event_id,
@@ -69,3 +85,18 @@ def local_match(
         value,
     )
     return user
+
+
+def privileged(user: User) -> str:
+    """Why ``user`` is privileged on this client ("staff", "superuser", "permissions"), or
+    "" when not: flags and permissions a model does not have count as absent."""
+    flags = [name for name in ("is_staff", "is_superuser") if getattr(user, name, False) is True]
+    if flags:
+        return ", ".join(name.removeprefix("is_") for name in flags)
+    direct = getattr(user, "user_permissions", None)
+    groups = getattr(user, "groups", None)
+    if direct is not None and direct.exists():
+        return "permissions"
+    if groups is not None and groups.filter(permissions__isnull=False).exists():
+        return "group permissions"
+    return ""

@@ -1,6 +1,7 @@
 """A master project as its owner writes it (an identity app with its own ``accounts.User``),
 with reactive-users added: the lines under "reactive-users" are all it took."""
 
+import os
 from pathlib import Path
 
 from reactive_users.core.settings import Settings
@@ -22,7 +23,11 @@ INSTALLED_APPS = [
 AUTH_USER_MODEL = "accounts.User"
 
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        # tests/custom_pair runs this project as processes on a database of the run's own.
+        "NAME": os.environ.get("EMAIL_MASTER_DB") or BASE_DIR / "db.sqlite3",
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

@@ -59,6 +59,13 @@ USE_TZ = True
 REACTIVE_CLIENT = "names"
 REACTIVE_SETTINGS = Settings.from_env()
 REACTIVE_FIELD_MAP = {"name": "full_name", "email": "email", "is_active": "is_active"}
+# tests/custom_pair runs this project as several clients' listeners (`reactive listen
+# --client NAME` sets REACTIVE_CLIENT) on databases the operator's commands name
+# (`reactive` gives DATABASE_URL from <CLIENT>_DATABASE_URL), one with the linking policy.
+REACTIVE_CLIENT = os.environ.get("REACTIVE_CLIENT") or REACTIVE_CLIENT
+if os.environ.get("DATABASE_URL", "").startswith("sqlite:///"):  # <CLIENT>_DATABASE_URL
+    DATABASES["default"]["NAME"] = os.environ["DATABASE_URL"].removeprefix("sqlite:///")
+REACTIVE_LINK_BY = os.environ.get("NAME_CLIENT_LINK_BY") or None
 # The live component: websocket streams under this prefix (asgi.py includes the routes),
 # from exactly these origins, frames through this project's Redis channel layer.
 REACTIVE_WS_PREFIX = "me/live/ws/"

@@ -14,8 +14,9 @@ from reactive_users.master.models import UserVersion
 
 class Command(BaseCommand):
     help = (
-        'Print one JSON line: {"user_id", "username", "version"} for the master user with this '
-        "login (the user model's USERNAME_FIELD: a username, or an email), or "
+        'Print one JSON line: {"user_id", "username", "login_field", "version"} for the master '
+        "user with this login (the value of the user model's USERNAME_FIELD, which login_field "
+        "names: a username, or an email), or "
         '{"user_id": null} if there is none. Read-only.'
     )
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         found = {
             "user_id": None if user is None else int(user.pk),
             "username": username,
+            "login_field": model.USERNAME_FIELD,
             "version": held.version if held else None,
         }
         self.stdout.write(json.dumps(found, separators=(",", ":")))

@@ -104,7 +104,10 @@ def start_project(
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The project reads its own variables: none of the test process's component settings
+    # (its database, its client name) may leak into it.
+    for inherited in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REACTIVE_CLIENT"):
+        env.pop(inherited, None)
     paths = [*(str(p) for p in python_path), with_reference_path(os.environ)]
     env.update(
         DJANGO_SETTINGS_MODULE=settings_module,

@@ -61,3 +61,11 @@ def test_the_projects_reset_pages_mail_a_replicated_user_a_link_that_sets_the_pa
     )
     assert done["Location"] == "/password-reset/done/"
     assert client.login(email="bea@example.com", password="bea-Passw0rd")
+
+
+def test_a_reset_link_mailed_before_the_master_changes_the_email_no_longer_works():
+    apply(created(3, "cid@example.com", "Cid"))
+    user = person(3)
+    token = default_token_generator.make_token(user)  # mailed to cid@example.com
+    apply(event(3, email="cid@new.example.com", name="Cid", is_active=True))
+    assert not default_token_generator.check_token(person(3), token)

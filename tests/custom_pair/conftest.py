@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from devstack.processes import Proc, python, until
+from devstack.processes import Proc, free_port, port_open, python, until
+from devstack.project_app import asgi_server
 
 #: The checkout's root: both test projects import from it (reactive.toml's pythonpath).
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,8 @@ MASTER_SETTINGS = "tests.projects.email_master.settings"
 CLIENT_SETTINGS = "tests.projects.name_client.settings"
 #: The clients: name -> extra environment of its listener (and of ``reactive`` run on it).
 CLIENTS = {"names": {}, "linked": {"NAME_CLIENT_LINK_BY": "email"}}
+#: name_client's ASGI application, as its owner's daphne serves it.
+CLIENT_ASGI = "tests.projects.name_client.asgi:application"
 
 
 @dataclass
@@ -178,6 +181,40 @@ def pair(
             proc.signal(signal.SIGTERM)
         for proc in found.listeners.values():
             proc.stop()
+
+
+@dataclass(frozen=True)
+class Web:
+    """A client's web process: where it answers, and where its outgoing mail lands."""
+
+    url: str
+    mail_dir: Path
+    proc: Proc
+
+
+@pytest.fixture(scope="session")
+def names_web(pair: Pair) -> Iterator[Web]:
+    """Client ``names``' web process: daphne serving name_client's ``asgi.py`` on its own
+    database, pages and streams for its own origin only, each mail a file in ``mail_dir``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    mail_dir = pair.workdir / "mail-names"
+    mail_dir.mkdir()
+    env = {
+        **pair.client_env("names"),
+        "DJANGO_SETTINGS_MODULE": CLIENT_SETTINGS,
+        "REACTIVE_CLIENT": "names",
+        "ALLOWED_ORIGINS": url,
+        "NAME_CLIENT_MAIL_DIR": str(mail_dir),
+    }
+    proc = Proc(
+        "daphne-names", asgi_server("daphne", CLIENT_ASGI, port), env, pair.workdir / "logs"
+    )
+    try:
+        proc.wait_ready(lambda: port_open(port), timeout=30)
+        yield Web(url=url, mail_dir=mail_dir, proc=proc)
+    finally:
+        proc.stop()
 
 
 def new_email(name: str) -> str:

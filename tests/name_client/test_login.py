@@ -1,7 +1,11 @@
 """How a replicated user logs in to this client: with a password of their own, set through
-the project's password-reset flow (``accounts/forms.py``), end to end at the form level."""
+the project's password-reset flow (``accounts/forms.py``): at the form level, and through the
+project's reset pages with Django's test client (in Chromium on real parts:
+``tests/custom_pair/test_live_page.py``)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from django.contrib.auth import authenticate
@@ -38,3 +42,30 @@ def test_a_replicated_user_sets_a_password_through_the_reset_flow_and_logs_in():
     apply(event(1, email="ana@example.com", name="Ana Souza", is_active=True))
     assert person(1).full_name == "Ana Souza"
     assert authenticate(email="ana@example.com", password="a-new-Passw0rd") is not None
+
+
+def test_the_projects_reset_pages_mail_a_replicated_user_a_link_that_sets_the_password(
+    client, mailoutbox
+):
+    apply(created(2, "bea@example.com", "Bea"))
+    page = client.post("/password-reset/", {"email": "BEA@example.com"})
+    assert page.status_code == 302 and page["Location"] == "/password-reset/sent/"
+    [mail] = mailoutbox
+    assert mail.to == ["bea@example.com"]
+    [link] = re.findall(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)", mail.body)
+
+    form = client.get(link)  # the token moves into the session; the form is at set-password/
+    assert form.status_code == 302
+    done = client.post(
+        form["Location"], {"new_password1": "bea-Passw0rd", "new_password2": "bea-Passw0rd"}
+    )
+    assert done["Location"] == "/password-reset/done/"
+    assert client.login(email="bea@example.com", password="bea-Passw0rd")
+
+
+def test_a_reset_link_mailed_before_the_master_changes_the_email_no_longer_works():
+    apply(created(3, "cid@example.com", "Cid"))
+    user = person(3)
+    token = default_token_generator.make_token(user)  # mailed to cid@example.com
+    apply(event(3, email="cid@new.example.com", name="Cid", is_active=True))
+    assert not default_token_generator.check_token(person(3), token)

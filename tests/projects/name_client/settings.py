@@ -53,6 +53,15 @@ DATABASES = {
     }
 }
 USE_TZ = True
+# Mail (the password-reset flow's messages): a real project sets its SMTP server here. This
+# one writes each message to a file in NAME_CLIENT_MAIL_DIR, where tests/custom_pair reads the
+# reset link the web server (another process) sent; unset, messages go to the console.
+DEFAULT_FROM_EMAIL = "names@example.com"
+if os.environ.get("NAME_CLIENT_MAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["NAME_CLIENT_MAIL_DIR"]
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # reactive-users: this client's name, the shared settings (queue prefix, AWS endpoint,
 # Redis, signing keys from the environment) and which master field goes where.

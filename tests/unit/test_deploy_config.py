@@ -201,3 +201,66 @@ def test_web_processes_take_the_scheme_from_the_proxy_and_listen_on_loopback_onl
 
 def test_every_program_creates_files_for_its_user_alone(options: ServerOptions):
     assert options.umask == 0o077
+
+
+OWN = CONF.parent / "own-projects.supervisord.conf"
+
+
+@pytest.fixture
+def own_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServerOptions:
+    """deploy/own-projects.supervisord.conf merged, as its header says, into an operator's
+    own supervisord.conf (here a minimal one)."""
+    text = OWN.read_text()
+    for name in sorted(set(re.findall(r"%\(ENV_([A-Z0-9_]+)\)s", text))):
+        monkeypatch.setenv(name, str(tmp_path) if name.endswith("_DIR") else f"value-of-{name}")
+    merged = tmp_path / "supervisord.conf"
+    merged.write_text(f"[supervisord]\nlogfile={tmp_path}/supervisord.log\n\n{text}")
+    parsed = ServerOptions()
+    parsed.realize(["-c", str(merged)])
+    return parsed
+
+
+def test_the_own_projects_programs_parse_and_stop_as_the_listener_needs(own_options):
+    groups = {g.name: g for g in own_options.process_group_configs}
+    assert {name: [p.name for p in g.process_configs] for name, g in groups.items()} == {
+        "identity-sweep": ["identity-sweep"],
+        "names-listener": ["names-listener-00", "names-listener-01"],
+    }
+    for group in groups.values():
+        for process in group.process_configs:
+            assert process.stopsignal == signal.SIGTERM, process.name
+            assert process.stopasgroup and process.killasgroup, process.name
+            if group.name.endswith(LISTENER_SUFFIX):
+                assert process.stopwaitsecs > LONG_POLL_SECONDS, process.name
+
+
+def test_the_own_projects_programs_run_commands_our_apps_have(own_options):
+    """Each program's ``manage.py`` command is one the master or client app provides, with
+    the options it is given (a renamed command or option fails here, not on the VM), asked
+    of the user-written test projects that install each app."""
+    projects = {
+        "publish_pending": "tests.projects.email_master.settings",
+        "reactive_listen": "tests.projects.name_client.settings",
+    }
+    root = Path(__file__).parents[2]
+    seen = set()
+    for group in own_options.process_group_configs:
+        argv = group.process_configs[0].command.split()
+        assert argv[1] == "manage.py", argv
+        name, options = argv[2], [o for o in argv[3:] if o.startswith("--")]
+        # Not the placeholder REACTIVE_* values the fixture set for supervisord.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REACTIVE_")}
+        env.update(DJANGO_SETTINGS_MODULE=projects[name], PYTHONPATH=str(root))
+        env.pop("DATABASE_URL", None)
+        shown = subprocess.run(
+            [sys.executable, "-m", "django", name, "--help"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        for option in options:
+            assert option in shown.stdout, (name, option)
+        seen.add(name)
+    assert seen == set(projects)

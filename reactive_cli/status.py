@@ -35,6 +35,9 @@ OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would 
 Reading = Any
 #: Longest wait for a client's ``replica_stats`` or the master's ``outbox_stats``, in seconds.
 REPLICA_STATS_TIMEOUT_SECONDS = 60.0
+#: The listeners of a client when no supervisord of ours runs them (reactive.toml, and the
+#: operator's own process manager): said once per client, not a problem.
+NOT_OURS = "not run by `reactive up` (your process manager runs them)"
 #: What ``outbox_stats`` prints: the fields of a reading.
 OUTBOX_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxReading))
 
@@ -77,6 +80,10 @@ class ClientStatus:
     truncated_fields: dict[str, int] = field(default_factory=dict)
     #: Why the client's database could not be read, else "".
     replicas_error: str = ""
+    #: Live replicated users (None: not read).
+    replicas: int | None = None
+    #: Who runs the listeners when it is not a supervisord of ours (``NOT_OURS``), else "".
+    listeners_note: str = ""
     oldest_message_age_seconds: None = None
     oldest_message_age_note: str = OLDEST_AGE_NOTE
 
@@ -112,14 +119,15 @@ class StackStatus:
 def build_status(
     *,
     clients: Sequence[str],
-    processes: Sequence[Process] | str,
+    processes: Sequence[Process] | str | None,
     queues: Mapping[str, QueueDepth | str],
     dead_letter_queues: Mapping[str, QueueDepth | str],
     outbox: OutboxReading | str,
     now: datetime,
     replicas: Mapping[str, ReplicaCounts | str] | None = None,
 ) -> StackStatus:
-    """The status model from raw readings; a ``str`` reading is why it could not be taken."""
+    """The status model from raw readings; a ``str`` reading is why it could not be taken.
+    ``processes`` None: no supervisord of ours runs the listeners (``NOT_OURS``)."""
     return StackStatus(
         clients=[
             _with_replicas(
@@ -139,13 +147,13 @@ def build_status(
 
 def _client(
     name: str,
-    processes: Sequence[Process] | str,
+    processes: Sequence[Process] | str | None,
     queue: QueueDepth | str,
     dlq: QueueDepth | str,
 ) -> ClientStatus:
     listeners = (
         []
-        if isinstance(processes, str)
+        if processes is None or isinstance(processes, str)
         else [
             ListenerStatus(
                 name=p.name, state=p.state, pid=p.pid or None, uptime_seconds=p.uptime_seconds
@@ -162,6 +170,7 @@ def _client(
         name=name,
         listeners=listeners,
         listeners_error=processes if isinstance(processes, str) else "",
+        listeners_note=NOT_OURS if processes is None else "",
         visible=None if isinstance(queue, str) else queue.visible,
         in_flight=None if isinstance(queue, str) else queue.in_flight,
         dead_letters=None if isinstance(dlq, str) else dlq.visible + dlq.in_flight,
@@ -174,6 +183,7 @@ def _with_replicas(client: ClientStatus, counts: ReplicaCounts | str) -> ClientS
         return dataclasses.replace(client, replicas_error=counts)
     return dataclasses.replace(
         client,
+        replicas=counts.replicas,
         truncated_users=counts.truncated_users,
         truncated_fields=dict(counts.truncated_fields),
     )
@@ -199,6 +209,11 @@ def problems(found: StackStatus) -> list[str]:
     """Why each part that could not be read was not: one line each, without repeats."""
     lines = [f"listeners: {c.listeners_error}" for c in found.clients if c.listeners_error]
     lines += [f"{c.name}: {c.queue_error}" for c in found.clients if c.queue_error]
+    lines += [
+        f"{c.name}: replicas not read: {c.replicas_error}"
+        for c in found.clients
+        if c.replicas_error
+    ]
     if found.outbox.error:
         lines.append(f"master outbox: {found.outbox.error}")
     return list(dict.fromkeys(lines))
@@ -268,7 +283,7 @@ def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCou
 
 def _replica_counts(found: dict[str, Any] | str) -> ReplicaCounts | str:
     if isinstance(found, str):
-        return f"unknown: {found}"
+        return found
     try:
         return ReplicaCounts(
             replicas=int(found["replicas"]),
@@ -276,4 +291,4 @@ def _replica_counts(found: dict[str, Any] | str) -> ReplicaCounts | str:
             truncated_fields={str(k): int(v) for k, v in found["truncated_fields"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        return f"unknown: not a replica_stats line: {type(e).__name__}: {found!r:.120}"
+        return f"not a replica_stats line: {type(e).__name__}: {found!r:.120}"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
-from devstack.processes import until
+from devstack.processes import python, until
+from reactive_cli.status import NOT_OURS
 from tests.custom_pair.conftest import ROOT, Pair, create, delete, new_email, update
 
 #: What the master's backfill prints when it is done.
@@ -186,15 +188,22 @@ def test_status_reads_the_configured_projects_and_writes_nothing(pair: Pair) -> 
     stamp = master_db.stat().st_mtime_ns
     ran = pair.reactive("status", "--json")
     data = json.loads(ran.stdout)
-    # The listeners are the operator's own processes, not a local stack's supervisord: the
-    # only part status cannot read (exit 6), everything else is read from the pair.
-    assert ran.returncode == 6, ran.stderr
-    assert all(p.startswith("listeners: ") for p in data["problems"]), data["problems"]
+    # The listeners are the operator's own processes, not a local stack's supervisord: said
+    # so, not a problem; everything else is read from the pair, and all of it is healthy.
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr
+    assert data["problems"] == []
     assert data["outbox"]["error"] == "" and data["outbox"]["backlog"] is not None
     clients = {c["name"]: c for c in data["clients"]}
     assert set(clients) == {"names", "linked"}
     for client in clients.values():
         assert client["queue_error"] == "" and client["replicas_error"] == "", client
+        assert (client["listeners"], client["listeners_error"]) == ([], "")
+        assert client["listeners_note"] == NOT_OURS
+        assert client["replicas"] is not None
+    shown = pair.reactive("status")
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr
+    for name in clients:
+        assert f"{name}: listeners {NOT_OURS}" in shown.stdout
     assert sorted(p.name for p in pair.state_dir.iterdir()) == before
     assert not (ROOT / "tests" / "projects" / "name_client" / "db.sqlite3").exists()
     assert master_db.stat().st_mtime_ns == stamp
@@ -212,3 +221,38 @@ def test_emit_test_reaches_both_listeners_for_a_user_given_by_email(pair: Pair) 
     assert {c["client"] for c in report["clients"]} == {"names", "linked"}
     # Synthetic: nothing written on the client
     assert pair.wait_user("names", user)["full_name"] == "Emma"
+
+
+def test_status_and_diff_report_a_client_database_not_made_yet_and_create_none(
+    pair: Pair,
+) -> None:
+    # Given a client whose database (a plain SQLite NAME) was never migrated
+    missing = pair.workdir / "never-migrated.sqlite3"
+    env = {"NAMES_DATABASE_URL": f"sqlite:///{missing}"}
+
+    ran = _reactive(pair, env, "status", "--json")
+
+    # Then status says so in one line, reads the rest, and the file is not created
+    assert ran.returncode == 6, ran.stdout[-2000:] + ran.stderr
+    refusal = f"database {missing} does not exist yet: run migrate"
+    assert json.loads(ran.stdout)["problems"] == [f"names: replicas not read: {refusal}"]
+    assert ran.stderr.strip() == f"names: replicas not read: {refusal}"
+    assert not missing.exists()
+    # And diff, which reads the same database, stops on the same line
+    ran = _reactive(pair, env, "diff", "--client", "names")
+    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert refusal in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    assert not missing.exists()
+
+
+def _reactive(pair: Pair, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``reactive ARGS --config reactive.toml`` with ``env`` over the pair's environment."""
+    argv = [args[0], "--config", str(pair.config), *args[1:]]
+    return subprocess.run(
+        python("-m", "reactive_cli", *argv),
+        env={**pair.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=pair.workdir,
+    )

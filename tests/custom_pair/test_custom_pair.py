@@ -223,26 +223,30 @@ def test_emit_test_reaches_both_listeners_for_a_user_given_by_email(pair: Pair) 
     assert pair.wait_user("names", user)["full_name"] == "Emma"
 
 
-def test_status_and_diff_report_a_client_database_not_made_yet_and_create_none(
+def test_read_only_commands_report_databases_not_made_yet_and_create_none(
     pair: Pair,
 ) -> None:
-    # Given a client whose database (a plain SQLite NAME) was never migrated
-    missing = pair.workdir / "never-migrated.sqlite3"
-    env = {"NAMES_DATABASE_URL": f"sqlite:///{missing}"}
+    # Given a client and a master whose databases (plain SQLite NAMEs) were never migrated
+    missing, master = pair.workdir / "never-migrated.sqlite3", pair.workdir / "no-master.sqlite3"
+    env = {"NAMES_DATABASE_URL": f"sqlite:///{missing}", "EMAIL_MASTER_DB": str(master)}
 
     ran = _reactive(pair, env, "status", "--json")
 
-    # Then status says so in one line, reads the rest, and the file is not created
+    # Then status says so, one line each, reads the rest, and neither file is created
     assert ran.returncode == 6, ran.stdout[-2000:] + ran.stderr
     refusal = f"database {missing} does not exist yet: run migrate"
-    assert json.loads(ran.stdout)["problems"] == [f"names: replicas not read: {refusal}"]
-    assert ran.stderr.strip() == f"names: replicas not read: {refusal}"
-    assert not missing.exists()
-    # And diff, which reads the same database, stops on the same line
-    ran = _reactive(pair, env, "diff", "--client", "names")
-    assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
-    assert refusal in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
-    assert not missing.exists()
+    problems = [
+        f"names: replicas not read: {refusal}",
+        f"master outbox: unknown: database {master} does not exist yet: run migrate",
+    ]
+    assert json.loads(ran.stdout)["problems"] == problems
+    assert ran.stderr.splitlines() == problems
+    # And diff and emit-test, which read the same databases, stop on one line
+    for args in (["diff", "--client", "names"], ["emit-test", "nobody@example.com"]):
+        ran = _reactive(pair, env, *args)
+        assert ran.returncode != 0 and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+        assert f"database {master} does not exist yet: run migrate" in ran.stderr
+    assert not missing.exists() and not master.exists()
 
 
 def _reactive(pair: Pair, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

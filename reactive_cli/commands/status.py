@@ -26,6 +26,7 @@ from reactive_cli.config import Source
 from reactive_cli.supervisor import Supervisor
 from reactive_users.core import exitcodes
 from reactive_users.core.errors import StackError
+from reactive_users.core.naming import LISTENER_ALIVE_TTL_SECONDS
 from reactive_users.core.settings import Settings
 
 #: Seconds between two refreshes with --watch.
@@ -46,18 +47,18 @@ def status(
 
     Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; with a
     reactive.toml and no supervisord of ours there, your own process manager runs them, and
-    one line per client says so (not a problem). Queue depths (visible, in flight, dead
-    letters) come from SQS; the outbox backlog, size and oldest sent row from the master's
-    database; per client, its live replicated users and those holding values cut to its
-    limits (REACTIVE_OVERSIZE_POLICY=truncate) from its database, through `replica_stats` in
-    its own project (with --watch, every 30 s). Every project is read only: a SQLite database
-    that does not exist yet is reported ("run migrate"), never created. A part that cannot
-    be read shows "?" and its cause goes to stderr, one line each; the exit code is then 6.
-    A local stack that is not
-    running is one line, exit 4; with no local stack and no reactive.toml there is nothing
-    to report on (exit 4). The oldest message's age is "n/a": SQS gives it only as a
-    CloudWatch metric, and peeking would count as a receive. --watch keeps going whatever it
-    cannot read.
+    one line per client says so (not a problem), with how many are alive by the key each
+    listener renews in Redis from its loop (REDIS_URL, or <CLIENT>_REDIS_URL). Queue depths
+    (visible, in flight, dead letters) come from SQS; the outbox backlog, size and oldest
+    sent row from the master's database; per client, its live replicated users and those
+    holding values cut to its limits (REACTIVE_OVERSIZE_POLICY=truncate) from its database,
+    through `replica_stats` in its own project (with --watch, every 30 s). Every project is
+    read only: a SQLite database that does not exist yet is reported ("run migrate"), never
+    created. A part that cannot be read shows "?" and its cause goes to stderr, one line
+    each; the exit code is then 6. A local stack that is not running is one line, exit 4;
+    with no local stack and no reactive.toml there is nothing to report on (exit 4). The
+    oldest message's age is "n/a": SQS gives it only as a CloudWatch metric, and peeking
+    would count as a receive. --watch keeps going whatever it cannot read.
 
     A stack `up --infra-only` started shows its programs (moto, Redis), their endpoints and
     the provisioned clients' queues: no project of ours is run to read anything else.
@@ -121,6 +122,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
     # operator's own projects under their own process manager) they are not ours to show.
     ours = layout is not None or sup.is_up()
     envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
+    redis_urls = {name: env.get("REDIS_URL", "") for name, env in envs.items()}
     replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
 
     def read_replicas() -> dict[str, model.ReplicaCounts | str]:
@@ -135,6 +137,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
             counted = pool.submit(read_replicas)
             queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
             processes = model.read_processes(sup) if ours else None
+            alive = None if ours else model.read_alive(settings, clients, redis_urls)
             outbox = model.read_outbox(master_env)
             return model.build_status(
                 clients=clients,
@@ -144,6 +147,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
                 outbox=outbox,
                 now=datetime.now(UTC),
                 replicas=counted.result(),
+                alive=alive,
             )
 
     return read
@@ -192,10 +196,21 @@ def render(found: model.StackStatus, *, problems: bool = False) -> Group:
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
     why = [Text(p, style="red") for p in model.problems(found)] if problems else []
-    notes = [Text(f"{c.name}: listeners {c.listeners_note}") for c in found.clients]
+    notes = [Text(f"{c.name}: listeners {c.listeners_note}{_alive(c)}") for c in found.clients]
     lines = [line, *_kept_line(outbox), *_truncated_lines(found.clients)]
     lines += [note for note, c in zip(notes, found.clients, strict=True) if c.listeners_note]
     return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
+
+
+def _alive(client: model.ClientStatus) -> str:
+    """``: 2 alive, last seen 3.1 s ago`` from the listeners' keys in Redis, if read."""
+    if client.alive_error:
+        return ": alive ones not read"
+    if client.alive is None:
+        return ""
+    if not client.alive:
+        return f": none seen alive in the last {LISTENER_ALIVE_TTL_SECONDS} s"
+    return f": {len(client.alive)} alive, last seen {_age(client.alive_last_seen_seconds)} ago"
 
 
 def _no_listener(client: model.ClientStatus) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 
 from devstack.processes import python, until
@@ -186,10 +187,11 @@ def test_status_reads_the_configured_projects_and_writes_nothing(pair: Pair) -> 
     before = sorted(p.name for p in pair.state_dir.iterdir())
     master_db = pair.workdir / "master.sqlite3"
     stamp = master_db.stat().st_mtime_ns
-    ran = pair.reactive("status", "--json")
+    ran = until(lambda: _listeners_alive(pair), timeout=60, what="each listener alive")
     data = json.loads(ran.stdout)
     # The listeners are the operator's own processes, not a local stack's supervisord: said
-    # so, not a problem; everything else is read from the pair, and all of it is healthy.
+    # so, not a problem, each alive by its key in Redis; everything else is read from the
+    # pair, and all of it is healthy.
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr
     assert data["problems"] == []
     assert data["outbox"]["error"] == "" and data["outbox"]["backlog"] is not None
@@ -199,14 +201,22 @@ def test_status_reads_the_configured_projects_and_writes_nothing(pair: Pair) -> 
         assert client["queue_error"] == "" and client["replicas_error"] == "", client
         assert (client["listeners"], client["listeners_error"]) == ([], "")
         assert client["listeners_note"] == NOT_OURS
+        assert client["alive"] == [f"{socket.gethostname()}:{pair.listeners[client['name']].pid}"]
         assert client["replicas"] is not None
     shown = pair.reactive("status")
     assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr
     for name in clients:
-        assert f"{name}: listeners {NOT_OURS}" in shown.stdout
+        assert f"{name}: listeners {NOT_OURS}: 1 alive, last seen " in shown.stdout
     assert sorted(p.name for p in pair.state_dir.iterdir()) == before
     assert not (ROOT / "tests" / "projects" / "name_client" / "db.sqlite3").exists()
     assert master_db.stat().st_mtime_ns == stamp
+
+
+def _listeners_alive(pair: Pair) -> subprocess.CompletedProcess[str] | None:
+    """``reactive status --json`` once every client shows a listener alive, else None."""
+    ran = pair.reactive("status", "--json")
+    clients = json.loads(ran.stdout)["clients"] if ran.stdout else []
+    return ran if clients and all(c["alive"] for c in clients) else None
 
 
 def test_emit_test_reaches_both_listeners_for_a_user_given_by_email(pair: Pair) -> None:

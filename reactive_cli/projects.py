@@ -17,6 +17,9 @@ from reactive_cli.config import REFERENCE_CLIENT_SETTINGS, REFERENCE_MASTER_SETT
 #: as one line. Any other project runs as ``python -m django`` with its settings.
 ENTRY_POINTS = {REFERENCE_MASTER_SETTINGS: "master", REFERENCE_CLIENT_SETTINGS: "client"}
 
+#: How Django prints a management command's ``CommandError`` on stderr.
+COMMAND_ERROR = "CommandError: "
+
 
 def project_env(project: ProjectConfig, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The variables that make ``python -m django`` run as ``project``: its settings module,
@@ -57,7 +60,8 @@ def json_answer(proc: subprocess.Popen[str], *, timeout: float) -> dict[str, Any
         return f"no answer in {timeout:g} s"
     if proc.returncode != 0:
         lines = [line for line in err.strip().splitlines() if line.strip()]
-        return lines[-1] if lines else f"exit {proc.returncode}"
+        # A command's own refusal is its message; Django's "CommandError: " adds nothing.
+        return lines[-1].removeprefix(COMMAND_ERROR) if lines else f"exit {proc.returncode}"
     try:
         found = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError) as e:

@@ -14,7 +14,9 @@ and push it toward the dead-letter queue. The model says "n/a" and why, rather t
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -22,7 +24,7 @@ from typing import Any
 
 from reactive_cli import projects
 from reactive_cli.supervisor import Process, Supervisor
-from reactive_users.core import aws
+from reactive_users.core import aws, naming
 from reactive_users.core.aws.queues import QueueDepth, client_queue_url, queue_depth
 from reactive_users.core.errors import ReactiveError
 from reactive_users.core.metrics import OutboxReading
@@ -35,6 +37,9 @@ OLDEST_AGE_NOTE = "n/a: SQS gives it only as a CloudWatch metric; peeking would 
 Reading = Any
 #: Longest wait for a client's ``replica_stats`` or the master's ``outbox_stats``, in seconds.
 REPLICA_STATS_TIMEOUT_SECONDS = 60.0
+#: The listeners of a client when no supervisord of ours runs them (reactive.toml, and the
+#: operator's own process manager): said once per client, not a problem.
+NOT_OURS = "not run by `reactive up` (your process manager runs them)"
 #: What ``outbox_stats`` prints: the fields of a reading.
 OUTBOX_FIELDS = tuple(f.name for f in dataclasses.fields(OutboxReading))
 
@@ -47,6 +52,16 @@ class ReplicaCounts:
     #: Users holding values stored cut to the client's limits (REACTIVE_OVERSIZE_POLICY).
     truncated_users: int
     truncated_fields: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliveListeners:
+    """A client's listeners that renewed their key in Redis lately (``alive.py``)."""
+
+    #: Each live listener process, ``host:pid``.
+    identities: tuple[str, ...]
+    #: Seconds since the freshest renewal (None: no listener alive).
+    last_seen_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +92,15 @@ class ClientStatus:
     truncated_fields: dict[str, int] = field(default_factory=dict)
     #: Why the client's database could not be read, else "".
     replicas_error: str = ""
+    #: Live replicated users (None: not read).
+    replicas: int | None = None
+    #: Who runs the listeners when it is not a supervisord of ours (``NOT_OURS``), else "".
+    listeners_note: str = ""
+    #: Then, listener processes alive by their key in Redis (None: not read) and since when.
+    alive: list[str] | None = None
+    alive_last_seen_seconds: float | None = None
+    #: Why the keys could not be read, else "".
+    alive_error: str = ""
     oldest_message_age_seconds: None = None
     oldest_message_age_note: str = OLDEST_AGE_NOTE
 
@@ -112,24 +136,30 @@ class StackStatus:
 def build_status(
     *,
     clients: Sequence[str],
-    processes: Sequence[Process] | str,
+    processes: Sequence[Process] | str | None,
     queues: Mapping[str, QueueDepth | str],
     dead_letter_queues: Mapping[str, QueueDepth | str],
     outbox: OutboxReading | str,
     now: datetime,
     replicas: Mapping[str, ReplicaCounts | str] | None = None,
+    alive: Mapping[str, AliveListeners | str] | None = None,
 ) -> StackStatus:
-    """The status model from raw readings; a ``str`` reading is why it could not be taken."""
+    """The status model from raw readings; a ``str`` reading is why it could not be taken.
+    ``processes`` None: no supervisord of ours runs the listeners (``NOT_OURS``); then
+    ``alive`` says which are alive by their keys in Redis."""
     return StackStatus(
         clients=[
-            _with_replicas(
-                _client(
-                    name,
-                    processes,
-                    queues.get(name, "not read"),
-                    dead_letter_queues.get(name, "not read"),
+            _with_alive(
+                _with_replicas(
+                    _client(
+                        name,
+                        processes,
+                        queues.get(name, "not read"),
+                        dead_letter_queues.get(name, "not read"),
+                    ),
+                    (replicas or {}).get(name, "not read"),
                 ),
-                (replicas or {}).get(name, "not read"),
+                None if alive is None else alive.get(name, "not read"),
             )
             for name in clients
         ],
@@ -139,13 +169,13 @@ def build_status(
 
 def _client(
     name: str,
-    processes: Sequence[Process] | str,
+    processes: Sequence[Process] | str | None,
     queue: QueueDepth | str,
     dlq: QueueDepth | str,
 ) -> ClientStatus:
     listeners = (
         []
-        if isinstance(processes, str)
+        if processes is None or isinstance(processes, str)
         else [
             ListenerStatus(
                 name=p.name, state=p.state, pid=p.pid or None, uptime_seconds=p.uptime_seconds
@@ -162,6 +192,7 @@ def _client(
         name=name,
         listeners=listeners,
         listeners_error=processes if isinstance(processes, str) else "",
+        listeners_note=NOT_OURS if processes is None else "",
         visible=None if isinstance(queue, str) else queue.visible,
         in_flight=None if isinstance(queue, str) else queue.in_flight,
         dead_letters=None if isinstance(dlq, str) else dlq.visible + dlq.in_flight,
@@ -174,8 +205,22 @@ def _with_replicas(client: ClientStatus, counts: ReplicaCounts | str) -> ClientS
         return dataclasses.replace(client, replicas_error=counts)
     return dataclasses.replace(
         client,
+        replicas=counts.replicas,
         truncated_users=counts.truncated_users,
         truncated_fields=dict(counts.truncated_fields),
+    )
+
+
+def _with_alive(client: ClientStatus, found: AliveListeners | str | None) -> ClientStatus:
+    if found is None:
+        return client
+    if isinstance(found, str):
+        return dataclasses.replace(client, alive_error=found)
+    seen = found.last_seen_seconds
+    return dataclasses.replace(
+        client,
+        alive=sorted(found.identities),
+        alive_last_seen_seconds=None if seen is None else round(seen, 1),
     )
 
 
@@ -199,6 +244,16 @@ def problems(found: StackStatus) -> list[str]:
     """Why each part that could not be read was not: one line each, without repeats."""
     lines = [f"listeners: {c.listeners_error}" for c in found.clients if c.listeners_error]
     lines += [f"{c.name}: {c.queue_error}" for c in found.clients if c.queue_error]
+    lines += [
+        f"{c.name}: replicas not read: {c.replicas_error}"
+        for c in found.clients
+        if c.replicas_error
+    ]
+    lines += [
+        f"{c.name}: listeners' liveness not read: {c.alive_error}"
+        for c in found.clients
+        if c.alive_error
+    ]
     if found.outbox.error:
         lines.append(f"master outbox: {found.outbox.error}")
     return list(dict.fromkeys(lines))
@@ -268,7 +323,7 @@ def read_replicas(envs: Mapping[str, Mapping[str, str]]) -> dict[str, ReplicaCou
 
 def _replica_counts(found: dict[str, Any] | str) -> ReplicaCounts | str:
     if isinstance(found, str):
-        return f"unknown: {found}"
+        return found
     try:
         return ReplicaCounts(
             replicas=int(found["replicas"]),
@@ -276,4 +331,38 @@ def _replica_counts(found: dict[str, Any] | str) -> ReplicaCounts | str:
             truncated_fields={str(k): int(v) for k, v in found["truncated_fields"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        return f"unknown: not a replica_stats line: {type(e).__name__}: {found!r:.120}"
+        return f"not a replica_stats line: {type(e).__name__}: {found!r:.120}"
+
+
+def read_alive(
+    settings: Settings, clients: Sequence[str], redis_urls: Mapping[str, str]
+) -> dict[str, AliveListeners | str]:
+    """Each client's listeners alive by their keys (``naming.listener_alive_key``) in its
+    Redis (``redis_urls``, else REDIS_URL), or why they could not be read."""
+    return {
+        name: _alive(redis_urls.get(name) or settings.redis_url, settings.prefix, name)
+        for name in clients
+    }
+
+
+def _alive(url: str, prefix: str, client: str) -> AliveListeners | str:
+    import redis
+
+    pattern = naming.listener_alive_pattern(prefix, client)
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as conn:
+            keys = list(conn.scan_iter(match=pattern, count=100))
+            values = conn.mget(keys) if keys else []
+    except (OSError, redis.RedisError) as e:
+        return f"Redis at {url}: {type(e).__name__}: {e} (REDIS_URL)"
+    now, found, seen = time.time(), [], []
+    start = len(pattern) - 1  # the key's identity follows the pattern's "*"
+    for key, value in zip(keys, values, strict=True):
+        if value is None:  # expired between SCAN and MGET
+            continue
+        found.append(key.decode()[start:])
+        try:
+            seen.append(now - float(json.loads(value)["at"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return AliveListeners(identities=tuple(found), last_seen_seconds=min(seen, default=None))

@@ -26,6 +26,7 @@ from reactive_cli.config import Source
 from reactive_cli.supervisor import Supervisor
 from reactive_users.core import exitcodes
 from reactive_users.core.errors import StackError
+from reactive_users.core.naming import LISTENER_ALIVE_TTL_SECONDS
 from reactive_users.core.settings import Settings
 
 #: Seconds between two refreshes with --watch.
@@ -44,16 +45,20 @@ def status(
 ) -> None:
     """Show per client its listener processes, queue depths and dead letters, and the outbox.
 
-    Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; queue depths
-    (visible, in flight, dead letters) from SQS; the outbox backlog, size and oldest sent
-    row from the master's database; per client, the users holding values cut to its limits
-    (REACTIVE_OVERSIZE_POLICY=truncate) from its database, through `python -m client
-    replica_stats` (with --watch, every 30 s). A part that cannot be read shows "?" and its
-    cause goes to stderr, one line each; the exit code is then 6. A local stack that is not
-    running is one line, exit 4; with no local stack and no reactive.toml there is nothing
-    to report on (exit 4). The oldest message's age is "n/a": SQS gives it only as a
-    CloudWatch metric, and peeking would count as a receive. --watch keeps going whatever it
-    cannot read.
+    Listeners (state, pid, uptime) come from supervisord's socket in STATE_DIR; with a
+    reactive.toml and no supervisord of ours there, your own process manager runs them, and
+    one line per client says so (not a problem), with how many are alive by the key each
+    listener renews in Redis from its loop (REDIS_URL, or <CLIENT>_REDIS_URL). Queue depths
+    (visible, in flight, dead letters) come from SQS; the outbox backlog, size and oldest
+    sent row from the master's database; per client, its live replicated users and those
+    holding values cut to its limits (REACTIVE_OVERSIZE_POLICY=truncate) from its database,
+    through `replica_stats` in its own project (with --watch, every 30 s). Every project is
+    read only: a SQLite database that does not exist yet is reported ("run migrate"), never
+    created. A part that cannot be read shows "?" and its cause goes to stderr, one line
+    each; the exit code is then 6. A local stack that is not running is one line, exit 4;
+    with no local stack and no reactive.toml there is nothing to report on (exit 4). The
+    oldest message's age is "n/a": SQS gives it only as a CloudWatch metric, and peeking
+    would count as a receive. --watch keeps going whatever it cannot read.
 
     A stack `up --infra-only` started shows its programs (moto, Redis), their endpoints and
     the provisioned clients' queues: no project of ours is run to read anything else.
@@ -113,7 +118,11 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
         # this command's state dir and prefix, as backfill and diff run it.
         fifo = found.config.fifo
         master_env = master_environment(state_dir, config_path, None)
+    # Our supervisord answering in the state dir runs the listeners; without one (an
+    # operator's own projects under their own process manager) they are not ours to show.
+    ours = layout is not None or sup.is_up()
     envs = {name: client_environment(name, state_dir, config_path, None) for name in clients}
+    redis_urls = {name: env.get("REDIS_URL", "") for name, env in envs.items()}
     replicas: list[tuple[float, dict[str, model.ReplicaCounts | str]]] = []
 
     def read_replicas() -> dict[str, model.ReplicaCounts | str]:
@@ -127,7 +136,9 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
         with ThreadPoolExecutor(max_workers=1) as pool:
             counted = pool.submit(read_replicas)
             queues, dlqs = model.read_queues(settings, clients, fifo=fifo)
-            processes, outbox = model.read_processes(sup), model.read_outbox(master_env)
+            processes = model.read_processes(sup) if ours else None
+            alive = None if ours else model.read_alive(settings, clients, redis_urls)
+            outbox = model.read_outbox(master_env)
             return model.build_status(
                 clients=clients,
                 processes=processes,
@@ -136,6 +147,7 @@ def _reader(state_dir: Path, config_path: Path | None) -> Callable[[], model.Sta
                 outbox=outbox,
                 now=datetime.now(UTC),
                 replicas=counted.result(),
+                alive=alive,
             )
 
     return read
@@ -155,26 +167,26 @@ def _running(state_dir: Path) -> Supervisor:
 
 def render(found: model.StackStatus, *, problems: bool = False) -> Group:
     """The status as one table and an outbox line; with ``problems``, why each part that
-    could not be read was not, below them (--watch: stderr would break the redraw)."""
-    table = Table(
-        "client",
-        "listener",
-        "state",
-        "pid",
-        "uptime",
-        "visible",
-        "in flight",
-        "dead letters",
-        "oldest msg",
-    )
+    could not be read was not, below them (--watch: stderr would break the redraw).
+
+    The listener columns are left out when no client's listeners are run by a supervisord
+    of ours: a line per client says who runs them instead."""
+    ours = not found.clients or any(not c.listeners_note for c in found.clients)
+    processes = ["listener", "state", "pid", "uptime"] if ours else []
+    queue_columns = ["visible", "in flight", "dead letters", "replicas", "oldest msg"]
+    table = Table("client", *processes, *queue_columns)
     for client in found.clients:
-        queue = [_n(client.visible), _n(client.in_flight), _n(client.dead_letters), "n/a"]
+        queue = [_n(client.visible), _n(client.in_flight), _n(client.dead_letters)]
+        queue += [_n(client.replicas), "n/a"]
         rows: list[list[str | Text]] = [
             [p.name, _state(p.state), _n(p.pid), _uptime(p.uptime_seconds)]
             for p in client.listeners
-        ] or [["?" if client.listeners_error else "none", "", "", ""]]
+        ] or [[_no_listener(client), "", "", ""]]
         for i, row in enumerate(rows):
-            table.add_row(client.name if i == 0 else "", *row, *(queue if i == 0 else [""] * 4))
+            blank = [""] * len(queue)
+            table.add_row(
+                client.name if i == 0 else "", *row[: len(processes)], *(queue if i == 0 else blank)
+            )
     outbox = found.outbox
     if outbox.error:
         line = Text("master outbox: ?", style="yellow")
@@ -184,8 +196,29 @@ def render(found: model.StackStatus, *, problems: bool = False) -> Group:
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
     why = [Text(p, style="red") for p in model.problems(found)] if problems else []
+    notes = [Text(f"{c.name}: listeners {c.listeners_note}{_alive(c)}") for c in found.clients]
     lines = [line, *_kept_line(outbox), *_truncated_lines(found.clients)]
+    lines += [note for note, c in zip(notes, found.clients, strict=True) if c.listeners_note]
     return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
+
+
+def _alive(client: model.ClientStatus) -> str:
+    """``: 2 alive, last seen 3.1 s ago`` from the listeners' keys in Redis, if read."""
+    if client.alive_error:
+        return ": alive ones not read"
+    if client.alive is None:
+        return ""
+    if not client.alive:
+        return f": none seen alive in the last {LISTENER_ALIVE_TTL_SECONDS} s"
+    return f": {len(client.alive)} alive, last seen {_age(client.alive_last_seen_seconds)} ago"
+
+
+def _no_listener(client: model.ClientStatus) -> str:
+    """The listener cell of a client without a process to show: "?" if they could not be
+    read, "-" if they are not ours to show, else "none"."""
+    if client.listeners_error:
+        return "?"
+    return "-" if client.listeners_note else "none"
 
 
 def _kept_line(outbox: model.OutboxStatus) -> list[Text]:
@@ -201,7 +234,7 @@ def _kept_line(outbox: model.OutboxStatus) -> list[Text]:
 
 def _truncated_lines(clients: list[model.ClientStatus]) -> list[Text]:
     """Per client whose users hold values cut to its limits (REACTIVE_OVERSIZE_POLICY=
-    truncate): how many, per field; per client whose database was not read: why."""
+    truncate): how many, per field (a database that was not read is among the problems)."""
     lines = []
     for client in clients:
         if client.truncated_users:
@@ -212,13 +245,6 @@ def _truncated_lines(clients: list[model.ClientStatus]) -> list[Text]:
                     f"client's limits ({fields}): "
                     f"`reactive diff --client {client.name}` lists them",
                     style="yellow",
-                )
-            )
-        elif client.replicas_error:
-            lines.append(
-                Text(
-                    f"{client.name}: truncated values not counted: {client.replicas_error}",
-                    style="dim",
                 )
             )
     return lines

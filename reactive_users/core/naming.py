@@ -94,3 +94,19 @@ def relay_kick_key(prefix: str) -> str:
     """The broker Redis key marking a master relay task as queued
     (``reactive_users/master/relay/kicks.py``)."""
     return f"{check_prefix(prefix)}:outbox-relay-queued"
+
+
+#: Seconds a listener's alive key lives unrenewed: above the longest long poll (20 s) and a
+#: slow batch; a listener silent this long is no longer shown alive.
+LISTENER_ALIVE_TTL_SECONDS = 60
+
+
+def listener_alive_key(prefix: str, client: str, identity: str) -> str:
+    """The Redis key one listener process (``host:pid``) renews while its loop runs
+    (``reactive_users/client/listener/alive.py``); ``reactive status`` reads them."""
+    return f"{listener_alive_pattern(prefix, client).removesuffix('*')}{identity}"
+
+
+def listener_alive_pattern(prefix: str, client: str) -> str:
+    """The ``SCAN MATCH`` pattern of every live listener key of ``client``."""
+    return f"{check_prefix(prefix)}:listener-alive:{check_client_name(client)}:*"

@@ -250,13 +250,15 @@ def test_status_uses_a_config_named_by_the_flag_over_the_local_stack_and_names_w
     assert ran.code == exitcodes.UNREACHABLE, ran.err
     rows = table_rows(ran.out)
     assert rows["shop"][1:3] == ["shop-listener", "RUNNING"]
-    assert rows["news"][1:] == ["none", "", "", "", "?", "?", "?", "n/a"]
+    assert rows["news"][1:] == ["none", "", "", "", "?", "?", "?", "?", "n/a"]
     assert "QueueNotFound" not in ran.out
-    assert ran.err.splitlines() == [
+    queue, replicas = ran.err.splitlines()
+    assert queue == (
         "news: queue: QueueNotFound: queue reactive-news does not exist: run `reactive provision`"
         "; dead-letter queue: QueueNotFound: queue reactive-news-dlq does not exist: run "
         "`reactive provision`"
-    ]
+    )
+    assert replicas.startswith("news: replicas not read: ConfigError: no database at "), replicas
 
 
 def test_a_missing_or_malformed_config_is_an_error_even_with_a_local_stack_recorded(

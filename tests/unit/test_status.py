@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from reactive_cli.commands.status import render
-from reactive_cli.status import OLDEST_AGE_NOTE, ReplicaCounts, build_status
+from reactive_cli.status import (
+    NOT_OURS,
+    OLDEST_AGE_NOTE,
+    AliveListeners,
+    ReplicaCounts,
+    build_status,
+    problems,
+)
 from reactive_cli.supervisor import Process
 from reactive_users.core.aws.queues import QueueDepth
 from reactive_users.core.metrics import OutboxReading
@@ -130,4 +137,60 @@ def test_a_client_holding_cut_values_says_how_many_users_per_field():
         "shop: 3 user(s) hold values cut to the client's limits (first_name 3): "
         "`reactive diff --client shop` lists them"
     ) in text
-    assert "blog: truncated values not counted: unknown: no such table" in text
+    assert "| 10 " in text.replace("│", "|")  # shop's live replicas
+    assert "blog: replicas not read: unknown: no such table" in problems(found)
+
+
+def test_listeners_no_supervisord_of_ours_runs_are_one_plain_line_each_not_a_problem():
+    # Given the operator's own process manager runs the listeners (no readings of ours)
+    found = build_status(
+        clients=["shop", "blog"],
+        processes=None,
+        queues={"shop": DEPTHS, "blog": DEPTHS},
+        dead_letter_queues={"shop": DLQ, "blog": DLQ},
+        outbox=OutboxReading(backlog=0, oldest_age_seconds=0.0),
+        now=NOW,
+        replicas={"shop": ReplicaCounts(replicas=4, truncated_users=0)},
+    )
+
+    # Then each client says who runs them, nothing is a problem, and no listener column shows
+    shop = found.as_json()["clients"][0]
+    assert (shop["listeners"], shop["listeners_error"], shop["listeners_note"]) == (
+        [],
+        "",
+        NOT_OURS,
+    )
+    assert problems(found) == ["blog: replicas not read: not read"]
+    console = Console(record=True, width=200)
+    console.print(render(found))
+    text = console.export_text()
+    assert f"shop: listeners {NOT_OURS}\n" in text and f"blog: listeners {NOT_OURS}\n" in text
+    assert "listener" not in text.splitlines()[1] and "replicas" in text.splitlines()[1]
+
+
+def test_listeners_alive_by_their_keys_in_redis_show_beside_who_runs_them():
+    found = build_status(
+        clients=["shop", "blog", "news"],
+        processes=None,
+        queues={},
+        dead_letter_queues={},
+        outbox="unknown: x",
+        now=NOW,
+        alive={
+            "shop": AliveListeners(identities=("h:2", "h:1"), last_seen_seconds=3.14),
+            "blog": AliveListeners(identities=()),
+            "news": "Redis at redis://r:6379/0: ConnectionError: refused (REDIS_URL)",
+        },
+    )
+
+    shop = found.as_json()["clients"][0]
+    assert (shop["alive"], shop["alive_last_seen_seconds"]) == (["h:1", "h:2"], 3.1)
+    assert "news: listeners' liveness not read: Redis at redis://r:6379/0: " in "\n".join(
+        problems(found)
+    )
+    console = Console(record=True, width=200)
+    console.print(render(found))
+    text = console.export_text()
+    assert f"shop: listeners {NOT_OURS}: 2 alive, last seen 3.1 s ago\n" in text
+    assert f"blog: listeners {NOT_OURS}: none seen alive in the last 60 s\n" in text
+    assert f"news: listeners {NOT_OURS}: alive ones not read\n" in text

@@ -4,7 +4,8 @@
 ``sqs`` (receive, delete, hand back, dead-letter, depths) -> ``received`` (signature and
 decoding) -> ``reactive_users.client.apply.apply_batch`` -> ``notifier`` (sends the frames
 of each committed batch from its own thread: ``jobs``, emit-test ``acks``),
-while ``heartbeat`` keeps the batch in hand invisible and ``stats`` counts it.
+while ``heartbeat`` keeps the batch in hand invisible, ``stats`` counts it and ``alive``
+renews the key in Redis that tells ``reactive status`` the loop runs.
 
-Nothing is imported here: ``heartbeat`` and ``jobs`` stay importable without Django.
+Nothing is imported here: ``heartbeat``, ``alive`` and ``jobs`` stay importable without Django.
 """

@@ -36,6 +36,7 @@ from reactive_users.client.apply import BatchApplied, Handled, StopRequest, appl
 from reactive_users.client.failures import classify, compute_backoff, retry_delay_seconds
 from reactive_users.client.listener import received
 from reactive_users.client.listener.acks import listener_identity
+from reactive_users.client.listener.alive import Alive
 from reactive_users.client.listener.heartbeat import Heartbeat
 from reactive_users.client.listener.notifier import Notifier
 from reactive_users.client.listener.sqs import ClientQueue, SQSMessage
@@ -77,6 +78,7 @@ class Listener:
         notifier: Notifier | None = None,
         registry: CollectorRegistry | None = None,
         read_depths: bool = False,
+        alive: Alive | None = None,
     ) -> None:
         if not 1 <= max_messages <= MAX_PREFETCH:
             raise ConfigError(f"max_messages must be within 1..{MAX_PREFETCH}")
@@ -106,6 +108,8 @@ class Listener:
             on_extended=self.metrics.visibility_extended.inc,
         )
         self._notifier = notifier if notifier is not None else Notifier()
+        #: Renews this listener's key in Redis from the loop (``alive.py``), if given.
+        self._alive = alive
         self._notifier.on_drop = self.metrics.frames_dropped.inc
         self.metrics.watch_notify_backlog(lambda: self._notifier.backlog)
 
@@ -130,6 +134,7 @@ class Listener:
 
     def run(self) -> None:
         """Receive, apply, notify and delete until stopped; never raises for a bad message."""
+        self._beat()
         logger.info(
             "listener %s: listening on %s (visibility timeout %d s)",
             self.client,
@@ -152,6 +157,13 @@ class Listener:
         time; not at all after a forced stop)."""
         self._heartbeat.close()
         self._notifier.close(drain_seconds=0.0 if self._forced else None)
+        if self._alive is not None:
+            self._alive.forget()
+
+    def _beat(self) -> None:
+        """Renew this listener's alive key, if it has one and it is due (``alive.py``)."""
+        if self._alive is not None:
+            self._alive.beat()
 
     def _step(self, failures: int) -> int:
         try:
@@ -201,6 +213,7 @@ class Listener:
             messages = self._queue.receive(
                 max_messages=self._max_messages, wait_seconds=self._wait_seconds
             )
+        self._beat()  # after the poll: nothing is added between the log and the first poll
         if not messages:
             return BatchStats()
         self._heartbeat.hold(messages)

@@ -9,6 +9,7 @@ from types import FrameType
 from prometheus_client import CollectorRegistry
 
 from reactive_users.client import conf
+from reactive_users.client.listener.alive import redis_alive
 from reactive_users.client.listener.loop import MAX_PREFETCH, MAX_WAIT_TIME_SECONDS, Listener
 from reactive_users.client.listener.notifier import Notifier
 from reactive_users.core import metrics
@@ -37,10 +38,11 @@ def serve(
     Resolves the queue first (``QueueNotFound`` if it was never provisioned). Receives with
     REACTIVE_LISTENER_VISIBILITY_SECONDS and keeps at most REACTIVE_LISTENER_NOTIFY_BACKLOG
     frames waiting for the channel layer (``reactive_users.client.conf``). Serves the
-    listener's metrics on ``REACTIVE_METRICS_PORT`` when it is set. A first signal lets the
-    long poll in progress finish (up to ``wait_seconds``), finishes the message in hand, hands
-    the rest back (visibility 0), sends the frames still waiting (for a bounded time) and
-    returns; a second signal returns at once.
+    listener's metrics on ``REACTIVE_METRICS_PORT`` when it is set. Renews this process's
+    alive key in REDIS_URL from the loop (``alive.py``), for ``reactive status``. A first
+    signal lets the long poll in progress finish (up to ``wait_seconds``), finishes the
+    message in hand, hands the rest back (visibility 0), sends the frames still waiting (for
+    a bounded time) and returns; a second signal returns at once.
     """
     registry = CollectorRegistry()
     visibility = conf.listener_visibility_seconds()
@@ -54,6 +56,7 @@ def serve(
         notifier=Notifier(max_backlog=conf.listener_notify_backlog()),
         registry=registry,
         read_depths=settings.metrics_port is not None,
+        alive=redis_alive(settings, client),
     )
     if settings.metrics_port is not None:  # REACTIVE_METRICS_PORT
         metrics.serve(registry, port=settings.metrics_port, addr=settings.metrics_addr)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections, router
 
+from reactive_users.client.models import Replica
 from reactive_users.client.selectors import replica_records
+from reactive_users.core import databases
 
 
 class Command(BaseCommand):
@@ -19,6 +22,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Read-only: a SQLite database that is not there is reported, never created.
+        if why := databases.refusal(connections[router.db_for_read(Replica)].settings_dict):
+            raise CommandError(why)
         write = self.stdout.write
         for record in replica_records():
             write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))

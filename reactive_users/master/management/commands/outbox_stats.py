@@ -6,9 +6,12 @@ import dataclasses
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections, router
 from django.utils import timezone
 
+from reactive_users.core import databases
+from reactive_users.master.models import OutboxEvent
 from reactive_users.master.selectors import outbox_overview
 
 
@@ -21,5 +24,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Read-only: a SQLite database that is not there is reported, never created.
+        if why := databases.refusal(connections[router.db_for_read(OutboxEvent)].settings_dict):
+            raise CommandError(why)
         reading = outbox_overview(now=timezone.now())
         self.stdout.write(json.dumps(dataclasses.asdict(reading), separators=(",", ":")))

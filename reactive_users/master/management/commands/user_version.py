@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections, router
 
+from reactive_users.core import databases
 from reactive_users.master.models import UserVersion
 
 
@@ -26,6 +28,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["username"]
         model = get_user_model()
+        # Read-only: a SQLite database that is not there is reported, never created.
+        if why := databases.refusal(connections[router.db_for_read(model)].settings_dict):
+            raise CommandError(why)
         user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
         held = UserVersion.objects.filter(user_id=user.pk).first() if user else None
         found = {

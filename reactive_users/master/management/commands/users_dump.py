@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections, router
 
+from reactive_users.core import databases
 from reactive_users.master.snapshots import reads
 
 
@@ -20,6 +23,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Read-only: a SQLite database that is not there is reported, never created.
+        if why := databases.refusal(
+            connections[router.db_for_read(get_user_model())].settings_dict
+        ):
+            raise CommandError(why)
         write = self.stdout.write
         for state in reads.states_dump():
             write(json.dumps(state.as_json(), separators=(",", ":"), ensure_ascii=False))

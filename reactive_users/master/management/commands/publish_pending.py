@@ -73,9 +73,15 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        failed = sweep_until(
-            stop, every, lambda: self.sweep(limit=limit, due_only=True), self.stderr.write
-        )
+
+        def sweep() -> None:
+            try:
+                self.sweep(limit=limit, due_only=True)
+            except Exception:
+                close_old_connections()  # a broken database connection is opened anew
+                raise
+
+        failed = sweep_until(stop, every, sweep, self.stderr.write)
         self.stdout.write(f"Stopped; {failed} sweep(s) failed and were retried.")
 
     def sweep(self, *, limit: int, due_only: bool) -> None:
@@ -102,6 +108,5 @@ def sweep_until(
         except Exception as exc:  # noqa: BLE001 - a failed sweep must not end the program
             failed += 1
             warn(f"sweep failed, next in {every:g} s: {exc}")
-            close_old_connections()  # a broken database connection is opened anew
         stop.wait(every)
     return failed

@@ -141,7 +141,14 @@ class ListenerMetrics:
         def counter(name: str, doc: str) -> Any:
             return Counter(name, doc, ["client"], registry=registry).labels(client=client)
 
-        self.received = counter("reactive_listener_events_received", "Messages received.")
+        self.received = counter(
+            "reactive_listener_events_received",
+            "Events received (each event of a multi-event message; a message that does not "
+            "decode counts as one).",
+        )
+        self.messages_received = counter(
+            "reactive_listener_messages_received", "SQS messages received."
+        )
         self.applied = counter(
             "reactive_listener_events_applied", "Events that changed the client database."
         )
@@ -158,11 +165,11 @@ class ListenerMetrics:
         )
         self.failed = counter(
             "reactive_listener_events_failed",
-            "Messages not applied (malformed, refused, or failed for now), per receive.",
+            "Events not applied (malformed, refused, or failed for now), per receive.",
         )
         self.dead_lettered = counter(
             "reactive_listener_events_dead_lettered",
-            "Messages that can never be applied, sent to the dead-letter queue by the listener.",
+            "Events that can never be applied, sent to the dead-letter queue by the listener.",
         )
         self._truncated = Counter(
             "reactive_listener_values_truncated",
@@ -173,7 +180,7 @@ class ListenerMetrics:
         )
         self.retried = counter(
             "reactive_listener_events_retried",
-            "Messages handed back to be received again later (a transient failure).",
+            "Events that failed for now, their message handed back to be received again.",
         )
         self.visibility_extended = counter(
             "reactive_listener_visibility_extended",

@@ -19,6 +19,9 @@ Environment (besides the shared ``reactive_users.core.settings`` variables):
     REACTIVE_RELAY_MAX_QUEUE_DEPTH     hold publishing while a client queue holds this many
                                        messages (reactive_users/master/relay/pacing.py;
                                        default 0: never)
+    REACTIVE_PUBLISH_BATCH             pack pending events into multi-event messages (default:
+                                       no; upgrade every client's listener first)
+    REACTIVE_PUBLISH_BATCH_BYTES       byte budget of one such message (default: 65536)
     REACTIVE_LOG_LEVEL                 default: INFO
     REACTIVE_SERVE_STATIC              serve /static/ from daphne (default: DEBUG; the local
                                        stack: on)
@@ -179,6 +182,20 @@ if 0 < REACTIVE_RELAY_MAX_QUEUE_DEPTH < 20:
         f"REACTIVE_RELAY_MAX_QUEUE_DEPTH={REACTIVE_RELAY_MAX_QUEUE_DEPTH}: use 0 (off) or 20 "
         "or more"
     )
+
+#: Pack the events already pending into multi-event messages (never waits for more). Off
+#: by default: a listener older than multi-event messages dead-letters them (README,
+#: "Upgrading: multi-event messages").
+REACTIVE_PUBLISH_BATCH = env_bool(ENV, "REACTIVE_PUBLISH_BATCH", default=False)
+#: The byte budget of one multi-event message (reactive_users/master/conf.py bounds it).
+REACTIVE_PUBLISH_BATCH_BYTES = env_count(
+    ENV,
+    "REACTIVE_PUBLISH_BATCH_BYTES",
+    default=64 * 1024,
+    least=16 * 1024,
+    most=200 * 1024,
+    unit="bytes",
+)
 
 # --- Celery (read by master/celery.py with namespace CELERY) --------------------------------
 #: The Celery app the relay task is sent with (the reactive master app loads it on first use).

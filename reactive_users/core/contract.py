@@ -48,6 +48,25 @@ Every envelope travels signed by the master (``reactive_users.core.signing``): t
 message attribute, not part of this format.
 
 Decoding is strict: any defect raises ``ContractError`` and nothing else.
+
+**Multi-event messages**, schema 2 (golden form: ``tests/unit/data/multi_event_v2.json``)::
+
+    {"schema": 2, "action": "<the action of every event in it>",
+     "events": [{"body": "<one schema-1 envelope, as text>", "signature": "v1:<key id>:<hex>"},
+                ...]}
+
+One message carries 1..``MAX_EVENTS_PER_MESSAGE`` events, all of one action (the message's
+``action`` message attribute, which subscription filter policies route on, is theirs). Each
+event keeps the exact text and the signature it would travel with alone, so a listener
+verifies each on its own and can send one poison event to the dead-letter queue as the
+single-event message the master would have sent (its body, its ``action`` and its
+signature: ``reactive dlq redrive`` sends it back as it is). The message as a whole is
+signed too (the attribute, as for one event), so nothing of an unsigned message is parsed,
+and a decoder of schema 1 only refuses it with ``unknown schema version 2``.
+``decode_message`` reads both schemas; ``decode_sqs_body`` still reads only schema 1.
+Outer defects (unknown or missing keys, wrong types, an empty or too long list) refuse the
+whole message; ``MultiEvent.event(i)`` decodes one event strictly, and refuses it alone
+(a malformed envelope, another action than the message's: mixed kinds).
 """
 
 from __future__ import annotations
@@ -55,7 +74,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -72,10 +91,14 @@ __all__ = [
     "ContractError",
     "Envelope",
     "FieldValue",
+    "MultiEvent",
+    "Part",
     "Replaced",
     "decode",
+    "decode_message",
     "decode_sqs_body",
     "encode",
+    "encode_multi",
     "new_event",
 ]
 
@@ -83,6 +106,14 @@ __all__ = [
 SCHEMA_VERSION = 1
 #: Largest encoded envelope we accept, in bytes (SNS allows 256 KiB; users are small).
 MAX_BODY_BYTES = 16 * 1024
+#: Version of the multi-event message format (its events are schema-1 envelopes).
+MULTI_SCHEMA_VERSION = 2
+#: Largest multi-event message accepted, in bytes: SNS's and SQS's limit on one message.
+MAX_MESSAGE_BYTES = 256 * 1024
+#: Most events one multi-event message may carry.
+MAX_EVENTS_PER_MESSAGE = 1000
+#: Longest signature text an event of a multi-event message may carry.
+MAX_SIGNATURE_CHARS = 200
 #: Largest text value of one user field, in characters.
 MAX_VALUE_CHARS = 1024
 #: Most fields a payload may carry.
@@ -256,6 +287,119 @@ def encode(envelope: Envelope) -> str:
     if len(text.encode()) > MAX_BODY_BYTES:
         raise ContractError(f"event {envelope.event_id} is larger than {MAX_BODY_BYTES} bytes")
     return text
+
+
+@dataclass(frozen=True)
+class Part:
+    """One event of a multi-event message: its envelope's exact text and its signature."""
+
+    body: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class MultiEvent:
+    """A decoded multi-event message: its action and its events, each not yet decoded."""
+
+    action: Action
+    parts: tuple[Part, ...]
+
+    def event(self, index: int) -> Envelope:
+        """Event ``index``, decoded strictly; ``ContractError`` refuses it alone."""
+        event = decode(self.parts[index].body)
+        if event.action is not self.action:
+            raise ContractError(
+                f"mixed kinds: a {event.action.value} event in a message of "
+                f"{self.action.value} events"
+            )
+        return event
+
+
+def encode_multi(action: Action, parts: Sequence[Part]) -> str:
+    """Serialise a multi-event message (the events already encoded and signed)."""
+    message = MultiEvent(action=action, parts=tuple(parts))
+    _check_multi(message)
+    wire = {
+        "schema": MULTI_SCHEMA_VERSION,
+        "action": action.value,
+        "events": [{"body": p.body, "signature": p.signature} for p in message.parts],
+    }
+    text = json.dumps(wire, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) > MAX_MESSAGE_BYTES:
+        raise ContractError(f"message of {len(parts)} events is larger than {MAX_MESSAGE_BYTES}")
+    return text
+
+
+def decode_message(body: str) -> Envelope | MultiEvent:
+    """Decode an SQS message body, raw or wrapped by SNS: one event (schema 1) or a
+    multi-event message (schema 2)."""
+    if len(body) > 4 * MAX_MESSAGE_BYTES:
+        raise ContractError(f"body is {len(body)} characters, far more than a message")
+    obj = _parse(body)
+    if isinstance(obj, dict) and obj.get("Type") == "Notification" and "Message" in obj:
+        body = obj["Message"]
+        if not isinstance(body, str):
+            raise ContractError("SNS notification whose Message is not a string")
+        obj = _parse(body)
+    if isinstance(obj, dict) and obj.get("schema") == MULTI_SCHEMA_VERSION:
+        if len(body.encode()) > MAX_MESSAGE_BYTES:
+            raise ContractError(f"message is more than {MAX_MESSAGE_BYTES} bytes")
+        return _multi_from_dict(obj)
+    return _decode(body, obj)
+
+
+def _parse(text: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
+        raise ContractError(f"not an event: invalid JSON: {e}") from e
+
+
+_MULTI_KEYS = frozenset({"schema", "action", "events"})
+_PART_KEYS = frozenset({"body", "signature"})
+
+
+def _multi_from_dict(obj: dict[str, Any]) -> MultiEvent:
+    missing = sorted(_MULTI_KEYS - obj.keys())
+    unknown = sorted(obj.keys() - _MULTI_KEYS)
+    if missing:
+        raise ContractError(f"multi-event message: missing keys: {', '.join(missing)}")
+    if unknown:
+        raise ContractError(f"multi-event message: unknown keys: {', '.join(unknown)}")
+    _check(isinstance(obj["action"], str), "multi-event message: action must be a string")
+    try:
+        action = Action(obj["action"])
+    except ValueError:
+        raise ContractError(f"multi-event message: unknown action {obj['action']!r}") from None
+    events = obj["events"]
+    _check(isinstance(events, list), "multi-event message: events must be a list")
+    parts: list[Part] = []
+    for index, item in enumerate(events[: MAX_EVENTS_PER_MESSAGE + 1]):
+        _check(
+            isinstance(item, dict) and item.keys() == _PART_KEYS,
+            f"multi-event message: event {index} must be {{body, signature}}",
+        )
+        _check(
+            isinstance(item["body"], str) and isinstance(item["signature"], str),
+            f"multi-event message: event {index}: body and signature must be strings",
+        )
+        parts.append(Part(body=item["body"], signature=item["signature"]))
+    message = MultiEvent(action=action, parts=tuple(parts))
+    _check_multi(message)
+    return message
+
+
+def _check_multi(message: MultiEvent) -> None:
+    _check(isinstance(message.action, Action), "multi-event message: unknown action")
+    _check(bool(message.parts), "multi-event message: no events")
+    if len(message.parts) > MAX_EVENTS_PER_MESSAGE:
+        raise ContractError(f"multi-event message: more than {MAX_EVENTS_PER_MESSAGE} events")
+    for index, part in enumerate(message.parts):
+        _check(
+            len(part.signature) <= MAX_SIGNATURE_CHARS,
+            f"multi-event message: event {index}: signature longer than "
+            f"{MAX_SIGNATURE_CHARS} characters",
+        )
 
 
 #: What parsing and building an envelope from untrusted input may raise besides ContractError.

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from reactive_users.core.contract import decode_sqs_body
+from reactive_users.core.contract import Envelope, MultiEvent, decode_message
 from reactive_users.core.errors import ContractError
 
 #: Characters of a body shown in the table (``--json`` shows it whole).
@@ -102,9 +102,18 @@ class DeadLetter:
 def reason(body: str) -> str:
     """Why a message with this body is a dead letter, as far as the body alone tells."""
     try:
-        event = decode_sqs_body(body)
+        decoded = decode_message(body)
     except ContractError as e:
         return f"malformed: {e}"
+    if isinstance(decoded, MultiEvent):
+        return (
+            f"message of {len(decoded.parts)} {decoded.action.value} events, moved whole: "
+            "each is listed on its own"
+        )
+    return _event_reason(decoded)
+
+
+def _event_reason(event: Envelope) -> str:
     kind = "synthetic " if event.synthetic else ""
     return (
         f"valid {kind}{event.action.value} event for master user {event.user_id} "
@@ -203,18 +212,41 @@ def truncate(text: str, limit: int = TABLE_BODY_CHARS) -> str:
 
 
 def table_rows(letters: Sequence[DeadLetter]) -> list[tuple[str, ...]]:
-    """One row per letter under ``TABLE_COLUMNS``; times in UTC, the body truncated."""
-    return [
-        (
-            letter.message_id,
+    """One row per letter under ``TABLE_COLUMNS``; times in UTC, the body truncated. A
+    multi-event letter (SQS's redrive moved the whole message) is one row per event, its id
+    ``<message id>#<index>``, its reason the recorded one or the event's own."""
+    rows: list[tuple[str, ...]] = []
+    for letter in letters:
+        times = (
             _shown(letter.sent_at),
             _shown(letter.first_received_at),
             "?" if letter.receives is None else str(letter.receives),
-            letter.reason,
-            truncate(letter.body),
         )
-        for letter in letters
-    ]
+        for suffix, why, body in letter_events(letter):
+            rows.append((letter.message_id + suffix, *times, why, truncate(body)))
+    return rows
+
+
+def letter_events(letter: DeadLetter) -> list[tuple[str, str, str]]:
+    """(id suffix, reason, body) of each event of a letter: one for a single-event letter
+    (suffix ""), one per event (``#index``) for a multi-event one."""
+    try:
+        decoded = decode_message(letter.body)
+    except ContractError:
+        decoded = None
+    if not isinstance(decoded, MultiEvent):
+        return [("", letter.reason, letter.body)]
+    events: list[tuple[str, str, str]] = []
+    for index, part in enumerate(decoded.parts):
+        if letter.reason_recorded:
+            why = letter.reason
+        else:
+            try:
+                why = _event_reason(decoded.event(index))
+            except ContractError as e:
+                why = f"malformed: {e}"
+        events.append((f"#{index}", why, part.body))
+    return events
 
 
 def as_json(letter: DeadLetter) -> dict[str, Any]:
@@ -239,6 +271,20 @@ def as_json(letter: DeadLetter) -> dict[str, Any]:
             name: _attribute_value(value) for name, value in letter.message_attributes.items()
         },
         "body": letter.body,
+        **_events_json(letter),
+    }
+
+
+def _events_json(letter: DeadLetter) -> dict[str, Any]:
+    """``events`` of a multi-event letter (each its id, reason and body); {} for one event."""
+    events = letter_events(letter)
+    if len(events) == 1 and not events[0][0]:
+        return {}
+    return {
+        "events": [
+            {"message_id": letter.message_id + suffix, "reason": why, "body": body}
+            for suffix, why, body in events
+        ]
     }
 
 

@@ -10,19 +10,22 @@ Names (all prefixed ``reactive_``):
 
 ===================================== ======= =============================================
 relay_events_published_total          counter events SNS accepted
+relay_messages_published_total        counter SNS messages accepted (fewer than events when
+                                              REACTIVE_PUBLISH_BATCH packs them)
 relay_publish_failures_total          counter events SNS refused or could not be reached for
 outbox_backlog                        gauge   events committed and not yet published
 outbox_oldest_age_seconds             gauge   age of the oldest of those (0 when none)
 outbox_waiting_retry                  gauge   of those, failed ones waiting for their backoff
 outbox_rows_deleted_total             counter sent rows the retention sweep deleted
-listener_events_received_total        counter messages received from SQS
+listener_events_received_total        counter events received (each of a multi-event message)
+listener_messages_received_total      counter messages received from SQS
 listener_events_applied_total         counter events that changed the client database
 listener_events_ignored_stale_total   counter events older than what the client holds
 listener_events_duplicate_total       counter events the client already holds (redelivery)
 listener_events_tested_total          counter synthetic events pushed to sockets only
 listener_values_truncated_total       counter values stored cut to the client's limit
                                               (REACTIVE_OVERSIZE_POLICY=truncate; ``field``)
-listener_events_failed_total          counter messages not applied, per receive
+listener_events_failed_total          counter events not applied, per receive
 listener_events_dead_lettered_total   counter sent to the dead-letter queue by the listener
 listener_events_retried_total         counter handed back to be retried (transient failures)
 listener_visibility_extended_total    counter held batches kept invisible (heartbeat calls)
@@ -114,6 +117,11 @@ class RelayMetrics:
             "Events SNS accepted.",
             registry=registry,
         )
+        self.messages_published = Counter(
+            "reactive_relay_messages_published",
+            "SNS messages accepted (one event each, or several with REACTIVE_PUBLISH_BATCH).",
+            registry=registry,
+        )
         self.failed = Counter(
             "reactive_relay_publish_failures",
             "Events SNS refused or could not be reached for (retried later).",
@@ -141,7 +149,14 @@ class ListenerMetrics:
         def counter(name: str, doc: str) -> Any:
             return Counter(name, doc, ["client"], registry=registry).labels(client=client)
 
-        self.received = counter("reactive_listener_events_received", "Messages received.")
+        self.received = counter(
+            "reactive_listener_events_received",
+            "Events received (each event of a multi-event message; a message that does not "
+            "decode counts as one).",
+        )
+        self.messages_received = counter(
+            "reactive_listener_messages_received", "SQS messages received."
+        )
         self.applied = counter(
             "reactive_listener_events_applied", "Events that changed the client database."
         )
@@ -158,11 +173,11 @@ class ListenerMetrics:
         )
         self.failed = counter(
             "reactive_listener_events_failed",
-            "Messages not applied (malformed, refused, or failed for now), per receive.",
+            "Events not applied (malformed, refused, or failed for now), per receive.",
         )
         self.dead_lettered = counter(
             "reactive_listener_events_dead_lettered",
-            "Messages that can never be applied, sent to the dead-letter queue by the listener.",
+            "Events that can never be applied, sent to the dead-letter queue by the listener.",
         )
         self._truncated = Counter(
             "reactive_listener_values_truncated",
@@ -173,7 +188,7 @@ class ListenerMetrics:
         )
         self.retried = counter(
             "reactive_listener_events_retried",
-            "Messages handed back to be received again later (a transient failure).",
+            "Events that failed for now, their message handed back to be received again.",
         )
         self.visibility_extended = counter(
             "reactive_listener_visibility_extended",

@@ -54,6 +54,31 @@ def relay_max_queue_depth() -> int:
     return int(getattr(django_settings, "REACTIVE_RELAY_MAX_QUEUE_DEPTH", 0))
 
 
+#: Default and bounds of REACTIVE_PUBLISH_BATCH_BYTES: a multi-event message's byte budget,
+#: well inside SNS's 256 KiB for one message and for one PublishBatch call.
+DEFAULT_PUBLISH_BATCH_BYTES = 64 * 1024
+MIN_PUBLISH_BATCH_BYTES = 16 * 1024
+MAX_PUBLISH_BATCH_BYTES = 200 * 1024
+
+
+def publish_batch() -> bool:
+    """REACTIVE_PUBLISH_BATCH: whether the relay packs pending events into multi-event
+    messages (off by default: clients must all read them first)."""
+    value = getattr(django_settings, "REACTIVE_PUBLISH_BATCH", False)
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def publish_batch_bytes() -> int:
+    """REACTIVE_PUBLISH_BATCH_BYTES: the byte budget of one multi-event message, kept
+    within MIN_PUBLISH_BATCH_BYTES..MAX_PUBLISH_BATCH_BYTES."""
+    value = int(
+        getattr(django_settings, "REACTIVE_PUBLISH_BATCH_BYTES", DEFAULT_PUBLISH_BATCH_BYTES)
+    )
+    return max(MIN_PUBLISH_BATCH_BYTES, min(MAX_PUBLISH_BATCH_BYTES, value))
+
+
 def outbox_min_age() -> timedelta:
     """REACTIVE_OUTBOX_MIN_AGE_SECONDS: how old a pending row is before the sweep takes it."""
     return timedelta(seconds=float(getattr(django_settings, "REACTIVE_OUTBOX_MIN_AGE_SECONDS", 2)))

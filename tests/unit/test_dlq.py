@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reactive_users.core.contract import MAX_BODY_BYTES, encode
+from reactive_users.core.contract import MAX_MESSAGE_BYTES, encode
 from reactive_users.core.dlq import (
     FALLBACK_GROUP_ID,
     MAX_BATCH_ENTRIES,
@@ -46,7 +46,8 @@ def body(**changes) -> str:
         ("not json", "not an event: invalid JSON: Expecting value: line 1 column 1 (char 0)"),
         ("[1, 2]", "not an event: expected a JSON object, got list"),
         ('{"nonsense": true}', "not an event: no 'schema' key"),
-        ('{"schema": 2}', "unknown schema version 2 (this code reads 1)"),
+        # schema 2 is a multi-event message (its own refusals): a later one is unknown
+        ('{"schema": 3}', "unknown schema version 3 (this code reads 1)"),
         (
             '{"schema": 1, "event_id": "x"}',
             "missing keys: action, changed, occurred_at, synthetic, user, user_id, version",
@@ -61,15 +62,15 @@ def body(**changes) -> str:
         ),
         (json.dumps({"Type": "Notification", "Message": "{}"}), "not an event: no 'schema' key"),
         (
-            "x" * (4 * MAX_BODY_BYTES + 1),
-            f"body is {4 * MAX_BODY_BYTES + 1} characters, far more than an event",
+            "x" * (4 * MAX_MESSAGE_BYTES + 1),
+            f"body is {4 * MAX_MESSAGE_BYTES + 1} characters, far more than a message",
         ),
     ],
     ids=[
         "json",
         "array",
         "no-schema",
-        "schema-2",
+        "schema-3",
         "missing",
         "unknown-key",
         "action",
@@ -329,3 +330,39 @@ def test_a_letter_the_listener_sent_shows_its_recorded_reason_receives_and_first
     # ... and a redrive sends it back without them, with what the master had set
     (entry,) = redrive_entries([letter], fifo=False)
     assert entry["MessageAttributes"] == SQS_MESSAGE["MessageAttributes"]
+
+
+def _multi_letter(*, recorded: str | None = None) -> DeadLetter:
+    """A multi-event message SQS's redrive moved whole: a good event and a malformed one."""
+    from reactive_users.core.contract import Action, Part, encode_multi
+
+    parts = [Part(encode(EVENT), "v1:k:00"), Part('{"schema": 1}', "v1:k:00")]
+    tags = dict(SQS_MESSAGE["MessageAttributes"])
+    if recorded is not None:
+        tags[REASON] = {"DataType": "String", "StringValue": recorded}
+    return dead_letter(
+        {**SQS_MESSAGE, "Body": encode_multi(Action.CREATED, parts), "MessageAttributes": tags}
+    )
+
+
+def test_a_multi_event_letter_is_listed_as_its_events():
+    letter = _multi_letter()
+    assert letter.reason == "message of 2 created events, moved whole: each is listed on its own"
+    rows = table_rows([letter])
+    assert [row[0] for row in rows] == ["m-1#0", "m-1#1"]
+    assert all(row[1:4] == ("2026-01-01 12:00:00", "2026-01-01 12:00:01", "3") for row in rows)
+    assert rows[0][4].startswith("valid created event for master user 7 v3 refused")
+    assert rows[0][5] == truncate(encode(EVENT))
+    assert rows[1][4].startswith("malformed: missing keys: action")
+    shown = as_json(letter)
+    assert [e["message_id"] for e in shown["events"]] == ["m-1#0", "m-1#1"]
+    assert shown["events"][0]["body"] == encode(EVENT)
+
+
+def test_a_multi_event_letter_with_a_recorded_reason_shows_it_on_each_event():
+    rows = table_rows([_multi_letter(recorded="SignatureError: unsigned")])
+    assert [row[4] for row in rows] == ["SignatureError: unsigned"] * 2
+
+
+def test_a_single_event_letter_has_no_events_in_its_json():
+    assert "events" not in as_json(dead_letter(SQS_MESSAGE))

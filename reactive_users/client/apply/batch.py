@@ -63,11 +63,15 @@ class Delivery:
     receives: str = "?"
     #: The receive count as a number (0 if unknown): a failed event's retry delay.
     receive_count: int = 0
+    #: What goes to the dead-letter queue if the event is refused, when not ``message``:
+    #: an event of a multi-event message, as a single-event message.
+    letter: Message | None = None
 
 
 @dataclass(frozen=True)
 class Handled:
-    """One received message and what applying it gave (None: it failed, see ``failure``)."""
+    """One received event (or a message refused whole) and what applying it gave (None: it
+    failed, see ``failure``); ``message`` is the SQS message that carried it."""
 
     message: Message
     result: ApplyResult | None
@@ -75,6 +79,9 @@ class Handled:
     seconds: float = 0.0
     #: Why it failed (``result`` is None), and whether for good.
     failure: Failure | None = None
+    #: What goes to the dead-letter queue if it failed for good, when not ``message``
+    #: itself: one event of a multi-event message, as a single-event message.
+    letter: Message | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ def _apply_guarded(delivery: Delivery, reads: BatchReads) -> Handled:
                 retry_delay_seconds(delivery.receive_count),
                 failure.reason,
             )
-        return Handled(delivery.message, None, failure=failure)
+        return Handled(delivery.message, None, failure=failure, letter=delivery.letter)
     return Handled(delivery.message, result, time.perf_counter() - started)
 
 

@@ -9,6 +9,11 @@ on Redis) -> send what can never succeed to the dead-letter queue -> ONE DeleteM
 for every message that was applied, ignored or dead-lettered -> ONE
 ChangeMessageVisibilityBatch for what is handed back.
 
+A multi-event message (``received``) is settled as a whole (``settle``): deleted only when
+every event in it is applied, ignored, or refused and accepted by the dead-letter queue as
+a single-event message of its own; handed back if one failed for now or a stop left one
+untried.
+
 A message that fails is logged once per receive. What it becomes follows the rules of
 ``reactive_users.client.failures``: a permanent failure (malformed, refused) is sent to the
 queue's dead-letter queue at once, with its reason, then deleted; if that cannot be done it
@@ -27,7 +32,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connections
 from prometheus_client import CollectorRegistry
@@ -230,29 +236,31 @@ class Listener:
         handled = refused + self._committed(batch)
         results = [h.result for h in handled if h.result is not None]
         self._notifier.submit(results, client=self.client)  # sent from its own thread
-        failed = [h for h in handled if h.failure is not None]
-        dead = self._dead_letter([h for h in failed if h.failure and h.failure.permanent])
-        done = [h.message for h in handled if h.result is not None] + dead
+        settled = settle(messages, handled, batch.rest)
+        dead, dead_events = self._dead_letter(settled.poisoned)
+        done = settled.done + dead
         self._heartbeat.drop(done)
-        retried = [
-            (h.message, retry_delay_seconds(received.receive_count(h.message)))
-            for h in failed
-            if h.failure is not None and not h.failure.permanent
-        ]
-        back = [(m, 0) for m in batch.rest] + retried
-        self._heartbeat.drop(m for m, _ in back)
+        self._heartbeat.drop(m for m, _ in settled.back)
         try:
             self._queue.delete(done)
         finally:  # even if deleting failed: what is handed back must not wait its timeout
-            self._queue.change_visibility(back)
+            self._queue.change_visibility(settled.back)
+        failed = [h for h in handled if h.failure is not None]
         stats = batch_stats(
-            messages, results, batch.rest, dead_lettered=len(dead), retried=len(retried)
+            messages=len(messages),
+            events=len(deliveries) + len(refused),
+            results=results,
+            released=len(batch.rest),
+            failed=len(failed),
+            dead_lettered=dead_events,
+            retried=sum(1 for h in failed if h.failure and not h.failure.permanent),
         )
         self.stats.record(stats, handled)
         logger.info(
-            "listener %s: batch received=%d applied=%d ignored=%d tested=%d failed=%d "
-            "dead_lettered=%d retried=%d released=%d events=%s",
+            "listener %s: batch messages=%d received=%d applied=%d ignored=%d tested=%d "
+            "failed=%d dead_lettered=%d retried=%d released=%d events=%s",
             self.client,
+            stats.messages,
             stats.received,
             stats.applied,
             stats.ignored,
@@ -289,17 +297,27 @@ class Listener:
                     _log_applied(done)
         return batch.handled
 
-    def _dead_letter(self, refused: list[Handled]) -> list[SQSMessage]:
-        """Send permanent failures to the dead-letter queue; the messages it accepted."""
-        pairs = [(h.message, h.failure.reason) for h in refused if h.failure is not None]
+    def _dead_letter(
+        self, poisoned: list[tuple[SQSMessage, list[Handled]]]
+    ) -> tuple[list[SQSMessage], int]:
+        """Send each message's permanent failures to the dead-letter queue (a message
+        refused whole, or each refused event of a multi-event message as its letter); the
+        messages all of whose letters it accepted, and how many letters it accepted."""
+        owners: list[SQSMessage] = []
+        pairs: list[tuple[SQSMessage, str]] = []
+        for message, failures in poisoned:
+            for h in failures:
+                assert h.failure is not None
+                owners.append(message)
+                pairs.append((h.letter if h.letter is not None else h.message, h.failure.reason))
         if not pairs:
-            return []
+            return [], 0
         outcome = self._queue.dead_letter(pairs, listener=listener_identity())
-        for message, copy in outcome.sent:
+        for letter, copy in outcome.sent:
             logger.warning(
                 "message %s (receive %s): sent to the dead-letter queue, as message %s",
-                received.message_id(message),
-                received.receives(message),
+                received.message_id(letter),
+                received.receives(letter),
                 copy,
             )
         for message_id, why in outcome.left.items():
@@ -310,7 +328,51 @@ class Listener:
                 why,
             )
         self.metrics.dead_lettered.inc(len(outcome.sent))
-        return [message for message, _ in outcome.sent]
+        sent = {id(letter) for letter, _ in outcome.sent}
+        kept = {
+            id(owner)
+            for owner, (letter, _) in zip(owners, pairs, strict=True)
+            if id(letter) not in sent
+        }
+        return [m for m, _ in poisoned if id(m) not in kept], len(outcome.sent)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What becomes of each message of a batch once its events were handled."""
+
+    #: Every event applied or ignored: to be deleted.
+    done: list[SQSMessage] = field(default_factory=list)
+    #: Each with its permanent failures: deleted once the dead-letter queue took them all.
+    poisoned: list[tuple[SQSMessage, list[Handled]]] = field(default_factory=list)
+    #: Handed back, each with its visibility: after a delay if one of its events failed
+    #: for now, else at once (a stop left events of it untried).
+    back: list[tuple[SQSMessage, int]] = field(default_factory=list)
+
+
+def settle(
+    messages: Sequence[SQSMessage], handled: Sequence[Handled], rest: Sequence[SQSMessage]
+) -> Settled:
+    """Each message of the batch settled from what its events did (a multi-event message
+    carries several): nothing is deleted while one of its events is unsettled."""
+    by_message: dict[int, list[Handled]] = {}
+    for h in handled:
+        by_message.setdefault(id(h.message), []).append(h)
+    untried = {id(m) for m in rest}
+    settled = Settled()
+    for message in messages:
+        mine = by_message.get(id(message), [])
+        failed = [h for h in mine if h.failure is not None]
+        if any(h.failure is not None and not h.failure.permanent for h in failed):
+            delay = retry_delay_seconds(received.receive_count(message))
+            settled.back.append((message, delay))
+        elif id(message) in untried:
+            settled.back.append((message, 0))
+        elif failed:
+            settled.poisoned.append((message, failed))
+        else:
+            settled.done.append(message)
+    return settled
 
 
 def _log_applied(done: Handled) -> None:

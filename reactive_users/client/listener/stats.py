@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -28,7 +27,8 @@ DEPTH_INTERVAL_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class BatchStats:
-    """Counts for one received batch."""
+    """Counts for one received batch: SQS messages, the rest in events (a message that
+    does not decode counts as one event)."""
 
     received: int = 0
     applied: int = 0
@@ -36,33 +36,39 @@ class BatchStats:
     tested: int = 0
     failed: int = 0
     released: int = 0
-    #: Of the failed: sent to the dead-letter queue, and handed back to be retried later.
+    #: Of the failed: sent to the dead-letter queue, and failed for now (their message
+    #: handed back to be retried later).
     dead_lettered: int = 0
     retried: int = 0
+    #: SQS messages received (one carries one event or, schema 2, several).
+    messages: int = 0
 
 
 def batch_stats(
-    messages: Sequence[Mapping[str, Any]],
-    results: Sequence[ApplyResult],
-    rest: Sequence[Mapping[str, Any]],
     *,
+    messages: int,
+    events: int,
+    results: Sequence[ApplyResult],
+    released: int,
+    failed: int,
     dead_lettered: int,
     retried: int,
 ) -> BatchStats:
-    """The counts of a batch of ``messages``: ``results`` applied, ``rest`` handed back."""
+    """The counts of a batch of ``messages`` carrying ``events``: ``results`` applied,
+    ``released`` events handed back untried, ``failed`` not applied."""
     decisions = [r.decision for r in results]
     applied = sum(d.writes for d in decisions)
     tested = decisions.count(Decision.NOTIFY_ONLY)
-    handled = len(messages) - len(rest)
     return BatchStats(
-        received=len(messages),
+        received=events,
         applied=applied,
         ignored=len(results) - applied - tested,
         tested=tested,
-        failed=handled - len(results),
-        released=len(rest),
+        failed=failed,
+        released=released,
         dead_lettered=dead_lettered,
         retried=retried,
+        messages=messages,
     )
 
 
@@ -97,6 +103,7 @@ class ListenerStats:
     def _count(self, stats: BatchStats, handled: Sequence[Handled]) -> None:
         m = self.metrics
         m.received.inc(stats.received)
+        m.messages_received.inc(stats.messages)
         m.applied.inc(stats.applied)
         m.tested.inc(stats.tested)
         m.failed.inc(stats.failed)

@@ -45,11 +45,18 @@ class Outcome:
 
     sent: list[int] = field(default_factory=list)
     failures: dict[int, str] = field(default_factory=dict)
+    #: SNS messages accepted (one per event, unless REACTIVE_PUBLISH_BATCH packed them).
+    messages: int = 0
 
-    def add(self, batch: list[OutboxEvent], failures: Mapping[int, str]) -> None:
-        """Count one batch: its rows without an error were accepted."""
-        self.sent.extend(row.id for row in batch if row.id not in failures)
+    def add(
+        self, batch: list[OutboxEvent], failures: Mapping[int, str], *, messages: int | None = None
+    ) -> None:
+        """Count one batch: its rows without an error were accepted, in ``messages``
+        messages (None: one each)."""
+        accepted = [row.id for row in batch if row.id not in failures]
+        self.sent.extend(accepted)
         self.failures.update(failures)
+        self.messages += len(accepted) if messages is None else messages
 
 
 def outbox_claim(

@@ -170,5 +170,6 @@ def _counted(outcome: Outcome, *, claimed: int, full: bool) -> PublishReport:
         full=full,
     )
     RELAY.published.inc(report.published)
+    RELAY.messages_published.inc(outcome.messages)
     RELAY.failed.inc(report.failed)
     return report

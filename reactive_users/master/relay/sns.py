@@ -1,5 +1,7 @@
 """Publishing one claim's outbox rows to the SNS topic: PublishBatch, 10 rows per call,
-each entry signed (``reactive_users.core.signing``).
+each entry signed (``reactive_users.core.signing``). With REACTIVE_PUBLISH_BATCH on, the
+claim's rows are first packed into multi-event messages (``packing``), 10 messages per
+call within SNS's 256 KiB per call.
 
 It never raises for an AWS failure: the rows SNS did not take come back in the ``Outcome``
 with their error, and stay pending for a later run. A call starts only while the claim
@@ -9,24 +11,28 @@ would still hold at the call's slowest (``claims.may_start_call``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from typing import Any
 
 from django.utils import timezone
 
-from reactive_users.core import aws, naming, signing
+from reactive_users.core import aws, dlq, naming, signing
 from reactive_users.core.aws import queues, topics
+from reactive_users.core.contract import Action, Part, encode_multi
 from reactive_users.core.errors import AwsError
 from reactive_users.core.settings import Settings, signing_keys
 from reactive_users.master import conf
 from reactive_users.master.models import OutboxEvent
-from reactive_users.master.relay import claims
+from reactive_users.master.relay import claims, packing
 from reactive_users.master.relay.outbox import Claim, Outcome
 
 logger = logging.getLogger(__name__)
 
 #: SNS PublishBatch takes at most 10 entries per call.
 MAX_BATCH_ENTRIES = queues.MAX_BATCH_ENTRIES
+#: SNS PublishBatch takes at most 256 KiB of messages and attributes per call.
+MAX_PUBLISH_BATCH_BYTES = 256 * 1024
 #: Longest one SNS call may take, in seconds: botocore's attempts, each a connect and a read
 #: timeout and up to a second of backoff. A relay starts a call only if it ends in its claim.
 MAX_CALL_SECONDS = aws.BOTOCORE_MAX_ATTEMPTS * (
@@ -52,6 +58,8 @@ def outbox_publish_claim(*, claim: Claim) -> Outcome:
         _log_failure(exc, rows)
         return Outcome(failures={row.id: str(exc) for row in rows})
     sns = aws.client("sns", settings)
+    if conf.publish_batch():
+        return _publish_packed(claim, sns, arn, rows)
     outcome = Outcome()
     for start in range(0, len(rows), MAX_BATCH_ENTRIES):
         if not _may_call(claim):
@@ -101,6 +109,104 @@ def _entry(row: OutboxEvent, *, fifo: bool, keys: signing.KeyRing) -> dict[str, 
         group_id=str(row.user_id) if fifo else None,
         dedup_id=str(row.event_id),
     )
+
+
+def _publish_packed(claim: Claim, sns: Any, arn: str, rows: list[OutboxEvent]) -> Outcome:
+    """REACTIVE_PUBLISH_BATCH: the claimed rows packed into messages (``packing.pack``), as
+    few PublishBatch calls as SNS's limits allow, while the claim lasts. A message of one
+    event is exactly the message it would be without packing."""
+    fifo = queues.is_fifo(arn)
+    keys = signing_keys(conf.reactive_settings())
+    messages = _packed(rows, fifo=fifo, keys=keys)
+    outcome = Outcome()
+    for start, call in _calls(messages):
+        if not _may_call(claim):
+            break  # the claim could expire mid-call: leave the rest to the next run
+        try:
+            failures = _publish_messages(sns, arn, call)
+        except AwsError as exc:  # the call failed as a whole: keep this and later rows pending
+            left = [row for _, batch in messages[start:] for row in batch]
+            _log_failure(exc, left)
+            outcome.failures.update({row.id: str(exc) for row in left})
+            break
+        accepted = sum(1 for _, batch in call if batch[0].id not in failures)
+        outcome.add([row for _, batch in call for row in batch], failures, messages=accepted)
+    return outcome
+
+
+#: One message to publish: its PublishBatch entry and the rows it carries.
+Packed = tuple[dict[str, Any], list[OutboxEvent]]
+
+
+def _packed(rows: list[OutboxEvent], *, fifo: bool, keys: signing.KeyRing) -> list[Packed]:
+    """The rows packed into messages (signed), in the order to publish them."""
+    signatures = [signing.signature(row.body, keys) for row in rows]
+    items = [
+        packing.Item(
+            user_id=row.user_id,
+            key=(row.action, row.user_id if fifo else None),
+            size=packing.part_size(row.body, sig),
+        )
+        for row, sig in zip(rows, signatures, strict=True)
+    ]
+    messages: list[Packed] = []
+    for indices in packing.pack(items, budget=conf.publish_batch_bytes()):
+        batch = [rows[i] for i in indices]
+        if len(batch) == 1:
+            messages.append((_entry(batch[0], fifo=fifo, keys=keys), batch))
+            continue
+        first = batch[0]
+        body = encode_multi(
+            Action(first.action), [Part(rows[i].body, signatures[i]) for i in indices]
+        )
+        ids = ",".join(str(row.event_id) for row in batch)
+        entry = queues.batch_entry(
+            str(first.id),
+            body,
+            signing.attributes(body, keys, action=first.action),
+            body_key="Message",
+            group_id=str(first.user_id) if fifo else None,
+            dedup_id=hashlib.sha256(ids.encode()).hexdigest(),
+        )
+        messages.append((entry, batch))
+    return messages
+
+
+def _calls(messages: list[Packed]) -> list[tuple[int, list[Packed]]]:
+    """``messages`` split into PublishBatch calls within SNS's limits (10 entries, 256 KiB
+    in all), each with the index of its first message."""
+    sizes = [dlq.entry_bytes({**entry, "MessageBody": entry["Message"]}) for entry, _ in messages]
+    calls: list[tuple[int, list[Packed]]] = []
+    start = 0
+    while start < len(messages):
+        end, total = start, 0
+        while end < len(messages) and end - start < MAX_BATCH_ENTRIES:
+            if end > start and total + sizes[end] > MAX_PUBLISH_BATCH_BYTES:
+                break
+            total += sizes[end]
+            end += 1
+        calls.append((start, messages[start:end]))
+        start = end
+    return calls
+
+
+def _publish_messages(sns: Any, arn: str, call: list[Packed]) -> dict[int, str]:
+    """One PublishBatch call of packed messages; the error of each row SNS did not accept
+    (every row of a message it refused), by row id."""
+    events = sum(len(batch) for _, batch in call)
+    with aws.map_aws_errors(f"PublishBatch of {events} event(s) in {len(call)} message(s)"):
+        response = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[e for e, _ in call])
+    result = queues.batch_result(response)
+    failures: dict[int, str] = {}
+    for entry, batch in call:
+        if entry["Id"] in result.accepted:
+            logger.debug("Published %d event(s) in message %s", len(batch), entry["Id"])
+            continue
+        why = result.refused.get(entry["Id"], "SNS answered nothing for this entry")
+        for row in batch:
+            failures[row.id] = why
+            logger.warning("SNS did not accept event %s: %s", row.event_id, why)
+    return failures
 
 
 def _log_failure(exc: AwsError, rows: list[OutboxEvent]) -> None:

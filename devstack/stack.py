@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.client_app import ClientApp
-from devstack.processes import Proc, free_port
+from devstack.processes import Proc, concurrently, free_port
 from devstack.signing import KEYS
 from reactive_cli.checkout import with_reference_path
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
@@ -224,7 +224,7 @@ def running_stack(
             stack.add_client(spec, listener=listeners)
         yield stack
     finally:
-        for app in stack.clients.values():
-            app.stop()
+        stops: list[Callable[[], object]] = [app.stop for app in stack.clients.values()]
         if stack.worker is not None:
-            stack.worker.stop()
+            stops.append(stack.worker.stop)
+        concurrently(stops)

@@ -4,6 +4,7 @@ listener processes, its SQLite database read-only, and its login page."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.cookiejar
 import json
 import re
@@ -13,12 +14,16 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.processes import Proc, free_port, port_open, python, until
+from devstack.processes import Proc, concurrently, free_port, port_open, python, until
 from reactive_cli.localstack import client_daphne
+
+#: What a listener logs when it takes a first SIGTERM (reactive_users/client/listener/serve.py).
+LISTENER_STOPPING = "stopping after the long poll in progress"
 
 
 @dataclass
@@ -77,9 +82,16 @@ class ClientApp:
         return proc
 
     def stop(self) -> None:
-        for proc in [self.daphne, self.listener, *self.extra_listeners]:
-            if proc is not None:
-                proc.stop()
+        """Stop daphne and every listener side by side. A listener is not left to finish its
+        long poll: the client is going away, and whatever that poll held comes back after
+        the visibility timeout anyway."""
+        listeners = [p for p in [self.listener, *self.extra_listeners] if p is not None]
+        calls: list[Callable[[], object]] = [
+            functools.partial(p.stop_at_once, LISTENER_STOPPING) for p in listeners
+        ]
+        if self.daphne is not None:
+            calls.append(self.daphne.stop)
+        concurrently(calls)
 
     # --- reading the client's database (test-only: SQLite file, read-only queries) ---
 

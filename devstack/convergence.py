@@ -122,7 +122,7 @@ def wait_converged(
         return comparison.converged
 
     try:
-        until(check, timeout=timeout, interval=0.25, what=f"{app.name} to converge")
+        until(check, timeout=timeout, interval=0.1, what=f"{app.name} to converge")
     except AssertionError:
         pass
     return last[0] if last else compare(master_state(ids), client_state(app, ids))

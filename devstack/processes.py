@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -93,6 +94,26 @@ class Proc:
         self._log.close()
         return self.popen.returncode
 
+    def stop_at_once(self, acknowledged: str, *, grace: float = 2.0) -> int | None:
+        """SIGTERM, and the second SIGTERM as soon as the log shows ``acknowledged`` after
+        the first (a listener then abandons its long poll instead of finishing it), or after
+        ``grace`` s without it; then as ``stop``. The exit code."""
+        if self.alive():
+            offset = self.log_path.stat().st_size
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+
+            def taken() -> bool:
+                if not self.alive():
+                    return True
+                with self.log_path.open("rb") as log:
+                    log.seek(offset)
+                    return acknowledged in log.read().decode(errors="replace")
+
+            with contextlib.suppress(AssertionError):
+                until(taken, timeout=grace, interval=0.02, what=f"{self.name} to take SIGTERM")
+        return self.stop(grace=0)
+
     def wait_ready(self, ready: Callable[[], object], timeout: float = 30.0) -> None:
         """Wait until ``ready()`` holds; fail with the log tail if the process died first."""
 
@@ -110,6 +131,26 @@ class Proc:
                 tail = self.log()[-3000:]
                 raise AssertionError(f"{self.name} not ready in {timeout}s:\n{tail}") from e
             raise
+
+
+def concurrently(calls: Iterable[Callable[[], object]]) -> None:
+    """Run each call in a thread of its own and wait for all (stopping processes side by
+    side instead of one after another); the first exception a call raised is raised."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,), daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 @contextlib.contextmanager

@@ -10,14 +10,15 @@ here is stopped here, by PID.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.client_app import ClientApp
-from devstack.processes import Proc, free_port
+from devstack.processes import Proc, concurrently, free_port
 from devstack.signing import KEYS
 from reactive_cli.checkout import with_reference_path
 from reactive_cli.provision import ClientSpec, Desired, Provisioned, ensure, read_existing
@@ -176,9 +177,8 @@ def start_client(
         port=port,
     )
     app.manage("migrate", "--verbosity", "0")
-    app.start_daphne()
-    if listener:
-        app.start_listener()
+    # Both only read the migrated database: started side by side, each waited for.
+    concurrently([app.start_daphne, *([app.start_listener] if listener else [])])
     return app
 
 
@@ -217,14 +217,29 @@ def running_stack(
         workdir=workdir,
         client_redis_url=client_redis_url,
     )
+
+    def start_own_worker() -> None:
+        stack.worker = start_worker(master_env, workdir / "logs")
+
+    def start_own_client(spec: ClientSpec) -> None:
+        stack.clients[spec.name] = start_client(
+            spec.name,
+            settings,
+            provisioned,
+            workdir,
+            listener=listeners,
+            redis_url=client_redis_url,
+        )
+
     try:
-        if worker:
-            stack.worker = start_worker(master_env, workdir / "logs")
-        for spec in clients:
-            stack.add_client(spec, listener=listeners)
+        # Already provisioned above: the worker and every client start side by side.
+        starts: list[Callable[[], object]] = [start_own_worker] if worker else []
+        starts += [functools.partial(start_own_client, spec) for spec in clients]
+        concurrently(starts)
+        stack.clients = {spec.name: stack.clients[spec.name] for spec in clients}  # in order
         yield stack
     finally:
-        for app in stack.clients.values():
-            app.stop()
+        stops: list[Callable[[], object]] = [app.stop for app in stack.clients.values()]
         if stack.worker is not None:
-            stack.worker.stop()
+            stops.append(stack.worker.stop)
+        concurrently(stops)

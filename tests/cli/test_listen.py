@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 
+from devstack.client_app import LISTENER_STOPPING
 from devstack.processes import Proc, python, until
 from devstack.signing import attributes as signed
 from reactive_cli.provision import ClientSpec, ensure
@@ -121,3 +122,38 @@ def test_sigterm_mid_stream_exits_0_and_a_second_run_applies_the_rest(
         second.stop()
     assert queue_counts(sqs, produced.queue_urls["shop"]) == (0, 0)
     assert "SIGTERM: stopping after the long poll" in first.log_path.read_text()
+
+
+def test_a_listener_stopped_at_once_abandons_its_long_poll_and_exits_0(
+    tmp_path, moto_endpoint, redis_url, prefix
+):
+    # Given a listener in its long poll on an empty queue (what devstack's ClientApp.stop meets)
+    settings = Settings(prefix=prefix, aws_endpoint_url=moto_endpoint, redis_url=redis_url)
+    produced = ensure(settings, [ClientSpec(name="shop")])
+    db = tmp_path / "shop.sqlite3"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "REDIS_URL": redis_url,
+        "REACTIVE_STATE_DIR": str(tmp_path / "state"),
+        "REACTIVE_CLIENT": "shop",
+        "REACTIVE_QUEUE_URL": produced.queue_urls["shop"],
+        "DATABASE_URL": f"sqlite:///{db}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(python("-m", "client", "migrate", "--verbosity", "0"), env=env, check=True)
+    proc = Proc("listen", python("-m", "client", "listen"), env, tmp_path / "logs")
+    try:
+        proc.wait_ready(lambda: "listening on" in proc.log())
+
+        # When it is stopped at once (the second SIGTERM once it logged taking the first)
+        code = proc.stop_at_once(LISTENER_STOPPING)
+
+        # Then it took both signals, left its long poll and exited cleanly
+        log = proc.log_path.read_text()
+        assert code == 0, log[-3000:]
+        assert "SIGTERM: stopping after the long poll" in log
+        assert "SIGTERM again: stopping now" in log
+    finally:
+        proc.stop()

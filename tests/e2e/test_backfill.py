@@ -4,6 +4,7 @@ Each test adds a client of its own to the session's stack (its queue subscribed 
 topic, a real daphne and listener on its own SQLite file) and removes it in a finally. The
 master runs in this process; ``reactive backfill`` / ``diff`` run as subprocesses, as an
 operator would run them, each running the master's and the client's management commands.
+The 2,000-user test comes last: the other two would otherwise send its users again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from devstack import master_ops
@@ -26,6 +28,7 @@ from devstack.client_app import ClientApp, wait_for_replica
 from devstack.processes import until
 from devstack.stack import Stack
 from reactive_cli.provision import ClientSpec
+from reactive_users.core.aws import queues
 
 #: Users the master holds before the late client joins.
 USERS = 2000
@@ -86,6 +89,14 @@ def converged(stack: Stack, config: Path, app: ClientApp) -> dict:
     """Wait until ``reactive diff`` reports no difference; return that report."""
 
     last: list[dict] = []
+    # Each diff is a process comparing every user: none while the client is still applying.
+    sqs = boto3.client("sqs", endpoint_url=stack.settings.aws_endpoint_url)
+    until(
+        lambda: queues.queue_depth(sqs, app.queue_url).total == 0,
+        timeout=CONVERGE_SECONDS,
+        interval=0.2,
+        what=f"{app.name}'s queue to drain",
+    )
 
     def equal() -> dict | None:
         code, report = diff(stack, config, app)
@@ -156,73 +167,6 @@ class Renamer(threading.Thread):
             self.errors.append(exc)
         finally:
             connection.close()
-
-
-def test_a_client_added_late_is_backfilled_during_live_renames_and_converges_exactly(
-    stack: Stack, config: Path
-):
-    from django.contrib.auth.models import User
-    from django.db import connection
-
-    from reactive_users.master.services import users_republish
-
-    # Given a master with 2,000 users: most never had an event (bulk_create), some
-    # republished (an event each), some deleted through the ORM, one deleted by raw SQL
-    tag = f"bf-{uuid.uuid4().hex[:6]}"
-    ids = bulk_users(USERS, tag)
-    users_republish(queryset=User.objects.filter(pk__in=ids[:200]))
-    User.objects.filter(pk__in=ids[-20:]).delete()
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM auth_user WHERE id = %s", [ids[0]])
-    renamed = ids[500 : 500 + RENAMED]
-
-    # When a client joins now, and is backfilled while 300 users are being renamed
-    with added_client(stack, "late") as app:
-        renamer = Renamer(renamed)
-        renamer.start()
-        try:
-            until(lambda: renamer.renames >= 20, timeout=60, what="renames under way")
-            before = renamer.renames
-            started = time.monotonic()
-            ran = backfill(stack, config, app, "--batch", "500", "--max-depth", "30")
-            elapsed = time.monotonic() - started
-            during = renamer.renames - before
-            renamer.join(300)  # its last renames may come after the backfill
-        finally:
-            renamer.stop.set()
-            renamer.join(60)
-        assert renamer.errors == []
-        assert renamer.renames == 2 * RENAMED
-        assert ran.returncode == 0, ran.stdout + ran.stderr[-3000:]
-        summary = ran.stdout.strip().splitlines()[-1]
-        match = SUMMARY.search(summary)
-        assert match, summary
-        progress = [line for line in ran.stderr.splitlines() if line.startswith("backfill late")]
-        print(f"\nbackfill into one client: {progress[0]}\n...\n{progress[-1]}\n{summary}")
-        print(
-            f"backfill rate: {float(match.group(3)):.1f} users/s ({match.group(1)} users in "
-            f"{float(match.group(2)):.2f} s; command {elapsed:.1f} s; {during} renames meanwhile)"
-        )
-        assert during > 0, "no rename happened during the backfill"
-        assert int(match.group(1)) >= USERS - 20 and "tombstones" in summary
-        assert re.search(r"backfill late: \d+/\d+ sent .* users/s, about .* left", ran.stderr)
-
-        # Then the client converges exactly: diff reports no difference at all
-        report = converged(stack, config, app)
-        assert report["totals"]["equal"] >= USERS
-        assert report["totals"]["missing"] == report["totals"]["stale"] == 0
-        assert report["totals"]["extra"] == 0
-
-        # And every live change's final value is on the client: none lost to a snapshot
-        lost = {
-            user_id: (name, (app.replica(user_id) or {}).get("first_name"))
-            for user_id, name in renamer.final.items()
-            if (app.replica(user_id) or {}).get("first_name") != name
-        }
-        assert lost == {}
-        assert len(renamer.final) == RENAMED
-        # And the deleted users are tombstones there, the raw SQL one too
-        assert all(app.replica(i)["tombstone"] for i in [ids[0], *ids[-20:]])
 
 
 def test_an_interrupted_backfill_resumes_from_its_checkpoint_and_finishes(
@@ -351,3 +295,70 @@ def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(
         print(f"$ reactive diff --client fix; echo $?\n{again.stdout}{again.returncode}")
         assert again.returncode == 0, again.stdout + again.stderr[-3000:]
         assert "of them withdrawn: staff or superusers in the master)" in again.stdout
+
+
+def test_a_client_added_late_is_backfilled_during_live_renames_and_converges_exactly(
+    stack: Stack, config: Path
+):
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from reactive_users.master.services import users_republish
+
+    # Given a master with 2,000 users: most never had an event (bulk_create), some
+    # republished (an event each), some deleted through the ORM, one deleted by raw SQL
+    tag = f"bf-{uuid.uuid4().hex[:6]}"
+    ids = bulk_users(USERS, tag)
+    users_republish(queryset=User.objects.filter(pk__in=ids[:200]))
+    User.objects.filter(pk__in=ids[-20:]).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM auth_user WHERE id = %s", [ids[0]])
+    renamed = ids[500 : 500 + RENAMED]
+
+    # When a client joins now, and is backfilled while 300 users are being renamed
+    with added_client(stack, "late") as app:
+        renamer = Renamer(renamed)
+        renamer.start()
+        try:
+            until(lambda: renamer.renames >= 20, timeout=60, what="renames under way")
+            before = renamer.renames
+            started = time.monotonic()
+            ran = backfill(stack, config, app, "--batch", "500", "--max-depth", "30")
+            elapsed = time.monotonic() - started
+            during = renamer.renames - before
+            renamer.join(300)  # its last renames may come after the backfill
+        finally:
+            renamer.stop.set()
+            renamer.join(60)
+        assert renamer.errors == []
+        assert renamer.renames == 2 * RENAMED
+        assert ran.returncode == 0, ran.stdout + ran.stderr[-3000:]
+        summary = ran.stdout.strip().splitlines()[-1]
+        match = SUMMARY.search(summary)
+        assert match, summary
+        progress = [line for line in ran.stderr.splitlines() if line.startswith("backfill late")]
+        print(f"\nbackfill into one client: {progress[0]}\n...\n{progress[-1]}\n{summary}")
+        print(
+            f"backfill rate: {float(match.group(3)):.1f} users/s ({match.group(1)} users in "
+            f"{float(match.group(2)):.2f} s; command {elapsed:.1f} s; {during} renames meanwhile)"
+        )
+        assert during > 0, "no rename happened during the backfill"
+        assert int(match.group(1)) >= USERS - 20 and "tombstones" in summary
+        assert re.search(r"backfill late: \d+/\d+ sent .* users/s, about .* left", ran.stderr)
+
+        # Then the client converges exactly: diff reports no difference at all
+        report = converged(stack, config, app)
+        assert report["totals"]["equal"] >= USERS
+        assert report["totals"]["missing"] == report["totals"]["stale"] == 0
+        assert report["totals"]["extra"] == 0
+
+        # And every live change's final value is on the client: none lost to a snapshot
+        lost = {
+            user_id: (name, (app.replica(user_id) or {}).get("first_name"))
+            for user_id, name in renamer.final.items()
+            if (app.replica(user_id) or {}).get("first_name") != name
+        }
+        assert lost == {}
+        assert len(renamer.final) == RENAMED
+        # And the deleted users are tombstones there, the raw SQL one too
+        assert all(app.replica(i)["tombstone"] for i in [ids[0], *ids[-20:]])

@@ -27,6 +27,7 @@ from devstack.processes import until
 from devstack.signing import CURRENT_KEY, FOREIGN_KEY, KEYS_TEXT, OLD_KEY, attributes
 from devstack.stack import Stack
 from reactive_users.core import signing
+from reactive_users.core.aws import queues
 from reactive_users.core.contract import Action, encode, new_event
 from tests.e2e.test_wire import Spy
 from tests.support import security
@@ -325,8 +326,15 @@ def test_diff_reports_a_replica_ahead_and_a_forged_tombstone_and_repair_resets_b
             return ran.returncode == 0
 
         # (users other tests made before this client joined are missing on it and repaired
-        # too: a late client of a shared stack may have thousands to take in, hence the time)
+        # too: a late client of a shared stack may have many to take in, hence the time)
         differing = sum(1 for u in users.values() if u["status"] != "equal")
+        # (each diff is a process comparing every user: none while the queue still holds some)
+        until(
+            lambda: queues.queue_depth(sqs, app.queue_url).total == 0,
+            timeout=60 + differing / 10,
+            interval=0.2,
+            what="the repair to be taken in",
+        )
         try:
             until(
                 diff_equal,

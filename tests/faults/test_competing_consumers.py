@@ -20,7 +20,7 @@ USERS = 10
 UPDATES = 50
 #: Keep the queue shallow: moto's SQS slows down linearly with queue depth.
 MAX_BACKLOG = 40
-BATCH = re.compile(r"batch received=\d+ applied=(\d+) ignored=(\d+)")
+BATCH = re.compile(r"batch messages=\d+ received=\d+ applied=(\d+) ignored=(\d+)")
 
 
 def interleaved(ids: list[int]) -> list[Callable[[], object]]:

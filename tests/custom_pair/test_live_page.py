@@ -19,15 +19,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devstack.processes import until
 from tests.custom_pair.conftest import Pair, Web, create, delete, new_email, update
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import chromium, off_loop_thread
 
 LIVE = ".ru-live[data-state=live]"
 #: Separates messages in a file of Django's file-based mail backend (written after each one).
@@ -49,17 +48,15 @@ Master = Callable[..., Any]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def master() -> Iterator[Master]:
     """Runs the master's ORM calls off the thread where Playwright's event loop runs."""
-    with ThreadPoolExecutor(1) as pool:
-        yield lambda fn, *a, **kw: pool.submit(fn, *a, **kw).result()
+    with off_loop_thread() as call:
+        yield call
 
 
 class Tab:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from devstack import master_ops
 from devstack.client_app import ClientApp, wait_for_replica
 from devstack.stack import Stack
 from tests.e2e.conftest import unique
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import chromium, off_loop_thread
 
 PASSWORD = "browser-pass-1"
 #: The live component (``{% reactive_user_fields %}``) with its socket open, and not.
@@ -30,17 +29,15 @@ def value(field: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def other_thread() -> Iterator[Callable[..., Any]]:
     """Runs master ORM calls off the thread where Playwright's event loop runs."""
-    with ThreadPoolExecutor(1) as pool:
-        yield lambda fn, *a, **kw: pool.submit(fn, *a, **kw).result()
+    with off_loop_thread() as call:
+        yield call
 
 
 def log_in(page: Page, app: ClientApp, username: str) -> None:

@@ -8,12 +8,11 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from devstack import master_ops
 from devstack.client_app import wait_for_replica
@@ -21,7 +20,7 @@ from devstack.processes import until
 from devstack.project_app import ProjectApp, start_project
 from devstack.stack import Stack
 from tests.e2e.conftest import unique
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import chromium, off_loop_thread
 
 PASSWORD = "component-pass-1"
 LIVE = ".ru-live[data-state=live]"
@@ -42,17 +41,15 @@ for (const kind of ["changed", "gone", "status"]) {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def other_thread() -> Iterator[Callable[..., Any]]:
     """Runs master ORM calls off the thread where Playwright's event loop runs."""
-    with ThreadPoolExecutor(1) as pool:
-        yield lambda fn, *a, **kw: pool.submit(fn, *a, **kw).result()
+    with off_loop_thread() as call:
+        yield call
 
 
 def value(field: str) -> str:

@@ -27,7 +27,13 @@ os.environ.pop("REACTIVE_SIGNING_KEY_ID", None)
 
 
 #: Suites whose every test runs the real pipeline: marked ``slow`` (``-m "not slow"`` skips).
-SLOW_SUITES = ("tests/e2e/", "tests/stack/", "tests/faults/", "tests/custom_pair/")
+SLOW_SUITES = (
+    "tests/e2e/",
+    "tests/stack/",
+    "tests/faults/",
+    "tests/custom_pair/",
+    "tests/compat/",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -109,8 +109,9 @@ def test_a_client_of_the_previous_release_against_this_master(
         finally:
             django_settings.REACTIVE_PUBLISH_BATCH = False
 
-        # Then this release's client converges ...
+        # Then this release's client converges, with nothing dead-lettered ...
         assert comparison.converged, comparison.summary()
+        assert depth(moto_endpoint, stack.provisioned.dlq_urls["fresh"]) == 0
         # ... and the old one dead-letters every multi-event message with its reason,
         # having applied the single-event ones, with nothing left in its queue
         wait_until(lambda: depth(moto_endpoint, old.queue_url) == 0, "the old queue to drain")

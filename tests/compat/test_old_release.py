@@ -132,7 +132,12 @@ def test_a_client_of_the_previous_release_against_this_master(
         old.stop()
         upgraded = ClientApp(
             name="old",
-            env={**fresh.env, **{k: old.env[k] for k in ("DATABASE_URL", "REACTIVE_QUEUE_URL")}},
+            env={
+                **fresh.env,
+                **{
+                    k: old.env[k] for k in ("REACTIVE_CLIENT", "DATABASE_URL", "REACTIVE_QUEUE_URL")
+                },
+            },
             db_path=old_db,
             log_dir=fresh.log_dir,
             queue_url=old.queue_url,

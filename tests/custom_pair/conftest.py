@@ -1,6 +1,8 @@
 """The custom pair on real parts, once per session: moto's server and a redis-server, the
 master ``tests/projects/email_master`` in this process (its ORM is how the tests change
-users; its publisher thread relays each commit to SNS), and ``tests/projects/name_client``
+users; its publisher thread relays each commit to SNS) with the outbox sweep a master
+without Celery runs beside it (``publish_pending --every 1``: what the thread could not
+publish, say while SQLite was locked under load, goes out within a second), and ``tests/projects/name_client``
 as two clients' listeners, each started as an operator would: ``reactive provision`` and
 ``reactive listen --client NAME`` with a ``reactive.toml`` naming both projects' settings
 modules and Python path. ``names`` has no linking policy; ``linked`` links existing local
@@ -165,6 +167,12 @@ def pair(
 
     django.setup()
     call_command("migrate", verbosity=0)
+    sweep = Proc(
+        "master-sweep",
+        python("-m", "django", "publish_pending", "--every", "1"),
+        {**env, "DJANGO_SETTINGS_MODULE": MASTER_SETTINGS},
+        workdir / "logs",
+    )
     try:
         for client in CLIENTS:
             argv = python("-m", "reactive_cli", "listen", "--client", client)
@@ -181,6 +189,7 @@ def pair(
             proc.signal(signal.SIGTERM)
         for proc in found.listeners.values():
             proc.stop()
+        sweep.stop()
 
 
 @dataclass(frozen=True)

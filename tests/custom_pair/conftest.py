@@ -1,12 +1,12 @@
-"""The custom pair on real parts, once per session: moto's server and a redis-server, the
-master ``tests/projects/email_master`` in this process (its ORM is how the tests change
-users; its publisher thread relays each commit to SNS) with the outbox sweep a master
-without Celery runs beside it (``publish_pending --every 1``: what the thread could not
-publish, say while SQLite was locked under load, goes out within a second), and
-``tests/projects/name_client`` as two clients' listeners, each started as an operator would: ``reactive provision`` and
-``reactive listen --client NAME`` with a ``reactive.toml`` naming both projects' settings
-modules and Python path. ``names`` has no linking policy; ``linked`` links existing local
-users by email (``REACTIVE_LINK_BY``). Every process started here is stopped here, by PID.
+"""The custom pair on real parts, once per session: moto's server and a redis-server, the master
+``tests/projects/email_master`` in this process (its ORM is how the tests change users; its
+publisher thread relays each commit to SNS) with the outbox sweep a master without Celery runs
+beside it (``publish_pending --every 1``: what the thread could not publish, say while SQLite
+was locked under load, goes out within a second), and ``tests/projects/name_client`` as two
+clients' listeners, each started as an operator would: ``reactive provision`` and ``reactive
+listen --client NAME`` with a ``reactive.toml`` naming both projects' settings modules and
+Python path. ``names`` has no linking policy; ``linked`` links existing local users by email
+(``REACTIVE_LINK_BY``). Every process started here is stopped here, by PID.
 
 Run with ``-p no:django``: Django is set up here, as the master.
 """

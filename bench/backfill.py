@@ -7,7 +7,10 @@ then adds a client "late" (provisioned now, so it saw none of them), runs
 command printed and the rate until the late client's database holds every user. Prints a
 line per figure and writes them as JSON. Stops everything it started.
 
-    .venv/bin/python -m bench.backfill [--users 2000] [--max-depth 100] [--out FILE]
+With ``--packed`` the backfill command runs with REACTIVE_PUBLISH_BATCH=1: snapshots travel
+packed into multi-event messages (the live events of the early client are unchanged).
+
+    .venv/bin/python -m bench.backfill [--users 2000] [--max-depth 100] [--packed] [--out FILE]
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--max-depth", type=int, default=100, help="backfill's --max-depth")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/backfill.json"))
+    parser.add_argument(
+        "--packed", action="store_true", help="backfill with REACTIVE_PUBLISH_BATCH=1"
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     # moto only: fake credentials, never the machine's real ones
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
@@ -50,15 +56,18 @@ def main() -> None:
                 workdir=work,
                 clients=[ClientSpec(name="early")],
             ) as stack:
-                figures = run(stack, args.users, args.max_depth)
+                figures = run(stack, args.users, args.max_depth, packed=args.packed)
     for name, value in figures.items():
         print(f"{name:>32}: {value}")
+    if args.out is None:
+        name = "backfill-packed.json" if args.packed else "backfill.json"
+        args.out = Path("bench/results") / name
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"{'written':>32}: {args.out}")
 
 
-def run(stack, users: int, max_depth: int) -> dict[str, float | int | str]:
+def run(stack, users: int, max_depth: int, *, packed: bool = False) -> dict[str, float | int | str]:
     from django.contrib.auth.models import User
 
     early = stack.clients["early"]
@@ -76,7 +85,7 @@ def run(stack, users: int, max_depth: int) -> dict[str, float | int | str]:
     begin = time.perf_counter()
     ran = subprocess.run(
         python("-m", "master", "backfill", "--client", "late", "--max-depth", str(max_depth)),
-        env=stack.master_env,
+        env={**stack.master_env, "REACTIVE_PUBLISH_BATCH": "1" if packed else "0"},
         capture_output=True,
         text=True,
         timeout=1800,
@@ -93,6 +102,8 @@ def run(stack, users: int, max_depth: int) -> dict[str, float | int | str]:
     converged_s = time.perf_counter() - begin
     summary = (ran.stdout.strip().splitlines() or [""])[-1]
     printed = re.search(r"([\d.]+) users/s", summary)
+    in_messages = re.search(r"in (\d+) message\(s\)", summary)
+    sent = re.search(r"sent (\d+) in", summary)
     return {
         "users": User.objects.count(),
         "live_events_per_s_early_client": round(users / live_s, 1),
@@ -101,6 +112,10 @@ def run(stack, users: int, max_depth: int) -> dict[str, float | int | str]:
         "backfill_until_converged_s": round(converged_s, 2),
         "backfill_users_per_s_into_one_client": round(users / converged_s, 1),
         "max_depth": max_depth,
+        "packed": packed,
+        # the summary names the messages only when fewer than the events
+        "backfill_events": int(sent.group(1)) if sent else -1,
+        "backfill_messages": int((in_messages or sent).group(1)) if in_messages or sent else -1,
         "command_summary": summary,
     }
 

@@ -120,6 +120,9 @@ class OutboxStatus:
     #: Age of the oldest sent row (None: none): the retention sweep deletes it next.
     oldest_sent_age_seconds: float | None = None
     retention_seconds: float | None = None
+    #: Whether the master packs events into multi-event messages (REACTIVE_PUBLISH_BATCH):
+    #: then a queue's message counts hold more events than messages (None: not known).
+    publish_batch: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +240,7 @@ def _outbox(outbox: OutboxReading | str, now: datetime) -> OutboxStatus:
         rows=outbox.rows,
         oldest_sent_age_seconds=None if sent is None else round(sent, 1),
         retention_seconds=outbox.retention_seconds,
+        publish_batch=outbox.publish_batch,
     )
 
 
@@ -304,7 +308,9 @@ def outbox_reading(found: dict[str, Any] | str) -> OutboxReading | str:
     if isinstance(found, str):
         return f"unknown: {found}"
     try:
-        return OutboxReading(**{k: found[k] for k in OUTBOX_FIELDS})
+        # publish_batch is optional: a master of an earlier release does not say it
+        fields = {k: found[k] for k in OUTBOX_FIELDS if k != "publish_batch"}
+        return OutboxReading(**fields, publish_batch=found.get("publish_batch"))
     except (KeyError, TypeError) as e:
         return f"unknown: not an outbox_stats line: {type(e).__name__}: {e}"
 

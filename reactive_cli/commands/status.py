@@ -29,6 +29,12 @@ from reactive_users.core.errors import StackError
 from reactive_users.core.naming import LISTENER_ALIVE_TTL_SECONDS
 from reactive_users.core.settings import Settings
 
+#: Said when the master packs events (REACTIVE_PUBLISH_BATCH): the queue columns count
+#: SQS messages, the outbox counts events.
+PACKED_NOTE = (
+    "events travel packed (REACTIVE_PUBLISH_BATCH): outbox counts are events; visible and "
+    "in flight are SQS messages of one or many events each; dead letters are one event each"
+)
 #: Seconds between two refreshes with --watch.
 WATCH_INTERVAL_SECONDS = 2.0
 #: Seconds between two readings of the clients' databases with --watch (a process each).
@@ -195,9 +201,10 @@ def render(found: model.StackStatus, *, problems: bool = False) -> Group:
         oldest = f", oldest pending {age:.1f} s old" if age is not None else ""
         waiting = f", {outbox.waiting_retry} waiting to retry" if outbox.waiting_retry else ""
         line = Text(f"master outbox: {outbox.backlog} pending{oldest}{waiting}")
+    packed = [] if outbox.error or not outbox.publish_batch else [Text(PACKED_NOTE, style="dim")]
     why = [Text(p, style="red") for p in model.problems(found)] if problems else []
     notes = [Text(f"{c.name}: listeners {c.listeners_note}{_alive(c)}") for c in found.clients]
-    lines = [line, *_kept_line(outbox), *_truncated_lines(found.clients)]
+    lines = [line, *packed, *_kept_line(outbox), *_truncated_lines(found.clients)]
     lines += [note for note, c in zip(notes, found.clients, strict=True) if c.listeners_note]
     return Group(table, *lines, Text(f"oldest msg: {model.OLDEST_AGE_NOTE}", style="dim"), *why)
 

@@ -73,6 +73,9 @@ class OutboxReading:
     oldest_sent_age_seconds: float | None = None
     #: How long sent rows are kept (REACTIVE_OUTBOX_RETENTION_SECONDS; None: not read).
     retention_seconds: float | None = None
+    #: Whether the relay, backfill and repair pack events into multi-event messages
+    #: (REACTIVE_PUBLISH_BATCH; ``reactive status`` only; None: not read, or an older master).
+    publish_batch: bool | None = None
 
 
 class OutboxCollector(Collector):

@@ -53,7 +53,7 @@ def added_client(stack: Stack, name: str) -> Iterator[ClientApp]:
 def config(stack: Stack, tmp_path: Path) -> Path:
     """The operator's reactive.toml: the stack's prefix and the clients these tests add."""
     path = tmp_path / "reactive.toml"
-    clients = "".join(f"[clients.{name}]\n" for name in ("late", "resume", "fix"))
+    clients = "".join(f"[clients.{name}]\n" for name in ("late", "resume", "fix", "packed"))
     path.write_text(f'prefix = "{stack.settings.prefix}"\n{clients}')
     return path
 
@@ -204,6 +204,54 @@ def test_an_interrupted_backfill_resumes_from_its_checkpoint_and_finishes(
         report = converged(stack, config, app)
         # (every user and tombstone in the master is an equal entry, and was sent once)
         assert 300 + int(match.group(1)) == report["totals"]["equal"], report["totals"]
+
+
+PACKED = re.compile(r"users/s in (\d+) message\(s\)")
+
+
+def test_a_packed_backfill_resumes_and_the_listener_converges_in_few_messages(
+    stack: Stack, config: Path
+):
+    bulk_users(600, f"pk-{uuid.uuid4().hex[:6]}")  # whatever other tests left in the master
+    packing = {"REACTIVE_PUBLISH_BATCH": "1"}
+    with added_client(stack, "packed") as app:
+        # Given a packed backfill stopped after its first call (its checkpoint kept)
+        first = reactive(
+            stack,
+            config,
+            "backfill",
+            "--client",
+            app.name,
+            "--batch",
+            "200",
+            "--stop-after",
+            "1",
+            env=packing,
+        )
+        assert first.returncode == 1, first.stdout + first.stderr[-3000:]
+        checkpoint = Path(stack.master_env["REACTIVE_STATE_DIR"]) / (
+            f"backfill-{stack.settings.prefix}-packed.json"
+        )
+        saved = json.loads(checkpoint.read_text())
+        before = saved["users"] + saved["tombstones"]
+        assert 1 < before
+
+        # When it is run again, packed too
+        second = reactive(
+            stack, config, "backfill", "--client", app.name, "--batch", "200", env=packing
+        )
+
+        # Then it sent the rest in far fewer messages than events
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+        summary = second.stdout.strip().splitlines()[-1]
+        sent, messages = SUMMARY.search(summary), PACKED.search(summary)
+        assert sent and messages, summary
+        assert int(messages.group(1)) * 10 <= int(sent.group(1)), summary
+        print(f"\npacked backfill: {summary}")
+
+        # And the client's listener applied every event: the client equals the master
+        report = converged(stack, config, app)
+        assert before + int(sent.group(1)) == report["totals"]["equal"], report["totals"]
 
 
 def test_diff_finds_drift_on_both_sides_and_repair_fixes_it(

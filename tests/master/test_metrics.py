@@ -91,6 +91,13 @@ def test_failed_publishes_are_counted_and_wait_to_retry(settings, master_setting
     assert after["reactive_outbox_waiting_retry"] == 3
 
 
+@pytest.mark.django_db
+def test_outbox_stats_says_whether_events_travel_packed(settings, master_settings):
+    assert outbox_stats().publish_batch is False
+    settings.REACTIVE_PUBLISH_BATCH = True
+    assert outbox_stats().publish_batch is True
+
+
 def outbox_stats():
     """What `reactive status` makes of the master's ``outbox_stats`` line (run in-process, on
     the test database)."""

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from reactive_cli.commands.status import render
+from reactive_cli.commands.status import PACKED_NOTE, render
 from reactive_cli.status import (
     NOT_OURS,
     OLDEST_AGE_NOTE,
     AliveListeners,
     ReplicaCounts,
     build_status,
+    outbox_reading,
     problems,
 )
 from reactive_cli.supervisor import Process
@@ -58,6 +59,7 @@ def test_each_client_shows_its_listeners_queue_depths_and_dead_letters():
         "rows": None,
         "oldest_sent_age_seconds": None,
         "retention_seconds": None,
+        "publish_batch": None,
     }
 
 
@@ -109,6 +111,28 @@ def test_the_outbox_shows_its_size_and_oldest_sent_row_in_json_and_text():
     text = console.export_text()
     assert "master outbox: 0 pending\n" in text
     assert "master outbox: 1234 row(s), oldest sent 2 d old (sent rows kept 7 d)" in text
+
+
+def test_a_packing_master_says_the_queues_count_messages_and_the_outbox_events():
+    answer = {"backlog": 5, "oldest_age_seconds": 1.0, "waiting_retry": 0, "rows": 9}
+    answer |= {"oldest_sent_age_seconds": None, "retention_seconds": 60.0}
+
+    def shown(reading) -> str:
+        found = build_status(
+            clients=[], processes=[], queues={}, dead_letter_queues={}, outbox=reading, now=NOW
+        )
+        console = Console(record=True, width=400)
+        console.print(render(found))
+        return console.export_text()
+
+    # A master that packs says so, and status says what each count is counted in
+    packing = outbox_reading(answer | {"publish_batch": True})
+    assert not isinstance(packing, str) and packing.publish_batch is True
+    assert PACKED_NOTE in shown(packing)
+    # One that does not, or an earlier release that does not say (still read), shows no note
+    for reading in (outbox_reading(answer | {"publish_batch": False}), outbox_reading(answer)):
+        assert not isinstance(reading, str) and reading.backlog == 5
+        assert PACKED_NOTE not in shown(reading)
 
 
 def test_a_client_holding_cut_values_says_how_many_users_per_field():

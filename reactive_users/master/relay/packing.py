@@ -14,12 +14,18 @@ messages so that:
   are published in the order they were closed, so they carry each user's events in order.
 
 It takes only what it is given (the rows already pending): it never waits for more.
+
+The relay (``sns``) and the snapshot sender (backfill and repair, ``snapshots.sender``) both
+pack with ``pack``, split the messages into batch calls with ``calls`` and name a packed
+message for FIFO deduplication with ``dedup_id``: one set of rules for every sender.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Hashable, Sequence
+import uuid
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from reactive_users.core.contract import MAX_EVENTS_PER_MESSAGE
@@ -85,3 +91,28 @@ def pack(
         user_key[item.user_id] = item.key
     done.extend(o.indices for o in open_.values())
     return done
+
+
+def calls(sizes: Sequence[int], *, max_entries: int, max_bytes: int) -> list[tuple[int, int]]:
+    """Messages of ``sizes`` bytes split into batch calls of at most ``max_entries`` entries
+    and ``max_bytes`` in all (a message larger than that by itself goes alone), each call as
+    the ``(start, end)`` slice of its messages."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(sizes):
+        end, total = start, 0
+        while end < len(sizes) and end - start < max_entries:
+            if end > start and total + sizes[end] > max_bytes:
+                break
+            total += sizes[end]
+            end += 1
+        spans.append((start, end))
+        start = end
+    return spans
+
+
+def dedup_id(event_ids: Iterable[uuid.UUID]) -> str:
+    """The FIFO deduplication id of a message of several events: the same events, the same
+    id (a retried message is dropped as a duplicate, as a retried single event is)."""
+    ids = ",".join(str(event_id) for event_id in event_ids)
+    return hashlib.sha256(ids.encode()).hexdigest()

@@ -11,7 +11,6 @@ would still hold at the call's slowest (``claims.may_start_call``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from typing import Any
 
@@ -159,14 +158,13 @@ def _packed(rows: list[OutboxEvent], *, fifo: bool, keys: signing.KeyRing) -> li
         body = encode_multi(
             Action(first.action), [Part(rows[i].body, signatures[i]) for i in indices]
         )
-        ids = ",".join(str(row.event_id) for row in batch)
         entry = queues.batch_entry(
             str(first.id),
             body,
             signing.attributes(body, keys, action=first.action),
             body_key="Message",
             group_id=str(first.user_id) if fifo else None,
-            dedup_id=hashlib.sha256(ids.encode()).hexdigest(),
+            dedup_id=packing.dedup_id(row.event_id for row in batch),
         )
         messages.append((entry, batch))
     return messages
@@ -176,18 +174,8 @@ def _calls(messages: list[Packed]) -> list[tuple[int, list[Packed]]]:
     """``messages`` split into PublishBatch calls within SNS's limits (10 entries, 256 KiB
     in all), each with the index of its first message."""
     sizes = [dlq.entry_bytes({**entry, "MessageBody": entry["Message"]}) for entry, _ in messages]
-    calls: list[tuple[int, list[Packed]]] = []
-    start = 0
-    while start < len(messages):
-        end, total = start, 0
-        while end < len(messages) and end - start < MAX_BATCH_ENTRIES:
-            if end > start and total + sizes[end] > MAX_PUBLISH_BATCH_BYTES:
-                break
-            total += sizes[end]
-            end += 1
-        calls.append((start, messages[start:end]))
-        start = end
-    return calls
+    spans = packing.calls(sizes, max_entries=MAX_BATCH_ENTRIES, max_bytes=MAX_PUBLISH_BATCH_BYTES)
+    return [(start, messages[start:end]) for start, end in spans]
 
 
 def _publish_messages(sns: Any, arn: str, call: list[Packed]) -> dict[int, str]:

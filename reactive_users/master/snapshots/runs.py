@@ -5,17 +5,22 @@ them: a backfill holds back while more than ``max_depth`` messages wait in the c
 queue, so that the live events queued behind them are not delayed long (and SQS, or moto,
 is not buried). The checkpoint (``checkpoint.py``) records the last id sent after every
 successful ``SendMessageBatch``, so an interrupted backfill resumes after it.
+
+With the master's REACTIVE_PUBLISH_BATCH on, a read batch's envelopes are packed into
+multi-event messages (``sender``: the relay's packing rules and byte budget). Packing
+groups them by action, so a message may hold ids past one still unsent: the checkpoint
+only ever advances over ids that were all sent, and ``max_depth`` counts messages.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reactive_users.core.contract import Envelope, Replaced
+from reactive_users.core.contract import Replaced
 from reactive_users.core.errors import UsageError
 from reactive_users.master import conf
 from reactive_users.master.snapshots.checkpoint import (
@@ -31,8 +36,8 @@ from reactive_users.master.snapshots.reads import (
     states_for_ids,
 )
 from reactive_users.master.snapshots.sender import (
-    MAX_SEND_ENTRIES,
     SEND_ATTEMPTS,
+    Message,
     QueueSender,
     SendFailed,
     client_queue_url,
@@ -80,6 +85,12 @@ class _Run:
     depth_estimate: int | None = None
     held_back_at: int | None = None
     withdrawals: int = 0
+    #: Messages sent in this run (fewer than the events when they were packed).
+    messages: int = 0
+    #: The ids of the batch being sent, in order, from the first not yet sent; and the
+    #: ids of it already sent (``last_id`` advances over these only).
+    unsent: list[int] = field(default_factory=list)
+    sent_ids: set[int] = field(default_factory=set)
 
     def hold_back(self, sender: QueueSender, count: int) -> None:
         """Wait until ``count`` more messages keep the queue within ``max_depth``.
@@ -99,23 +110,26 @@ class _Run:
         self.held_back_at = None
         self.depth_estimate = depth + count
 
-    def send(self, sender: QueueSender, chunk: Sequence[tuple[UserState, Envelope]]) -> None:
-        """Send one chunk; count what went, and advance ``last_id`` up to the first refusal."""
-        self.hold_back(sender, len(chunk))
-        failed = sender.send([envelope for _, envelope in chunk])
-        for state, _ in chunk:
-            if state.master_id in failed:
+    def send(
+        self, sender: QueueSender, call: Sequence[Message], states: Mapping[int, UserState]
+    ) -> None:
+        """Send one call's messages; count what went, and advance ``last_id`` over the ids
+        of the batch that were all sent (so never past one SQS refused)."""
+        self.hold_back(sender, len(call))
+        failed = sender.send_messages(call)
+        for message in call:
+            if message.master_ids[0] in failed:
                 continue
-            if state.tombstone:
-                self.tombstones += 1
-            else:
-                self.users += 1
-                self.withdrawals += int(state.excluded)
-        first_failed = min(failed) if failed else None
-        for state, _ in chunk:
-            if first_failed is not None and state.master_id >= first_failed:
-                break
-            self.last_id = state.master_id
+            self.messages += 1
+            for master_id in message.master_ids:
+                state = states[master_id]
+                if state.tombstone:
+                    self.tombstones += 1
+                else:
+                    self.users += 1
+                    self.withdrawals += int(state.excluded)
+                self.sent_ids.add(master_id)
+        self.advance()
         if failed:
             ids = ",".join(str(i) for i in sorted(failed))
             raise SendFailed(
@@ -123,6 +137,15 @@ class _Run:
                 f"({next(iter(failed.values()))})",
                 failed=failed,
             )
+
+    def start_batch(self, ids: Sequence[int]) -> None:
+        """The ids (ascending) of the next batch to send."""
+        self.unsent = list(reversed(ids))
+        self.sent_ids = set()
+
+    def advance(self) -> None:
+        while self.unsent and self.unsent[-1] in self.sent_ids:
+            self.last_id = self.unsent.pop()
 
     def checkpoint(self, base: Checkpoint) -> Checkpoint:
         return replace(
@@ -145,6 +168,7 @@ class _Run:
             last_id=self.last_id,
             held_back_at=self.held_back_at,
             withdrawals=self.withdrawals,
+            messages=self.messages,
         )
 
     def report(self, *, force: bool = False) -> None:
@@ -182,8 +206,8 @@ def backfill(
         raise UsageError("--batch must be at least 1")
     if max_depth < 0:
         raise UsageError("--max-depth must be 0 (do not look) or more")
-    settings = conf.reactive_settings()
-    sender = QueueSender(settings, client_queue_url(settings, client, queue_url), sleep=sleep)
+    sender = _sender(client, queue_url, sleep)
+    settings = sender.settings
     path = checkpoint_path(settings, client)
     since_text = since.isoformat() if since is not None else None
     found = None if restart else checkpoint_read(path)
@@ -224,9 +248,11 @@ def backfill(
         if upto is None:
             break
         pairs = snapshot_envelopes(states, occurred_at=datetime.now(UTC))
-        for start in range(0, len(pairs), MAX_SEND_ENTRIES):
+        run.start_batch([state.master_id for state, _ in pairs])
+        by_id = {state.master_id: state for state, _ in pairs}
+        for call in sender.calls(sender.messages([envelope for _, envelope in pairs])):
             try:
-                run.send(sender, pairs[start : start + MAX_SEND_ENTRIES])
+                run.send(sender, call, by_id)
             except SendFailed as exc:
                 raise SendFailed(
                     f"{exc}; the checkpoint stays at master id {run.last_id}, before them: "
@@ -269,8 +295,7 @@ def repair(
     (a client ahead of the master, or tombstoned there only), the same as a reset of the
     client state named there. Ids the master has no record of are reported, not sent.
     """
-    settings = conf.reactive_settings()
-    sender = QueueSender(settings, client_queue_url(settings, client, queue_url), sleep=sleep)
+    sender = _sender(client, queue_url, sleep)
     wanted = sorted(set(ids) | set(resets or {}))
     run = _Run(
         client=client,
@@ -286,6 +311,21 @@ def repair(
         states, missing = states_for_ids(ids=wanted[first : first + DEFAULT_BATCH])
         unknown.extend(missing)
         pairs = snapshot_envelopes(states, occurred_at=datetime.now(UTC), resets=resets)
-        for start in range(0, len(pairs), MAX_SEND_ENTRIES):
-            run.send(sender, pairs[start : start + MAX_SEND_ENTRIES])
+        run.start_batch([state.master_id for state, _ in pairs])
+        by_id = {state.master_id: state for state, _ in pairs}
+        for call in sender.calls(sender.messages([envelope for _, envelope in pairs])):
+            run.send(sender, call, by_id)
     return BackfillReport(progress=run.progress(), unknown=tuple(unknown))
+
+
+def _sender(client: str, queue_url: str | None, sleep: Callable[[float], None]) -> QueueSender:
+    """The sender to ``client``'s queue, packing as the relay does when the master's
+    REACTIVE_PUBLISH_BATCH is on (clients must read multi-event messages first)."""
+    settings = conf.reactive_settings()
+    return QueueSender(
+        settings,
+        client_queue_url(settings, client, queue_url),
+        sleep=sleep,
+        packed=conf.publish_batch(),
+        budget=conf.publish_batch_bytes(),
+    )

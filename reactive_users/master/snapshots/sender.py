@@ -1,6 +1,13 @@
 """Sending snapshot envelopes to ONE client's SQS queue (never the topic):
-``SendMessageBatch``, 10 per call, signed like the relay's events, retrying what SQS
-refuses.
+``SendMessageBatch``, 10 messages per call, signed like the relay's events, retrying what
+SQS refuses.
+
+With ``packed`` (the master's REACTIVE_PUBLISH_BATCH), envelopes travel in multi-event
+messages (schema 2) packed by the relay's rules (``relay.packing``): the same keys (the
+action; on a FIFO queue the user too, so a message holds one user's events, in the user's
+own message group), the same byte budget, and calls of at most 10 messages within SQS's
+256 KiB. Without it, each envelope is its own message, as a client of the previous release
+reads them. A message SQS refuses refuses every event in it.
 """
 
 from __future__ import annotations
@@ -13,14 +20,18 @@ from typing import Any
 
 from reactive_users.core import aws, signing
 from reactive_users.core.aws import queues
-from reactive_users.core.contract import Envelope, encode
+from reactive_users.core.contract import Envelope, Part, encode, encode_multi
+from reactive_users.core.dlq import entry_bytes
 from reactive_users.core.errors import AwsError
 from reactive_users.core.settings import Settings, signing_keys
+from reactive_users.master.relay import packing
 
 logger = logging.getLogger(__name__)
 
 #: SQS SendMessageBatch takes at most 10 entries per call.
 MAX_SEND_ENTRIES = queues.MAX_BATCH_ENTRIES
+#: SQS SendMessageBatch takes at most 256 KiB of bodies and attributes per call.
+MAX_SEND_BATCH_BYTES = 256 * 1024
 #: Attempts at sending one entry (or one call) before the backfill gives up.
 SEND_ATTEMPTS = 4
 #: Wait before the first retry, in seconds; doubles with each retry.
@@ -40,29 +51,92 @@ class SendFailed(AwsError):
         self.failed = dict(failed)
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message to send: its SendMessageBatch entry and the master ids of its events."""
+
+    entry: dict[str, Any]
+    master_ids: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return entry_bytes(self.entry)
+
+
 @dataclass
 class QueueSender:
-    """Sends envelopes to one queue, 10 per ``SendMessageBatch``, retrying what SQS refuses."""
+    """Sends envelopes to one queue, 10 messages per ``SendMessageBatch``, retrying what
+    SQS refuses; with ``packed``, many envelopes per message within ``budget`` bytes."""
 
     settings: Settings
     queue_url: str
     sleep: Callable[[float], None] = time.sleep
+    packed: bool = False
+    budget: int = 64 * 1024
 
     def __post_init__(self) -> None:
         self._sqs = aws.client("sqs", self.settings)
         self._fifo = queues.is_fifo(self.queue_url)
         self._keys = signing_keys(self.settings)  # signed like the relay's: only it speaks
 
+    def messages(self, envelopes: Sequence[Envelope]) -> list[Message]:
+        """``envelopes`` as the messages to send, in the order to send them (each alone
+        unless ``packed``; a packed message of one event is exactly that event alone)."""
+        bodies = [encode(e) for e in envelopes]
+        if not self.packed:
+            return [self._single(e, b) for e, b in zip(envelopes, bodies, strict=True)]
+        signatures = [signing.signature(body, self._keys) for body in bodies]
+        items = [
+            packing.Item(
+                user_id=e.user_id,
+                key=(e.action, e.user_id if self._fifo else None),
+                size=packing.part_size(body, sig),
+            )
+            for e, body, sig in zip(envelopes, bodies, signatures, strict=True)
+        ]
+        out: list[Message] = []
+        for indices in packing.pack(items, budget=self.budget):
+            if len(indices) == 1:
+                out.append(self._single(envelopes[indices[0]], bodies[indices[0]]))
+                continue
+            first = envelopes[indices[0]]
+            body = encode_multi(first.action, [Part(bodies[i], signatures[i]) for i in indices])
+            entry = queues.batch_entry(
+                str(first.user_id),  # one entry per user in a call: its first user's id
+                body,
+                signing.attributes(body, self._keys, action=first.action.value),
+                group_id=str(first.user_id) if self._fifo else None,
+                dedup_id=packing.dedup_id(envelopes[i].event_id for i in indices),
+            )
+            out.append(Message(entry, tuple(envelopes[i].user_id for i in indices)))
+        return out
+
+    def calls(self, messages: Sequence[Message]) -> list[list[Message]]:
+        """``messages`` split into SendMessageBatch calls (10 entries, 256 KiB in all)."""
+        spans = packing.calls(
+            [m.size for m in messages],
+            max_entries=MAX_SEND_ENTRIES,
+            max_bytes=MAX_SEND_BATCH_BYTES,
+        )
+        return [list(messages[start:end]) for start, end in spans]
+
     def send(self, envelopes: Sequence[Envelope]) -> dict[int, str]:
-        """Send up to 10 envelopes; returns the master ids still refused after every attempt.
+        """Send up to 10 envelopes, each alone; see ``send_messages``."""
+        if len(envelopes) > MAX_SEND_ENTRIES:
+            raise ValueError(f"at most {MAX_SEND_ENTRIES} envelopes per call")
+        return self.send_messages([self._single(e, encode(e)) for e in envelopes])
+
+    def send_messages(self, messages: Sequence[Message]) -> dict[int, str]:
+        """Send up to 10 messages in one call; returns the master ids still refused after
+        every attempt (each event of a refused message), with the error.
 
         Refused entries (and a call that failed as a whole with a retryable error) are tried
         again, up to ``SEND_ATTEMPTS`` times; a permanent error of the whole call raises.
         """
-        if len(envelopes) > MAX_SEND_ENTRIES:
-            raise ValueError(f"at most {MAX_SEND_ENTRIES} envelopes per call")
-        pending = {e.user_id: e for e in envelopes}
-        errors: dict[int, str] = {}
+        if len(messages) > MAX_SEND_ENTRIES:
+            raise ValueError(f"at most {MAX_SEND_ENTRIES} messages per call")
+        pending = {str(m.entry["Id"]): m for m in messages}
+        errors: dict[str, str] = {}
         for attempt in range(SEND_ATTEMPTS):
             if attempt:
                 self.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
@@ -73,37 +147,44 @@ class QueueSender:
                     raise
                 logger.warning("SendMessageBatch failed, retrying: %s", exc)
                 continue
-            pending = {i: e for i, e in pending.items() if i in errors}
+            pending = {i: m for i, m in pending.items() if i in errors}
             if not pending:
                 return {}
+            refused = sorted(i for m in pending.values() for i in m.master_ids)
             logger.warning(
                 "SQS refused %d event(s) for master ids %s (attempt %d of %d): %s",
-                len(errors),
-                ",".join(map(str, sorted(errors))),
+                len(refused),
+                ",".join(map(str, refused)),
                 attempt + 1,
                 SEND_ATTEMPTS,
                 next(iter(errors.values())),
             )
-        return errors
+        return {i: errors[key] for key, m in pending.items() for i in m.master_ids}
 
     def depth(self) -> int:
         """Messages waiting (visible) in the queue, as SQS approximates them."""
         return queues.queue_depth(self._sqs, self.queue_url).visible
 
-    def _call(self, envelopes: list[Envelope]) -> dict[int, str]:
-        entries = [self._entry(e) for e in envelopes]
-        with aws.map_aws_errors(f"SendMessageBatch of {len(entries)} event(s) to {self.queue_url}"):
-            response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+    def _call(self, messages: list[Message]) -> dict[str, str]:
+        """One SendMessageBatch; the error of each entry SQS did not accept, by entry id."""
+        events = sum(len(m.master_ids) for m in messages)
+        what = f"SendMessageBatch of {events} event(s) in {len(messages)} message(s)"
+        with aws.map_aws_errors(f"{what} to {self.queue_url}"):
+            response = self._sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[dict(m.entry) for m in messages],  # fresh per try
+            )
         result = queues.batch_result(response)
         return {
-            e.user_id: result.refused.get(str(e.user_id), "SQS answered nothing for this entry")
-            for e in envelopes
-            if str(e.user_id) not in result.accepted
+            str(m.entry["Id"]): result.refused.get(
+                str(m.entry["Id"]), "SQS answered nothing for this entry"
+            )
+            for m in messages
+            if str(m.entry["Id"]) not in result.accepted
         }
 
-    def _entry(self, envelope: Envelope) -> dict[str, Any]:
-        body = encode(envelope)
-        return queues.batch_entry(
+    def _single(self, envelope: Envelope, body: str) -> Message:
+        entry = queues.batch_entry(
             str(envelope.user_id),  # one entry per user in a batch
             body,
             signing.attributes(body, self._keys, action=envelope.action.value),
@@ -111,3 +192,4 @@ class QueueSender:
             group_id=str(envelope.user_id) if self._fifo else None,
             dedup_id=str(envelope.event_id),
         )
+        return Message(entry, (envelope.user_id,))

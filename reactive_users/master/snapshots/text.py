@@ -131,6 +131,8 @@ class Progress:
     held_back_at: int | None = None
     #: Of ``users``, those sent as withdrawals (excluded in the master).
     withdrawals: int = 0
+    #: Messages this run sent them in (fewer than the events when packed).
+    messages: int = 0
 
     @property
     def sent(self) -> int:
@@ -169,7 +171,7 @@ def summary_line(p: Progress, *, resumed_after: int | None) -> str:
     """The last line of a backfill: what this run sent, the rate, and totals if resumed."""
     line = (
         f"Backfill of {p.client} complete: sent {p.sent_this_run} in {p.elapsed:.2f} s, "
-        f"{p.rate:.1f} users/s"
+        f"{p.rate:.1f} users/s{_packed(p)}"
     )
     if resumed_after is None:
         return f"{line}: {_counts(p)}."
@@ -177,6 +179,13 @@ def summary_line(p: Progress, *, resumed_after: int | None) -> str:
         f"{line} (resumed after master id {resumed_after}, {p.before} sent before); "
         f"in all {_counts(p)}."
     )
+
+
+def _packed(p: Progress) -> str:
+    """`` in 3 messages`` when the events travelled packed (fewer messages than events)."""
+    if 0 < p.messages < p.sent_this_run:
+        return f" in {p.messages} message(s)"
+    return ""
 
 
 def _counts(p: Progress) -> str:

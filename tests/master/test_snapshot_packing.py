@@ -92,7 +92,7 @@ def test_on_the_byte_budget_splits_and_a_resumed_backfill_sends_each_user_once(
     settings.REACTIVE_PUBLISH_BATCH = True
     settings.REACTIVE_PUBLISH_BATCH_BYTES = 16 * 1024
     ids = bulk_users(300)
-    User.objects.filter(pk__in=ids).update(first_name="x" * 200)
+    User.objects.filter(pk__in=ids).update(first_name="x" * 150, last_name="y" * 150)
 
     # When a backfill in read batches of 200 stops after its first call, then resumes
     with send_batches(settings.REACTIVE) as first_calls:

@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="", help="directory for py-spy profiles")
     parser.add_argument("--relay", choices=["celery", "thread"], default="celery")
     parser.add_argument("--max-queue-depth", type=int, default=0)
+    parser.add_argument("--publish-batch", action="store_true", help="REACTIVE_PUBLISH_BATCH=1")
     parser.add_argument("--keep-logs", default="", help="copy the processes' logs here")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -216,12 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     os.environ["REACTIVE_RELAY"] = args.relay  # read by the master's settings at setup
     os.environ["REACTIVE_RELAY_MAX_QUEUE_DEPTH"] = str(args.max_queue_depth)
+    os.environ["REACTIVE_PUBLISH_BATCH"] = "1" if args.publish_batch else "0"
     started = time.time()
     result: dict[str, Any] = {
         "clients": args.clients,
         "users": args.users,
         "relay": args.relay,
         "max_queue_depth": args.max_queue_depth,
+        "publish_batch": args.publish_batch,
     }
     code = 0
     try:

@@ -167,6 +167,8 @@ def _config_argv(args: argparse.Namespace, clients: int, fanout: bool, out: Path
     ]
     if fanout:
         argv.append("--fanout")
+    if args.publish_batch:
+        argv.append("--publish-batch")
     if args.profile_dir:
         argv += ["--profile", str(Path(args.profile_dir) / f"{clients}-clients")]
     if args.logs_dir:
@@ -224,6 +226,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="the master's REACTIVE_RELAY_MAX_QUEUE_DEPTH (0: no pacing; default: the local "
         "stack's)",
     )
+    parser.add_argument(
+        "--publish-batch",
+        action="store_true",
+        help="the master packs pending events into multi-event messages (REACTIVE_PUBLISH_BATCH=1)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -258,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         f"bench: {meta['cores']} cores, load average {meta['load_average_start'][0]:.2f} "
         f"(a shared machine makes every figure noisy); moto {meta['moto']}; "
         f"N={args.users}; clients {args.clients}; repeat {args.repeat}; relay {args.relay}, "
-        f"pacing at {args.max_queue_depth or 'off'}",
+        f"pacing at {args.max_queue_depth or 'off'}, "
+        f"multi-event messages {'on' if args.publish_batch else 'off'}",
         flush=True,
     )
     started = time.time()

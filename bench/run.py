@@ -231,8 +231,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="the master packs pending events into multi-event messages (REACTIVE_PUBLISH_BATCH=1)",
     )
+    parser.add_argument(
+        "--prototype",
+        metavar="FILE",
+        help="compare with the prototype measured in this session: the JSON its baseline "
+        "writes (../shared/prototype/run_seed_baseline.sh); default: issue 6's figures",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)
+    if args.prototype:
+        try:
+            table = reference.prototype_from_seed(json.loads(Path(args.prototype).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parser.error(f"--prototype {args.prototype}: not the prototype's results ({exc})")
+        reference.use_prototype(table)
     quick = args.quick
     defaults = {
         "users": (1000, 200),

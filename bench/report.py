@@ -177,12 +177,12 @@ def calls_rows(configs: Mapping[int, Mapping[str, Any]]) -> list[Row]:
     rows += [
         Row(
             "messages_published_per_event",
-            "messages published per event (> 1: duplicates)",
+            "messages published per event (< 1: packed; > 1 unpacked: duplicates)",
             "{:.3f}",
         ),
         Row(
             "messages_deleted_per_delivery",
-            "messages consumed per delivery (> 1: duplicates)",
+            "messages consumed per delivery (< 1: packed; > 1 unpacked: duplicates)",
             "{:.3f}",
         ),
         Row("aws_calls_per_event_idle", "AWS calls per event, one at a time (latency)", "{:.2f}"),

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from devstack.processes import until
+from reactive_users.core.contract import MultiEvent, decode_message
 from reactive_users.master import tasks
 from reactive_users.master.metrics import REGISTRY
 from reactive_users.master.models import OutboxEvent
@@ -147,3 +148,53 @@ def test_with_pacing_off_the_relay_never_reads_a_queue(settings, monkeypatch, to
     assert services.outbox_publish_pending().published == 60
     assert not looked.is_set()
     assert topic.queue.depth() == 60
+
+
+def events_in(bodies: list[str]) -> int:
+    """Events the received message bodies carry (a multi-event message carries several)."""
+    decoded = [decode_message(body) for body in bodies]
+    return sum(len(m.parts) if isinstance(m, MultiEvent) else 1 for m in decoded)
+
+
+@db
+def test_packed_events_are_paced_as_the_messages_they_travel_in(settings, topic):
+    # A burst of 100 events fits in a few packed messages: far under a limit of 40 messages,
+    # so the relay publishes it at once and never holds.
+    settings.REACTIVE_RELAY = "thread"
+    settings.REACTIVE_PUBLISH_BATCH = True
+    settings.REACTIVE_RELAY_MAX_QUEUE_DEPTH = LIMIT
+    before = held_seconds()
+
+    save_users(100)
+
+    until(lambda: unsent() == 0, timeout=30, what="the whole burst published")
+    assert held_seconds() == before
+    messages = topic.queue.depth()
+    assert 1 <= messages <= 5
+    assert events_in(drain(topic, messages)) == 100
+
+
+@db
+def test_packed_messages_still_hold_at_the_limit(settings, monkeypatch, topic):
+    # Small messages (16 KiB) and a limit of 4: a burst of 300 events needs more messages
+    # than the queue may hold, so the relay holds at 4 messages and goes on as they drain.
+    settings.REACTIVE_RELAY = "thread"
+    settings.REACTIVE_PUBLISH_BATCH = True
+    settings.REACTIVE_PUBLISH_BATCH_BYTES = 16 * 1024
+    settings.REACTIVE_RELAY_MAX_QUEUE_DEPTH = 4
+    monkeypatch.setattr(pacing, "STALL_SECONDS", 120.0)
+    before = held_seconds()
+
+    save_users(300)
+
+    until(lambda: held_seconds() > before, timeout=30, what="the relay to hold")
+    assert topic.queue.depth() == 4
+    assert 0 < unsent() < 300
+
+    bodies: list[str] = []
+    deepest = 4
+    while unsent() or topic.queue.depth():
+        bodies += drain(topic, 1)
+        deepest = max(deepest, topic.queue.depth())
+    assert deepest == 4
+    assert events_in(bodies) == 300

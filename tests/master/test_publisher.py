@@ -90,9 +90,9 @@ def test_the_sweep_leaves_alone_the_rows_a_round_is_still_publishing(monkeypatch
     swept: list[int] = []
     real_publish = services.outbox_publish_claim
 
-    def sweep_meanwhile(*, claim):  # a sweep run while the round publishes, however old
+    def sweep_meanwhile(*, claim, max_messages=None):  # a sweep while the round publishes
         swept.append(services.outbox_publish_pending(min_age=timedelta(0)).claimed)
-        return real_publish(claim=claim)
+        return real_publish(claim=claim, max_messages=max_messages)
 
     monkeypatch.setattr(services, "outbox_publish_claim", sweep_meanwhile)
     report = outbox_publish_rows(ids=ids)

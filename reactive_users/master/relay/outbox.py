@@ -47,16 +47,24 @@ class Outcome:
     failures: dict[int, str] = field(default_factory=dict)
     #: SNS messages accepted (one per event, unless REACTIVE_PUBLISH_BATCH packed them).
     messages: int = 0
+    #: Messages SNS answered for, accepted or refused (relay pacing counts them).
+    tried: int = 0
 
     def add(
-        self, batch: list[OutboxEvent], failures: Mapping[int, str], *, messages: int | None = None
+        self,
+        batch: list[OutboxEvent],
+        failures: Mapping[int, str],
+        *,
+        messages: int | None = None,
+        tried: int | None = None,
     ) -> None:
-        """Count one batch: its rows without an error were accepted, in ``messages``
-        messages (None: one each)."""
+        """Count one call: its rows without an error were accepted, in ``messages`` of the
+        ``tried`` messages it carried (None: one each)."""
         accepted = [row.id for row in batch if row.id not in failures]
         self.sent.extend(accepted)
         self.failures.update(failures)
         self.messages += len(accepted) if messages is None else messages
+        self.tried += len(batch) if tried is None else tried
 
 
 def outbox_claim(

@@ -1,11 +1,14 @@
 """Relay pacing: publish no faster than the client queues drain.
 
 With ``REACTIVE_RELAY_MAX_QUEUE_DEPTH`` = N (0: off, the default), a relay asks before each
-claim how many events it may publish: as many as keep every subscribed queue within N
+claim how many messages it may publish: as many as keep every subscribed queue within N
 messages (waiting and in flight), from the depths SQS gave at its last look plus what this
-process published since. Once that room is spent it holds until the deepest queue should be
+process published since. A message is one event, or with REACTIVE_PUBLISH_BATCH many: the
+relay is granted messages, publishes at most that many however many events they carry, and
+gives back what it did not use, so packed events are paced as the messages they travel in.
+Once that room is spent it holds until the deepest queue should be
 down to N/4 at the rate it has been draining, looks, and publishes again only with room for
-the three quarters between (or for all it has, if less): one look per 3N/4 events when the
+the three quarters between (or for all it has, if less): one look per 3N/4 messages when the
 estimate is right, and the queue between N/4 and N.
 
 Why: some SQS implementations get slower the deeper a queue is. moto's server, which the
@@ -94,7 +97,7 @@ def observe(
     max_depth: int,
     stall_seconds: float = STALL_SECONDS,
 ) -> QueueView:
-    """A queue's view after a look that found ``depth``, ``published`` events after the last."""
+    """A queue's view after a look that found ``depth``, ``published`` messages after the last."""
     if previous is None:
         return QueueView(depth=depth, at=now, progress_at=now)
     drained = previous.depth + published - depth
@@ -126,7 +129,7 @@ def room(views: Mapping[str, QueueView], *, max_depth: int, wanted: int) -> int:
 
 def hold(views: Mapping[str, QueueView], *, published: int, now: float, max_depth: int) -> float:
     """Seconds to wait before the next look: until every queue waited for should be down to
-    the resume depth, from its last depth, the ``published`` events since and its drain
+    the resume depth, from its last depth, the ``published`` messages since and its drain
     rate; 0 if it should be there already or was last looked at ``MAX_LOOK_SECONDS`` ago,
     else within the hold bounds."""
     resume = resume_depth(max_depth)
@@ -147,7 +150,7 @@ def hold(views: Mapping[str, QueueView], *, published: int, now: float, max_dept
 
 
 class Pacer:
-    """Grants events to publish within the limit; shared by a process's threads.
+    """Grants messages to publish within the limit; shared by a process's threads.
 
     ``read_depths`` returns the depth of every subscribed queue by name, or raises
     ``AwsError``. ``on_hold`` is told each wait, in seconds (the relay's metric).
@@ -178,7 +181,7 @@ class Pacer:
         self._unpaced_until = 0.0
 
     def take(self, wanted: int) -> int:
-        """Wait until events may be published; how many of ``wanted`` (at least one).
+        """Wait until messages may be published; how many of ``wanted`` (at least one).
 
         With room left for ``wanted``, or for the room between the resume depth and the
         limit, it answers at once. Else it holds while the queues should still be above the
@@ -211,7 +214,8 @@ class Pacer:
             return granted
 
     def give_back(self, count: int) -> None:
-        """Return ``count`` granted events that were not published (nothing was due)."""
+        """Return ``count`` granted messages that were not published (nothing was due, or
+        packed, fewer messages carried the events)."""
         if self.max_depth <= 0 or count <= 0:
             return
         with self._lock:

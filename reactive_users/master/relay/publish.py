@@ -41,6 +41,8 @@ class PublishReport:
     claimed: int = 0
     published: int = 0
     failed: int = 0
+    #: SNS messages the published rows went out in (fewer than rows when packed).
+    messages: int = 0
     error: str = ""
     #: The run took as many rows as it was allowed (its limit, or what pacing let it): more
     #: may be due. Not full: it left nothing behind that was due.
@@ -71,6 +73,10 @@ def outbox_publish_pending(
         ),
     )
     report = _publish_and_settle(claim, full=len(claim.rows) >= allowed)
+    pacer = _pacer()
+    if pacer is not None and report.messages < len(claim.rows):
+        # pacing counts messages: packed rows the claim was allowed as one message each
+        pacer.give_back(len(claim.rows) - report.messages)
     if report.claimed:
         logger.info(
             "Outbox relay: published %d event(s), %d failed, %d left for a later run",
@@ -98,11 +104,15 @@ def outbox_publish_rows(*, ids: Collection[int]) -> PublishReport:
     rows = claim.rows
     while rows:
         allowed = pacer.take(len(rows)) if pacer is not None else len(rows)
-        part = replace(claim, rows=rows[:allowed])
-        rows = rows[allowed:]
-        done = _publish_and_settle(part)
-        parts.append(done)
-        if rows and (done.published == 0 or done.published + done.failed < allowed):
+        outcome = outbox_publish_claim(claim=replace(claim, rows=rows), max_messages=allowed)
+        if pacer is not None:
+            pacer.give_back(allowed - outcome.messages)  # what did not reach the queues
+        tried = {*outcome.sent, *outcome.failures}
+        part = replace(claim, rows=tuple(row for row in rows if row.id in tried))
+        rows = tuple(row for row in rows if row.id not in tried)
+        outbox_settle(claim=part, outcome=outcome)
+        parts.append(_counted(outcome, claimed=len(part.rows), full=False))
+        if rows and (outcome.messages == 0 or outcome.tried < allowed):
             # SNS is failing, or the claim ran short: release the rest for a later run
             outbox_settle(claim=replace(claim, rows=rows), outcome=Outcome())
             break
@@ -120,6 +130,7 @@ def _summed(parts: list[PublishReport], *, claimed: int) -> PublishReport:
         claimed=claimed,
         published=sum(part.published for part in parts),
         failed=sum(part.failed for part in parts),
+        messages=sum(part.messages for part in parts),
         error=next((part.error for part in parts if part.error), ""),
     )
 
@@ -166,6 +177,7 @@ def _counted(outcome: Outcome, *, claimed: int, full: bool) -> PublishReport:
         claimed=claimed,
         published=len(outcome.sent),
         failed=len(outcome.failures),
+        messages=outcome.messages,
         error=next(iter(outcome.failures.values()), ""),
         full=full,
     )

@@ -47,10 +47,15 @@ def topic_arn(settings: Settings) -> str:
     return topics.find_topic_arn(settings, naming.topic_name(settings.prefix))
 
 
-def outbox_publish_claim(*, claim: Claim) -> Outcome:
-    """Publish the claimed rows, 10 per call, while the claim lasts; call with no transaction."""
+def outbox_publish_claim(*, claim: Claim, max_messages: int | None = None) -> Outcome:
+    """Publish the claimed rows, 10 per call, while the claim lasts; call with no transaction.
+
+    ``max_messages``: publish no more messages than this (relay pacing counts messages, and
+    packed, one carries many rows); the rows beyond are left out of the outcome."""
     settings = conf.reactive_settings()
     rows = list(claim.rows)
+    if max_messages is not None and not conf.publish_batch():
+        rows = rows[:max_messages]
     try:
         arn = topic_arn(settings)
     except AwsError as exc:
@@ -58,7 +63,7 @@ def outbox_publish_claim(*, claim: Claim) -> Outcome:
         return Outcome(failures={row.id: str(exc) for row in rows})
     sns = aws.client("sns", settings)
     if conf.publish_batch():
-        return _publish_packed(claim, sns, arn, rows)
+        return _publish_packed(claim, sns, arn, rows, max_messages)
     outcome = Outcome()
     for start in range(0, len(rows), MAX_BATCH_ENTRIES):
         if not _may_call(claim):
@@ -110,13 +115,16 @@ def _entry(row: OutboxEvent, *, fifo: bool, keys: signing.KeyRing) -> dict[str, 
     )
 
 
-def _publish_packed(claim: Claim, sns: Any, arn: str, rows: list[OutboxEvent]) -> Outcome:
+def _publish_packed(
+    claim: Claim, sns: Any, arn: str, rows: list[OutboxEvent], max_messages: int | None
+) -> Outcome:
     """REACTIVE_PUBLISH_BATCH: the claimed rows packed into messages (``packing.pack``), as
-    few PublishBatch calls as SNS's limits allow, while the claim lasts. A message of one
-    event is exactly the message it would be without packing."""
+    few PublishBatch calls as SNS's limits allow, while the claim lasts; the first
+    ``max_messages`` of them if set. A message of one event is exactly the message it would
+    be without packing."""
     fifo = queues.is_fifo(arn)
     keys = signing_keys(conf.reactive_settings())
-    messages = _packed(rows, fifo=fifo, keys=keys)
+    messages = _packed(rows, fifo=fifo, keys=keys)[:max_messages]
     outcome = Outcome()
     for start, call in _calls(messages):
         if not _may_call(claim):
@@ -129,7 +137,8 @@ def _publish_packed(claim: Claim, sns: Any, arn: str, rows: list[OutboxEvent]) -
             outcome.failures.update({row.id: str(exc) for row in left})
             break
         accepted = sum(1 for _, batch in call if batch[0].id not in failures)
-        outcome.add([row for _, batch in call for row in batch], failures, messages=accepted)
+        carried = [row for _, batch in call for row in batch]
+        outcome.add(carried, failures, messages=accepted, tried=len(call))
     return outcome
 
 

@@ -109,7 +109,11 @@ def _scenarios(
                 result,
                 "throughput",
                 lambda: throughput.run(
-                    stack, args.users, profile_dir=profile_dir, progress=_progress
+                    stack,
+                    args.users,
+                    per_commit=args.writes_per_commit,
+                    profile_dir=profile_dir,
+                    progress=_progress,
                 ),
             )
             if made:
@@ -160,7 +164,11 @@ def _scenarios(
                 result,
                 "throughput-delete",
                 lambda: throughput.delete_phase(
-                    stack, list(pool), profile_dir=profile_dir, progress=_progress
+                    stack,
+                    list(pool),
+                    per_commit=args.writes_per_commit,
+                    profile_dir=profile_dir,
+                    progress=_progress,
                 ),
             )
             if deleted:
@@ -210,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--relay", choices=["celery", "thread"], default="celery")
     parser.add_argument("--max-queue-depth", type=int, default=0)
     parser.add_argument("--publish-batch", action="store_true", help="REACTIVE_PUBLISH_BATCH=1")
+    parser.add_argument("--writes-per-commit", type=int, default=1)
     parser.add_argument("--keep-logs", default="", help="copy the processes' logs here")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -225,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "relay": args.relay,
         "max_queue_depth": args.max_queue_depth,
         "publish_batch": args.publish_batch,
+        "writes_per_commit": args.writes_per_commit,
     }
     code = 0
     try:

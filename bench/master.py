@@ -1,7 +1,9 @@
 """The master side of a workload: changes made as an application makes them, and reads.
 
 Every write is one ``transaction.atomic()`` around ``save()``/``delete()`` (what a request
-does with ATOMIC_REQUESTS), so the user row and its outbox row commit together. Users get no
+does with ATOMIC_REQUESTS), so the user row and its outbox row commit together; inside a
+``bulk()`` block the writes share its transaction (an admin bulk action, an import) and add
+no savepoint. Users get no
 password: hashing one (PBKDF2, ~0.3 s) would measure Django, not the pipeline.
 Django is imported inside each function: this module is imported before Django is set up.
 """
@@ -17,7 +19,7 @@ def create(username: str, **fields: Any) -> int:
     from django.contrib.auth.models import User
     from django.db import transaction
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         user = User(username=username, **fields)
         user.set_unusable_password()
         user.save()
@@ -29,7 +31,7 @@ def update(user_id: int, **fields: Any) -> None:
     from django.contrib.auth.models import User
     from django.db import transaction
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         user = User.objects.get(pk=user_id)
         for name, value in fields.items():
             setattr(user, name, value)
@@ -41,8 +43,15 @@ def delete(user_id: int) -> None:
     from django.contrib.auth.models import User
     from django.db import transaction
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         User.objects.get(pk=user_id).delete()
+
+
+def bulk() -> Any:
+    """One transaction around several writes (a context manager)."""
+    from django.db import transaction
+
+    return transaction.atomic()
 
 
 def versions(user_ids: list[int]) -> dict[int, int]:

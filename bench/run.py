@@ -169,6 +169,7 @@ def _config_argv(args: argparse.Namespace, clients: int, fanout: bool, out: Path
         argv.append("--fanout")
     if args.publish_batch:
         argv.append("--publish-batch")
+    argv += ["--writes-per-commit", str(args.writes_per_commit)]
     if args.profile_dir:
         argv += ["--profile", str(Path(args.profile_dir) / f"{clients}-clients")]
     if args.logs_dir:
@@ -232,6 +233,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="the master packs pending events into multi-event messages (REACTIVE_PUBLISH_BATCH=1)",
     )
     parser.add_argument(
+        "--writes-per-commit",
+        type=int,
+        default=1,
+        metavar="K",
+        help="throughput: the master writes its bursts K users per transaction (an admin bulk "
+        "action, an import); default 1, each save its own transaction as a request makes it",
+    )
+    parser.add_argument(
         "--prototype",
         metavar="FILE",
         help="compare with the prototype measured in this session: the JSON its baseline "
@@ -239,6 +248,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)
+    if args.writes_per_commit < 1:
+        parser.error("--writes-per-commit must be 1 or more")
     if args.prototype:
         try:
             table = reference.prototype_from_seed(json.loads(Path(args.prototype).read_text()))
@@ -278,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(a shared machine makes every figure noisy); moto {meta['moto']}; "
         f"N={args.users}; clients {args.clients}; repeat {args.repeat}; relay {args.relay}, "
         f"pacing at {args.max_queue_depth or 'off'}, "
-        f"multi-event messages {'on' if args.publish_batch else 'off'}",
+        f"multi-event messages {'on' if args.publish_batch else 'off'}, "
+        f"{args.writes_per_commit} write(s) per master commit",
         flush=True,
     )
     started = time.time()

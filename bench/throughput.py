@@ -9,6 +9,7 @@ user at the master's version and every queue and the outbox are empty again.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,17 +59,21 @@ def phase(
     items: list[Any],
     write: Callable[[Any], int],
     *,
+    per_commit: int = 1,
     profile_dir: Path | None = None,
 ) -> tuple[list[int], dict[str, Any]]:
-    """Write ``items`` one after another with ``write`` (returns the user id); measure it."""
+    """Write ``items`` one after another with ``write`` (returns the user id), ``per_commit``
+    of them in each transaction; measure it."""
     measurement = Measurement(stack, f"throughput-{kind}", profile_dir).begin()
     wrote_at: dict[int, float] = {}
     cpu0 = time.thread_time()
     first = time.time()
-    for item in items:
-        start = time.time()
-        user_id = write(item)
-        wrote_at[user_id] = start
+    for at in range(0, len(items), per_commit):
+        with master.bulk() if per_commit > 1 else contextlib.nullcontext():
+            for item in items[at : at + per_commit]:
+                start = time.time()
+                user_id = write(item)
+                wrote_at[user_id] = start
     last = time.time()
     write_cpu = time.thread_time() - cpu0
     ids = list(wrote_at)
@@ -139,7 +144,12 @@ def _figures(
 
 
 def run(
-    stack: BenchStack, users: int, *, profile_dir: Path | None = None, progress=print
+    stack: BenchStack,
+    users: int,
+    *,
+    per_commit: int = 1,
+    profile_dir: Path | None = None,
+    progress=print,
 ) -> tuple[list[int], dict[str, Any]]:
     """The create and update phases; the users they made (the delete phase comes last)."""
     names = [f"tp-{i:05d}" for i in range(users)]
@@ -148,6 +158,7 @@ def run(
         "create",
         names,
         lambda name: master.create(name, first_name="created", email=f"{name}@example.com"),
+        per_commit=per_commit,
         profile_dir=profile_dir,
     )
     progress("    " + line(created))
@@ -156,6 +167,7 @@ def run(
         "update",
         ids,
         lambda uid: _then(uid, master.update, uid, first_name="updated", last_name="bench"),
+        per_commit=per_commit,
         profile_dir=profile_dir,
     )
     progress("    " + line(updated))
@@ -163,11 +175,21 @@ def run(
 
 
 def delete_phase(
-    stack: BenchStack, ids: list[int], *, profile_dir: Path | None = None, progress=print
+    stack: BenchStack,
+    ids: list[int],
+    *,
+    per_commit: int = 1,
+    profile_dir: Path | None = None,
+    progress=print,
 ) -> dict[str, Any]:
     """The delete phase."""
     _, deleted = phase(
-        stack, "delete", ids, lambda uid: _then(uid, master.delete, uid), profile_dir=profile_dir
+        stack,
+        "delete",
+        ids,
+        lambda uid: _then(uid, master.delete, uid),
+        per_commit=per_commit,
+        profile_dir=profile_dir,
     )
     progress("    " + line(deleted))
     return deleted

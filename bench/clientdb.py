@@ -1,6 +1,7 @@
 """The client side of a workload: what each client's database holds, and login sessions.
 
-Reads are read-only SQLite queries on the client's file (``ClientApp.query``). The apply
+Reads are read-only queries on the client's database, SQLite or PostgreSQL
+(``ClientApp.query``). The apply
 time of an event is the replica row's ``updated_at``, written by the listener in the
 transaction that applied it, so convergence times do not depend on how often we poll.
 """
@@ -26,8 +27,10 @@ class Held:
     applied_at: float
 
 
-def _epoch(text: str) -> float:
-    value = datetime.fromisoformat(text)
+def epoch(stored: str | datetime) -> float:
+    """A stored ``updated_at`` as epoch seconds. SQLite gives Django's text (UTC, without a
+    zone); PostgreSQL's timestamptz arrives as an aware datetime (the session's zone)."""
+    value = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.timestamp()
@@ -44,7 +47,7 @@ def held(app: ClientApp, user_ids: Iterable[int]) -> dict[int, Held]:
         (min(wanted), max(wanted)),
     )
     return {
-        int(r["master_id"]): Held(int(r["version"]), bool(r["tombstone"]), _epoch(r["updated_at"]))
+        int(r["master_id"]): Held(int(r["version"]), bool(r["tombstone"]), epoch(r["updated_at"]))
         for r in rows
         if int(r["master_id"]) in wanted
     }

@@ -98,7 +98,9 @@ def _scenarios(
 ) -> None:
     """Start the stack in ``work`` and run the wanted scenarios on it."""
     started = time.time()
-    with bench_stack(work, args.clients, progress=_progress) as stack:
+    with bench_stack(
+        work, args.clients, progress=_progress, database_url=args.database_url
+    ) as stack:
         result["startup_s"] = time.time() - started
         result["pids"] = stack.pids()
         _progress(f"  stack up in {result['startup_s']:.1f} s: {', '.join(stack.clients)}")
@@ -220,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publish-batch", action="store_true", help="REACTIVE_PUBLISH_BATCH=1")
     parser.add_argument("--writes-per-commit", type=int, default=1)
     parser.add_argument("--keep-logs", default="", help="copy the processes' logs here")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server: fresh databases for the master and clients (default SQLite)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -235,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_queue_depth": args.max_queue_depth,
         "publish_batch": args.publish_batch,
         "writes_per_commit": args.writes_per_commit,
+        "database": "postgres" if args.database_url else "sqlite",
     }
     code = 0
     try:

@@ -55,9 +55,13 @@ def cell(row: Row, figures: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def table(title: str, rows: list[Row], configs: Mapping[int, Mapping[str, Any]]) -> str:
-    """A Markdown table: a row per figure that any configuration has, a column per config."""
-    header = ["figure"] + [f"{n} client{'s' if n != 1 else ''}" for n in configs]
+def table(
+    title: str, rows: list[Row], configs: Mapping[int, Mapping[str, Any]], database: str = ""
+) -> str:
+    """A Markdown table: a row per figure that any configuration has, a column per config
+    (named with the ``database`` engine when given)."""
+    on = f" on {database}" if database else ""
+    header = ["figure"] + [f"{n} client{'s' if n != 1 else ''}{on}" for n in configs]
     body = [
         [row.label] + [cell(row, figures) for figures in configs.values()]
         for row in rows
@@ -284,9 +288,9 @@ SECTIONS: list[tuple[str, str, Callable[[Mapping[int, Mapping[str, Any]]], list[
 ]
 
 
-def render(configs: Mapping[int, Mapping[str, Any]]) -> str:
-    """Every table that has figures."""
-    blocks = [table(title, rows(configs), configs) for _, title, rows in SECTIONS]
+def render(configs: Mapping[int, Mapping[str, Any]], database: str = "") -> str:
+    """Every table that has figures; ``database`` (the engine) named in each header."""
+    blocks = [table(title, rows(configs), configs, database) for _, title, rows in SECTIONS]
     notes = []
     for n, figures in configs.items():
         if figures.get("errors"):

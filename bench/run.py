@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run [--users 1000] [--clients 1,3] [--repeat 1] [--quick]
                                   [--only throughput,sustained,latency,calls,cost,fanout]
                                   [--out bench/results/latest.json] [--profile]
+                                  [--database sqlite|postgres] [--database-url URL]
 
 Each configuration runs ``python -m bench.config`` in a subprocess (the master's Django is
 set up once per process), which starts its own stack on free loopback ports and stops it.
@@ -24,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import procstat, profiling, reference, report
+from bench import databases, procstat, profiling, reference, report
 from bench.figures import figures, median_figures
 from reactive_cli.localstack import RELAY_MAX_QUEUE_DEPTH
 
@@ -82,8 +84,9 @@ def _reap_leftovers(known: dict[int, int | None]) -> int:
     return len(running)
 
 
-def run_config(argv: list[str], timeout: float) -> int:
-    """Run one configuration process; on interrupt, stop it and everything it started."""
+def run_config(argv: list[str], timeout: float, database_url: str = "") -> int:
+    """Run one configuration process; on interrupt, stop it and everything it started,
+    and drop the PostgreSQL databases it left on ``database_url``."""
     child = subprocess.Popen(argv)
     seen: dict[int, int | None] = {}
     try:
@@ -112,6 +115,19 @@ def run_config(argv: list[str], timeout: float) -> int:
         stray = _reap_leftovers(seen)
         if stray:
             print(f"stopped {stray} process(es) a configuration left behind", flush=True)
+        if database_url:
+            _drop_leftover_databases(database_url, child.pid)
+
+
+def _drop_leftover_databases(server_url: str, pid: int) -> None:
+    """Drop the databases configuration ``pid`` did not drop itself (it was killed)."""
+    try:
+        dropped = databases.drop(server_url, databases.leftovers(server_url, pid))
+    except databases.DatabaseError as e:
+        print(f"could not drop configuration {pid}'s databases: {e}", flush=True)
+        return
+    if dropped:
+        print(f"dropped {len(dropped)} database(s) a configuration left: {', '.join(dropped)}")
 
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,7 +143,9 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
         "moto": metadata.version("moto"),
         "git_commit": git("rev-parse", "--short", "HEAD"),
         "git_dirty_files": len(git("status", "--porcelain").splitlines()),
-        "args": vars(args),
+        "database": args.database,
+        "database_server": _without_password(args.database_url),
+        "args": {**vars(args), "database_url": _without_password(args.database_url)},
     }
 
 
@@ -165,6 +183,8 @@ def _config_argv(args: argparse.Namespace, clients: int, fanout: bool, out: Path
         "--out",
         str(out),
     ]
+    if args.database_url:
+        argv += ["--database-url", args.database_url]
     if fanout:
         argv.append("--fanout")
     if args.publish_batch:
@@ -175,6 +195,11 @@ def _config_argv(args: argparse.Namespace, clients: int, fanout: bool, out: Path
     if args.logs_dir:
         argv += ["--keep-logs", str(Path(args.logs_dir) / f"{clients}-clients")]
     return argv
+
+
+def _database_label(meta: dict[str, Any]) -> str:
+    server = meta.get("database_server")
+    return f"{meta['database']} ({server})" if server else str(meta["database"])
 
 
 def _print_profiles(directory: Path) -> None:
@@ -246,6 +271,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="compare with the prototype measured in this session: the JSON its baseline "
         "writes (../shared/prototype/run_seed_baseline.sh); default: issue 6's figures",
     )
+    parser.add_argument(
+        "--database",
+        choices=databases.ENGINES,
+        default="sqlite",
+        help="the master's and clients' databases: SQLite files, or fresh databases on a "
+        "PostgreSQL server (created per configuration, dropped at its end)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="with --database postgres: the server (default: what scripts/postgres prints)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="per configuration, s")
     args = parser.parse_args(argv)
     if args.writes_per_commit < 1:
@@ -256,6 +293,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             parser.error(f"--prototype {args.prototype}: not the prototype's results ({exc})")
         reference.use_prototype(table)
+    if args.database_url and args.database != "postgres":
+        parser.error("--database-url needs --database postgres")
     quick = args.quick
     defaults = {
         "users": (1000, 200),
@@ -279,8 +318,32 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _without_password(url: str) -> str:
+    """``url`` as it may be printed and stored: any password left out."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}@" if parts.username else ""
+    return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def _resolve_database(args: argparse.Namespace) -> None:
+    """With --database postgres: the server's URL (given, else scripts/postgres'), checked."""
+    if args.database != "postgres":
+        return
+    if not args.database_url:
+        args.database_url = databases.default_server_url(Path(__file__).resolve().parent.parent)
+    databases.check_server(args.database_url)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    try:
+        _resolve_database(args)
+    except databases.DatabaseError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
     _subreaper()
     signal.signal(signal.SIGTERM, _terminate)
     meta = _meta(args)
@@ -290,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         f"N={args.users}; clients {args.clients}; repeat {args.repeat}; relay {args.relay}, "
         f"pacing at {args.max_queue_depth or 'off'}, "
         f"multi-event messages {'on' if args.publish_batch else 'off'}, "
-        f"{args.writes_per_commit} write(s) per master commit",
+        f"{args.writes_per_commit} write(s) per master commit; "
+        f"database {_database_label(meta)}",
         flush=True,
     )
     started = time.time()
@@ -308,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                     argv_ = _config_argv(args, clients, clients == fanout_at, out)
-                    code = run_config(argv_, args.timeout)
+                    code = run_config(argv_, args.timeout, args.database_url)
                     if not out.exists():
                         print(f"configuration with {clients} client(s) failed (exit {code})")
                         continue
@@ -326,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["elapsed_s"] = time.time() - started
     meta["interrupted"] = interrupted
     print()
-    print(report.render(configs))
+    print(report.render(configs, database=args.database))
     print(
         f"ran in {meta['elapsed_s']:.0f} s; load average at the end "
         f"{meta['load_average_end'][0]:.2f} on {meta['cores']} cores"

@@ -3,7 +3,8 @@
 moto's server (with its request recorder writing into the work dir), a private
 redis-server, the master in this process (its ORM makes the changes), a Celery worker and a
 separate Celery beat as the deployment runs them (production sweep settings, DEBUG off), and
-per client a daphne and a listener on their own SQLite file (``devstack.stack``).
+per client a daphne and a listener on their own database (``devstack.stack``): SQLite files,
+or fresh databases on a PostgreSQL server (``bench.databases``), dropped at the end.
 Everything is stopped by PID on the way out, whatever happens.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import databases
 from devstack.client_app import ClientApp
 from devstack.processes import Proc, python
 from devstack.services import moto_process, redis_server
@@ -81,20 +83,33 @@ def _celery(env: dict[str, str], log_dir: Path, name: str, args: list[str], read
 
 
 @contextlib.contextmanager
-def bench_stack(workdir: Path, clients: int, progress=print) -> Iterator[BenchStack]:
-    """Start the whole pipeline with ``clients`` clients; stop all of it on the way out."""
+def bench_stack(
+    workdir: Path, clients: int, progress=print, database_url: str = ""
+) -> Iterator[BenchStack]:
+    """Start the whole pipeline with ``clients`` clients; stop all of it on the way out.
+
+    ``database_url``: a PostgreSQL server on which the master and every client get a fresh
+    database of their own (dropped last, once every process is stopped); empty: SQLite files.
+    """
     os.environ.update(PIPELINE_ENV)
     os.environ.pop("AWS_PROFILE", None)
     logs = workdir / "logs"
+    names = CLIENT_NAMES[:clients]
     with contextlib.ExitStack() as stop:
+        urls: dict[str, str] = {}
+        if database_url:
+            urls = stop.enter_context(
+                databases.fresh(database_url, os.getpid(), ["master", *names])
+            )
         redis_url, redis = stop.enter_context(redis_server(workdir / "redis"))
         endpoint, moto = stop.enter_context(moto_server(workdir / "moto"))
         settings = Settings(prefix=PREFIX, redis_url=redis_url, aws_endpoint_url=endpoint)
-        names = CLIENT_NAMES[:clients]
         provisioned = ensure(settings, [ClientSpec(name=n) for n in names])
         stack = BenchStack(workdir, endpoint, redis_url, settings, provisioned)
         stack.procs.update(redis=redis, moto=moto)
-        master_env = configure_master(settings, provisioned, workdir)
+        master_env = configure_master(
+            settings, provisioned, workdir, database_url=urls.get("master")
+        )
         # The worker and beat get the deployment's sweep settings, not the tests' 1 s.
         for name in ("REACTIVE_OUTBOX_SWEEP_SECONDS", "REACTIVE_OUTBOX_MIN_AGE_SECONDS"):
             master_env.pop(name, None)
@@ -112,7 +127,14 @@ def bench_stack(workdir: Path, clients: int, progress=print) -> Iterator[BenchSt
         stack.procs["beat"] = beat
         for name in names:
             # The fan-out scenario opens --hot-sockets sockets of one user: past the cap.
-            app = start_client(name, settings, provisioned, workdir, extra_env=SOCKET_CAP)
+            app = start_client(
+                name,
+                settings,
+                provisioned,
+                workdir,
+                extra_env=SOCKET_CAP,
+                database_url=urls.get(name),
+            )
             stop.callback(app.stop)
             stack.clients[name] = app
         try:

@@ -1,14 +1,12 @@
 """One running client application as the tests and benchmarks drive it: its daphne, its
-listener processes, its SQLite database read-only, and its login page."""
+listener processes, its database read-only (SQLite or PostgreSQL), and its login page."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.cookiejar
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack.databases import Reader, Row, sqlite_url
 from devstack.processes import Proc, concurrently, free_port, port_open, python, until
 from reactive_cli.localstack import client_daphne
 
@@ -39,6 +38,9 @@ class ClientApp:
     daphne: Proc | None = None
     listener: Proc | None = None
     extra_listeners: list[Proc] = field(default_factory=list)
+    #: The client's DATABASE_URL; empty: the SQLite file ``db_path``.
+    database_url: str = ""
+    _reader: Reader | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -92,13 +94,16 @@ class ClientApp:
         if self.daphne is not None:
             calls.append(self.daphne.stop)
         concurrently(calls)
+        if self._reader is not None:
+            self._reader.close()
 
-    # --- reading the client's database (test-only: SQLite file, read-only queries) ---
+    # --- reading the client's database (tests and benchmarks: read-only queries) ---
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
-            db.row_factory = sqlite3.Row
-            return list(db.execute(sql, params))
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        """Rows of ``sql`` (``?`` placeholders), whichever engine holds the database."""
+        if self._reader is None:
+            self._reader = Reader(self.database_url or sqlite_url(self.db_path))
+        return self._reader.query(sql, params)
 
     def replica(self, master_id: int) -> dict[str, Any] | None:
         """The replica row and its local user's fields, or None if never seen."""

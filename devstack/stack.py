@@ -2,7 +2,8 @@
 
 The master runs in the calling process (its ORM is how tests and benchmarks make changes)
 with a real Celery worker (and beat) as a subprocess; each client is a real daphne and a
-real listener process on its own SQLite file (``devstack.client_app``). Redis and SNS/SQS
+real listener process on its own database (``devstack.client_app``): a SQLite file in the
+work directory unless the caller gives a database URL (``devstack.databases``). Redis and SNS/SQS
 are the private services the caller started (``devstack.services``). Everything started
 here is stopped here, by PID.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.client_app import ClientApp
+from devstack.databases import sqlite_path, sqlite_url
 from devstack.processes import Proc, concurrently, free_port
 from devstack.signing import KEYS
 from reactive_cli.checkout import with_reference_path
@@ -91,11 +93,13 @@ def configure_master(
     *,
     redis_url: str | None = None,
     endpoint: str | None = None,
+    database_url: str | None = None,
 ) -> dict[str, str]:
     """Point this process's Django at a fresh master database; return the worker's env.
 
     ``redis_url`` (the Celery broker) and ``endpoint`` (SNS) default to the stack's own;
     fault tests give the master a Redis and an endpoint of its own to take away.
+    ``database_url`` (an empty database) defaults to a SQLite file in ``workdir``.
     """
     env = _base_env(settings, workdir / "state")
     if redis_url:
@@ -104,7 +108,7 @@ def configure_master(
         env["AWS_ENDPOINT_URL"] = endpoint
     env.update(
         DJANGO_SETTINGS_MODULE="master.settings",
-        DATABASE_URL=f"sqlite:///{workdir / 'master.sqlite3'}",
+        DATABASE_URL=database_url or sqlite_url(workdir / "master.sqlite3"),
         REACTIVE_TOPIC_ARN=provisioned.topic_arn,
         REACTIVE_OUTBOX_SWEEP_SECONDS="1",
         REACTIVE_OUTBOX_MIN_AGE_SECONDS="1",
@@ -150,20 +154,24 @@ def start_client(
     listener: bool = True,
     redis_url: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    database_url: str | None = None,
 ) -> ClientApp:
     """Migrate, then start a client's daphne and (optionally) its listener.
 
     ``redis_url`` is the client's channel layer (default: the stack's Redis). Its pages'
     origin (``ClientApp.url``) is the one its sockets accept; ``extra_env`` comes last.
+    ``database_url`` (an empty database) defaults to a SQLite file in ``workdir``.
     """
     env = _base_env(settings, workdir / "state")
     if redis_url:
         env["REDIS_URL"] = redis_url
-    db_path = workdir / f"client-{name}.sqlite3"
+    url = database_url or sqlite_url(workdir / f"client-{name}.sqlite3")
+    # Not a SQLite URL: db_path names the file the client would have had, never opened.
+    db_path = sqlite_path(url) or workdir / f"client-{name}.sqlite3"
     port = free_port()
     env.update(
         REACTIVE_CLIENT=name,
-        DATABASE_URL=f"sqlite:///{db_path}",
+        DATABASE_URL=url,
         REACTIVE_QUEUE_URL=provisioned.queue_urls[name],
         REACTIVE_ALLOWED_ORIGINS=f"http://127.0.0.1:{port}",
         **(extra_env or {}),
@@ -175,6 +183,7 @@ def start_client(
         log_dir=workdir / "logs",
         queue_url=provisioned.queue_urls[name],
         port=port,
+        database_url=url,
     )
     app.manage("migrate", "--verbosity", "0")
     # Both only read the migrated database: started side by side, each waited for.

@@ -1,7 +1,8 @@
 """Backfill rate: users per second into one client that joins after the master has N users.
 
 Starts its own stack (moto's server, a private redis-server, the master in this process
-with its Celery worker, one client "early" that receives the users live), creates N users,
+with its Celery worker; with ``--create save`` one client "early" that receives the users
+live), creates N users,
 then adds a client "late" (provisioned now, so it saw none of them), runs
 ``python -m master backfill --client late`` as an operator would, and reports the rate the
 command printed and the rate until the late client's database holds every user. Prints a
@@ -17,12 +18,15 @@ live event carries them. ``--create save`` saves them one by one as before (each
 event the early client receives live).
 
 ``--live-renames RATE`` renames random existing users RATE times a second in a thread of
-its own while the backfill command runs, each in its own transaction through ``save()`` (so
-the outbox and relay publish it). At the end the late client must equal the master: every
-user at the master's version with the master's fields; the users that differ are printed.
+its own from the start of the backfill command until the late client holds every user,
+each in its own transaction through ``save()`` (so the outbox and relay publish it). Then
+the late client must equal the master: every user at the master's version with the
+master's fields; the users that differ are printed. ``--profile DIR`` records py-spy
+profiles of the backfill command, the late client's listener and moto, and prints where
+their samples went.
 
     .venv/bin/python -m bench.backfill [--users 2000] [--max-depth 100] [--packed]
-        [--create bulk|save] [--live-renames 0] [--out FILE]
+        [--create bulk|save] [--live-renames 0] [--profile DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.profiling import Profiles, render
 from devstack import master_ops
 from devstack.processes import python, until
-from devstack.services import moto_server, redis_server
+from devstack.services import moto_process, redis_server
 from devstack.stack import running_stack
 from reactive_cli.provision import ClientSpec
 
@@ -67,6 +72,13 @@ def main() -> None:
         metavar="RATE",
         help="renames per second of existing users while the backfill runs (default 0: none)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="py-spy profiles of the backfill command, the late listener and moto into DIR",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.users < 1:
@@ -80,7 +92,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         work = Path(tmp)
-        with redis_server(work / "redis") as (redis_url, _), moto_server(work / "moto") as moto:
+        with (
+            redis_server(work / "redis") as (redis_url, _),
+            moto_process(work / "moto") as (moto, moto_proc),
+        ):
             with running_stack(
                 redis_url=redis_url,
                 endpoint=moto,
@@ -95,6 +110,8 @@ def main() -> None:
                     packed=args.packed,
                     create=args.create,
                     rename_rate=args.live_renames,
+                    profile=args.profile,
+                    moto_pid=moto_proc.pid,
                 )
     for name, value in figures.items():
         print(f"{name:>32}: {value}")
@@ -114,6 +131,8 @@ def run(
     packed: bool = False,
     create: str = "bulk",
     rename_rate: float = 0.0,
+    profile: Path | None = None,
+    moto_pid: int = 0,
 ) -> dict[str, float | int | str]:
     from django.contrib.auth.models import User
 
@@ -140,33 +159,43 @@ def run(
     begin = time.perf_counter()
     if rename_rate > 0:
         renamer.start()
+    profiles: Profiles | None = None
+    # the command's progress lines go to our stderr as it prints them
+    command = subprocess.Popen(
+        python("-m", "master", "backfill", "--client", "late", "--max-depth", str(max_depth)),
+        env={**stack.master_env, "REACTIVE_PUBLISH_BATCH": "1" if packed else "0"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        # the command's progress lines go to our stderr as it prints them
-        ran = subprocess.run(
-            python("-m", "master", "backfill", "--client", "late", "--max-depth", str(max_depth)),
-            env={**stack.master_env, "REACTIVE_PUBLISH_BATCH": "1" if packed else "0"},
-            stdout=subprocess.PIPE,
-            text=True,
+        if profile is not None:
+            pids = {"backfill": command.pid, "listener-late": late.listener.pid, "moto": moto_pid}
+            profiles = Profiles(profile, pids, "backfill")
+        stdout, _ = command.communicate(timeout=1800)
+        command_s = time.perf_counter() - begin
+        if command.returncode != 0:
+            raise SystemExit(f"backfill failed ({command.returncode}): its lines are above")
+        # the renames go on until the late client applied every snapshot
+        printed = [0.0]
+        until(
+            lambda: _held(late, len(ids), printed),
             timeout=1800,
+            interval=0.2,
+            what="the late client to hold every user",
         )
+        converged_s = time.perf_counter() - begin
     finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
         renamer.finish()
-    command_s = time.perf_counter() - begin
-    if ran.returncode != 0:
-        raise SystemExit(f"backfill failed ({ran.returncode}): its lines are above")
+        if profiles is not None:
+            print(render(profiles.stop()), flush=True)
     if renamer.error is not None:
         raise SystemExit(f"the renames failed: {renamer.error}")
-    printed = [0.0]
-    until(
-        lambda: _held(late, len(ids), printed),
-        timeout=1800,
-        interval=0.2,
-        what="the late client to hold every user",
-    )
-    converged_s = time.perf_counter() - begin
     diverged = _equal_within(late, timeout=120.0)
     equal_s = time.perf_counter() - begin
-    summary = (ran.stdout.strip().splitlines() or [""])[-1]
+    summary = (stdout.strip().splitlines() or [""])[-1]
     printed = re.search(r"([\d.]+) users/s", summary)
     in_messages = re.search(r"in (\d+) message\(s\)", summary)
     sent = re.search(r"sent (\d+) in", summary)

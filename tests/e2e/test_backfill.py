@@ -215,7 +215,7 @@ def test_a_packed_backfill_resumes_and_the_listener_converges_in_few_messages(
     bulk_users(600, f"pk-{uuid.uuid4().hex[:6]}")  # whatever other tests left in the master
     packing = {"REACTIVE_PUBLISH_BATCH": "1"}
     with added_client(stack, "packed") as app:
-        # Given a packed backfill stopped after its first call (its checkpoint kept)
+        # Given a packed backfill stopped after 250 events (its checkpoint kept)
         first = reactive(
             stack,
             config,
@@ -225,7 +225,7 @@ def test_a_packed_backfill_resumes_and_the_listener_converges_in_few_messages(
             "--batch",
             "200",
             "--stop-after",
-            "1",
+            "250",
             env=packing,
         )
         assert first.returncode == 1, first.stdout + first.stderr[-3000:]
@@ -234,7 +234,7 @@ def test_a_packed_backfill_resumes_and_the_listener_converges_in_few_messages(
         )
         saved = json.loads(checkpoint.read_text())
         before = saved["users"] + saved["tombstones"]
-        assert 1 < before
+        assert before == 250  # exactly: the second read was cut to the 50 left
 
         # When it is run again, packed too
         second = reactive(

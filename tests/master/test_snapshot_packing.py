@@ -94,13 +94,13 @@ def test_on_the_byte_budget_splits_and_a_resumed_backfill_sends_each_user_once(
     ids = bulk_users(300)
     User.objects.filter(pk__in=ids).update(first_name="x" * 150, last_name="y" * 150)
 
-    # When a backfill in read batches of 200 stops after its first call, then resumes
+    # When a backfill in read batches of 200 stops after 250 events, then resumes
     with send_batches(settings.REACTIVE) as first_calls:
-        first = snapshots.backfill(client="shop", batch=200, stop_after=1)
+        first = snapshots.backfill(client="shop", batch=200, stop_after=250)
     saved = checkpoint(settings)
     assert first.stopped and saved is not None
     sent_first = saved.users
-    assert 1 < sent_first < 300  # one call of several packed messages, not the whole batch
+    assert sent_first == 250  # not a packed message past it: the second read was cut to 50
     assert saved.last_id == ids[sent_first - 1]  # every id up to it, none after
     with send_batches(settings.REACTIVE) as calls:
         second = snapshots.backfill(client="shop", batch=200)

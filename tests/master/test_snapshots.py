@@ -328,23 +328,23 @@ def reactive_settings():
 def test_an_interrupted_backfill_resumes_after_its_checkpoint(topic, master_settings):
     ids = bulk_users(35)
 
-    # When a backfill stops after 20 events (as if interrupted)
+    # When a backfill stops after 18 events (as if interrupted)
     first = snapshots.backfill(client="shop", batch=15, stop_after=18)
 
-    # Then it stopped after the send that reached 18 (15 + 10), and the checkpoint holds the
-    # last id sent and the counts
+    # Then it sent exactly 18 (its second read cut to the 3 left), and the checkpoint holds
+    # the last id sent and the counts
     path = snapshots.checkpoint_path(reactive_settings(), "shop")
     saved = snapshots.checkpoint_read(path)
     assert first.stopped and saved is not None
-    assert (saved.last_id, saved.users, saved.tombstones) == (ids[24], 25, 0)
+    assert (saved.last_id, saved.users, saved.tombstones) == (ids[17], 18, 0)
 
     # And a rerun says it resumes there, sends the rest only, and reports the totals
     resumed = []
     second = snapshots.backfill(client="shop", batch=15, on_resume=resumed.append)
 
-    assert [c.last_id for c in resumed] == [ids[24]]
-    assert second.resumed_after == ids[24]
-    assert (second.progress.sent_this_run, second.progress.users) == (10, 35)
+    assert [c.last_id for c in resumed] == [ids[17]]
+    assert second.resumed_after == ids[17]
+    assert (second.progress.sent_this_run, second.progress.users) == (17, 35)
     events = [decode_sqs_body(m["Body"]) for m in topic.queue.receive(35)]
     assert sorted(e.user_id for e in events) == ids  # each user exactly once
     assert topic.queue.depth() == 35

@@ -42,7 +42,12 @@ from reactive_users.master.snapshots.sender import (
     SendFailed,
     client_queue_url,
 )
-from reactive_users.master.snapshots.text import Progress, UserState, snapshot_envelopes
+from reactive_users.master.snapshots.text import (
+    Progress,
+    UserState,
+    read_limit,
+    snapshot_envelopes,
+)
 
 #: Least time between two progress lines, in seconds.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -198,12 +203,15 @@ def backfill(
     ``on_progress`` is called at most once a second and at the end; ``on_resume`` once,
     before sending, when a checkpoint is resumed. The checkpoint advances after every
     successful send, never past an event SQS refused (``SendFailed`` names them), and is
-    removed once everything was sent. ``stop_after`` stops once at least that many events
-    were sent in this run, leaving the checkpoint (to try a resume). While more than
+    removed once everything was sent. ``stop_after`` stops once that many events were sent
+    in this run (read batches are cut to what is left, so a packed message never carries
+    it past), leaving the checkpoint (to try a resume). While more than
     ``max_depth`` messages wait in the client's queue it holds back (0: never looks).
     """
     if batch < 1:
         raise UsageError("--batch must be at least 1")
+    if stop_after is not None and stop_after < 1:
+        raise UsageError("--stop-after must be at least 1")
     if max_depth < 0:
         raise UsageError("--max-depth must be 0 (do not look) or more")
     sender = _sender(client, queue_url, sleep)
@@ -244,7 +252,13 @@ def backfill(
     resumed_after = found.last_id if found is not None else None
     checkpoint_write(path, checkpoint)
     while True:
-        states, upto = states_after(after=run.last_id, limit=batch, since=since)
+        limit = read_limit(batch, stop_after, run.users + run.tombstones - run.before)
+        if limit == 0:  # stop_after reached by the previous batch, sent whole
+            run.report(force=True)
+            return BackfillReport(
+                progress=run.progress(), resumed_after=resumed_after, stopped=True, checkpoint=path
+            )
+        states, upto = states_after(after=run.last_id, limit=limit, since=since)
         if upto is None:
             break
         pairs = snapshot_envelopes(states, occurred_at=datetime.now(UTC))
@@ -263,14 +277,6 @@ def backfill(
                 checkpoint = run.checkpoint(checkpoint)
                 checkpoint_write(path, checkpoint)
             run.report()
-            if stop_after is not None and run.users + run.tombstones - run.before >= stop_after:
-                run.report(force=True)
-                return BackfillReport(
-                    progress=run.progress(),
-                    resumed_after=resumed_after,
-                    stopped=True,
-                    checkpoint=path,
-                )
         # Ids of the batch that had nothing to send (deleted meanwhile) are done too.
         run.last_id = upto
         checkpoint = run.checkpoint(checkpoint)

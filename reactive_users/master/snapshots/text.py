@@ -94,6 +94,18 @@ def snapshot_envelopes(
     ]
 
 
+def read_limit(batch: int, stop_after: int | None, sent: int) -> int:
+    """How many users and tombstones a backfill reads next: ``batch``, but no more than
+    ``stop_after`` leaves to send after ``sent`` events this run.
+
+    A read batch is sent whole (packed, a few messages may hold all of it), so reading no
+    more than is left is what keeps ``--stop-after`` from sending past it.
+    """
+    if stop_after is None:
+        return batch
+    return max(0, min(batch, stop_after - sent))
+
+
 def parse_resets(text: str) -> dict[int, Replaced]:
     """The resets ``reactive diff --repair`` asks for: JSON lines ``{"master_id", "version",
     "event_id"}`` (the client state each replaces); ``UsageError`` saying what is wrong."""

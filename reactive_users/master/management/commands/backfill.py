@@ -66,7 +66,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stop-after",
             type=int,
-            help="Stop once this many events were sent, keeping the checkpoint (to try resume).",
+            help="Stop once this many events were sent (exactly: packed or not), keeping the "
+            "checkpoint (to try resume).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

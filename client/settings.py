@@ -240,6 +240,9 @@ TEMPLATES = [
 DATABASES = {"default": database(_env, REACTIVE_SETTINGS, f"client-{REACTIVE_CLIENT}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+#: Frames one daphne process may have waiting in the channel layer (all its sockets together).
+CHANNEL_LAYER_CAPACITY = 5000
+
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -265,6 +268,10 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
                 }
             ],
             "prefix": naming.channel_layer_prefix(REACTIVE_CLIENT),
+            # channels-redis keeps every frame for one daphne's sockets in one Redis set and
+            # drops a send past its capacity (default 100) without a word: a packed burst
+            # applied at once sends a frame to each of a thousand sockets in a moment.
+            "capacity": CHANNEL_LAYER_CAPACITY,
         },
     },
 }

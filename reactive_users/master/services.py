@@ -108,7 +108,9 @@ def user_record_change(
     at all without ``with_fields`` (an excluded user's withdrawal or delete).
     """
     columns = fields.published_columns() if with_fields else {}
-    with transaction.atomic():
+    # No savepoint: a failure here fails the whole save, which must never commit without
+    # its event (and two statements fewer per save).
+    with transaction.atomic(savepoint=False):
         version = _next_version(user.pk)
         envelope = new_event(
             action=action,
